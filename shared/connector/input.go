@@ -1,0 +1,127 @@
+package connector
+
+import (
+	"sort"
+	"strings"
+
+	"connectors.dev/connectors/shared/secret"
+)
+
+// Input is a connector as written by an admin: every field optional, so the
+// same type carries a full create request and a partial update ("changes").
+// A nil pointer means "not given"; for write-only fields an empty string
+// means "clear".
+type Input struct {
+	Name                *string            `json:"name,omitempty"`
+	Active              *bool              `json:"active,omitempty"`
+	HeaderAsPayload     *bool              `json:"headerAsPayload,omitempty"`
+	Agents              *[]string          `json:"agents,omitempty"`
+	URL                 *string            `json:"url,omitempty"`
+	GrantType           *string            `json:"grantType,omitempty"`
+	ContentType         *string            `json:"contentType,omitempty"`
+	Scope               *string            `json:"scope,omitempty"`
+	ClientID            *string            `json:"clientId,omitempty"`
+	ClientSecret        *string            `json:"clientSecret,omitempty"`
+	RefreshToken        *string            `json:"refreshToken,omitempty"`
+	Username            *string            `json:"username,omitempty"`
+	Password            *string            `json:"password,omitempty"`
+	ServiceAccountEmail *string            `json:"serviceAccountEmail,omitempty"`
+	ExtraParams         *map[string]string `json:"extraParams,omitempty"`
+}
+
+// TouchesSecrets reports whether the input sets or clears a write-only field.
+func (in *Input) TouchesSecrets() bool {
+	return in.ClientSecret != nil || in.RefreshToken != nil || in.Password != nil
+}
+
+// Defaults returns a connector holding SPEC.md's defaults, the base a
+// create request is applied to.
+func Defaults() *Connector {
+	return &Connector{
+		Active:      true,
+		Agents:      []string{},
+		ContentType: ContentTypeForm,
+	}
+}
+
+// Apply writes the given fields of in onto c and b. Agents are
+// deduplicated (first occurrence wins) and surrounding whitespace is trimmed
+// from the identifier-like fields, never from secrets.
+func (in *Input) Apply(c *Connector, b *secret.Bundle) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	set(&c.Name, in.Name)
+	if in.Active != nil {
+		c.Active = *in.Active
+	}
+	if in.HeaderAsPayload != nil {
+		c.HeaderAsPayload = *in.HeaderAsPayload
+	}
+	if in.Agents != nil {
+		c.Agents = dedupe(*in.Agents)
+	}
+	set(&c.URL, in.URL)
+	set(&c.GrantType, in.GrantType)
+	set(&c.ContentType, in.ContentType)
+	if in.ContentType != nil && c.ContentType == "" {
+		c.ContentType = ContentTypeForm
+	}
+	if in.Scope != nil {
+		c.Scope = strings.Join(strings.Fields(*in.Scope), " ")
+	}
+	set(&c.ClientID, in.ClientID)
+	set(&c.Username, in.Username)
+	set(&c.ServiceAccountEmail, in.ServiceAccountEmail)
+	if in.ExtraParams != nil {
+		if len(*in.ExtraParams) == 0 {
+			c.ExtraParams = nil
+		} else {
+			c.ExtraParams = make(map[string]string, len(*in.ExtraParams))
+			for k, v := range *in.ExtraParams {
+				c.ExtraParams[k] = v
+			}
+		}
+	}
+	// The presence flags change only with the values they describe: on an
+	// update that leaves secrets alone, b was never read and is empty.
+	if in.ClientSecret != nil {
+		b.ClientSecret = *in.ClientSecret
+		c.HasClientSecret = b.ClientSecret != ""
+	}
+	if in.RefreshToken != nil {
+		b.RefreshToken = *in.RefreshToken
+		c.HasRefreshToken = b.RefreshToken != ""
+	}
+	if in.Password != nil {
+		b.Password = *in.Password
+		c.HasPassword = b.Password != ""
+	}
+}
+
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, a := range in {
+		a = strings.TrimSpace(a)
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		out = append(out, a)
+	}
+	return out
+}
+
+// sortedKeys returns m's keys in order, so validation reports the same
+// field first every time.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,366 @@
+package connector
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/secret"
+)
+
+// FieldError is a validation failure of one field. Its message never quotes
+// a write-only value.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Options are the deployment's validation settings.
+type Options struct {
+	// AllowInsecureURLs permits http:// token URLs to loopback hosts (local
+	// development only).
+	AllowInsecureURLs bool
+}
+
+// Limits on field sizes. Generous for real providers, small enough that a
+// connector always fits in one Firestore document and one request body.
+const (
+	MaxNameLen         = 64
+	MaxAgents          = 100
+	MaxAgentLen        = 128
+	MaxURLLen          = 2048
+	MaxScopeLen        = 2048
+	MaxClientIDLen     = 1024
+	MaxUsernameLen     = 256
+	MaxExtraParams     = 32
+	MaxExtraKeyLen     = 64
+	MaxExtraValueLen   = 2048
+	MaxClientSecretLen = 16 << 10 // a service-account JSON key is ~2.3 KiB
+	MaxTokenLen        = 8 << 10
+)
+
+var (
+	nameRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	grantNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`) // RFC 6749 §A.10 grant-name
+	paramRE     = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
+	accessKeyRE = regexp.MustCompile(`^[A-Za-z0-9_]{3,128}$`)
+	saEmailRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$`)
+)
+
+// reservedParams are set by the minting code itself; letting extraParams
+// override them would let metadata smuggle a different grant or credential.
+var reservedParams = map[string]bool{
+	"grant_type": true, "client_id": true, "client_secret": true,
+	"refresh_token": true, "username": true, "password": true, "scope": true,
+}
+
+// IsOAuth reports whether the grant type is minted at an OAuth token
+// endpoint (everything but the cloud special types).
+func IsOAuth(grantType string) bool {
+	return grantType != GrantGCSServiceAccount && grantType != GrantAWSIAM
+}
+
+// Validate checks every rule of SPEC.md on c. b holds the write-only values
+// when they are known; when b is nil (an update that did not touch them)
+// only their presence flags are checked. The first failure is returned.
+func Validate(c *Connector, b *secret.Bundle, opts Options) error {
+	checks := []func() *FieldError{
+		func() *FieldError { return validateName(c.Name) },
+		func() *FieldError { return validateAgents(c.Agents) },
+		func() *FieldError { return validateGrantType(c.GrantType) },
+		func() *FieldError { return validateURL(c, opts) },
+		func() *FieldError { return validateContentType(c.ContentType) },
+		func() *FieldError { return validateScope(c.Scope) },
+		func() *FieldError { return validateClientID(c) },
+		func() *FieldError { return validateText("username", c.Username, MaxUsernameLen) },
+		func() *FieldError { return validateServiceAccountEmail(c.ServiceAccountEmail) },
+		func() *FieldError { return validateExtraParams(c.ExtraParams) },
+		func() *FieldError { return validateSecrets(c, b) },
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateName checks a connector name on its own (get, delete, rename).
+func ValidateName(name string) error {
+	if err := validateName(name); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateName(name string) *FieldError {
+	switch {
+	case name == "":
+		return fieldErr("name", "is required")
+	case len(name) > MaxNameLen:
+		return fieldErr("name", "must be at most %d characters", MaxNameLen)
+	case strings.ContainsFunc(name, unicode.IsSpace):
+		return fieldErr("name", "must not contain spaces; use an identifier such as MyServiceOAuth")
+	case !nameRE.MatchString(name):
+		return fieldErr("name", "must start with a letter or _ and contain only letters, digits and _")
+	}
+	return nil
+}
+
+func validateAgents(agents []string) *FieldError {
+	if len(agents) > MaxAgents {
+		return fieldErr("agents", "must list at most %d agents", MaxAgents)
+	}
+	for i, a := range agents {
+		if err := validateAgentID(a); err != nil {
+			return fieldErr(fmt.Sprintf("agents[%d]", i), "%s", err.Message)
+		}
+	}
+	return nil
+}
+
+// ValidateAgent checks one agent ID (list filters, token requests).
+func ValidateAgent(field, agent string) error {
+	if err := validateAgentID(agent); err != nil {
+		return fieldErr(field, "%s", err.Message)
+	}
+	return nil
+}
+
+func validateAgentID(a string) *FieldError {
+	switch {
+	case a == "":
+		return fieldErr("agent", "must not be empty")
+	case len(a) > MaxAgentLen:
+		return fieldErr("agent", "must be at most %d characters", MaxAgentLen)
+	case strings.IndexFunc(a, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return fieldErr("agent", "must not contain spaces or control characters")
+	}
+	return nil
+}
+
+func validateGrantType(g string) *FieldError {
+	switch {
+	case g == "":
+		return fieldErr("grantType", "is required (client_credentials, refresh_token, password, another OAuth grant type, gcs_service_account or aws_iam)")
+	case len(g) > 256:
+		return fieldErr("grantType", "must be at most 256 characters")
+	case grantNameRE.MatchString(g):
+		return nil
+	}
+	// RFC 6749 §4.5: extension grants are absolute URIs such as
+	// urn:ietf:params:oauth:grant-type:jwt-bearer.
+	u, err := url.Parse(g)
+	if err != nil || u.Scheme == "" || strings.ContainsFunc(g, unicode.IsSpace) {
+		return fieldErr("grantType", "must be a grant name (letters, digits, . _ -) or an absolute URI")
+	}
+	return nil
+}
+
+func validateURL(c *Connector, opts Options) *FieldError {
+	raw := c.URL
+	if raw == "" {
+		if IsOAuth(c.GrantType) {
+			return fieldErr("url", "is required for grant type %s: the token endpoint", c.GrantType)
+		}
+		return nil
+	}
+	if len(raw) > MaxURLLen {
+		return fieldErr("url", "must be at most %d characters", MaxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fieldErr("url", "must be an absolute https URL")
+	}
+	if u.User != nil {
+		return fieldErr("url", "must not carry credentials; use clientId and clientSecret")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fieldErr("url", "must not have a fragment (RFC 6749 §3.2)")
+	}
+	host := u.Hostname()
+	loopback := netguard.IsLoopbackHost(host)
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !loopback || !opts.AllowInsecureURLs {
+			return fieldErr("url", "must use https (plain http is allowed only to loopback hosts in local development)")
+		}
+	default:
+		return fieldErr("url", "must use https, not %q", u.Scheme)
+	}
+	policy := netguard.Policy{AllowLoopback: opts.AllowInsecureURLs, AllowPrivate: true}
+	if err := policy.CheckHost(host); err != nil {
+		return fieldErr("url", "host is not allowed: %v", err)
+	}
+	return nil
+}
+
+func validateContentType(ct string) *FieldError {
+	if ct != ContentTypeForm && ct != ContentTypeJSON {
+		return fieldErr("contentType", "must be %s or %s", ContentTypeForm, ContentTypeJSON)
+	}
+	return nil
+}
+
+// validateScope enforces RFC 6749 §3.3: space-separated tokens of NQCHAR.
+func validateScope(scope string) *FieldError {
+	if len(scope) > MaxScopeLen {
+		return fieldErr("scope", "must be at most %d characters", MaxScopeLen)
+	}
+	for _, tok := range strings.Split(scope, " ") {
+		for _, r := range tok {
+			if r < 0x21 || r == 0x22 || r == 0x5c || r > 0x7e {
+				return fieldErr("scope", "must be space-separated scope tokens of printable ASCII without \" or \\ (RFC 6749 §3.3)")
+			}
+		}
+	}
+	return nil
+}
+
+func validateClientID(c *Connector) *FieldError {
+	if err := validateText("clientId", c.ClientID, MaxClientIDLen); err != nil {
+		return err
+	}
+	switch c.GrantType {
+	case GrantAWSIAM:
+		if c.ClientID == "" {
+			return fieldErr("clientId", "is required for aws_iam: the AWS access key ID")
+		}
+		if !accessKeyRE.MatchString(c.ClientID) {
+			return fieldErr("clientId", "must be an AWS access key ID (letters and digits)")
+		}
+	case GrantClientCredentials:
+		if c.ClientID == "" {
+			return fieldErr("clientId", "is required for client_credentials")
+		}
+	}
+	return nil
+}
+
+func validateText(field, v string, max int) *FieldError {
+	if len(v) > max {
+		return fieldErr(field, "must be at most %d characters", max)
+	}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return fieldErr(field, "must not contain control characters")
+	}
+	return nil
+}
+
+func validateServiceAccountEmail(email string) *FieldError {
+	if email != "" && !saEmailRE.MatchString(email) {
+		return fieldErr("serviceAccountEmail", "must be a Google service account email (NAME@PROJECT.iam.gserviceaccount.com)")
+	}
+	return nil
+}
+
+func validateExtraParams(params map[string]string) *FieldError {
+	if len(params) > MaxExtraParams {
+		return fieldErr("extraParams", "must have at most %d entries", MaxExtraParams)
+	}
+	for _, k := range sortedKeys(params) {
+		field := "extraParams." + k
+		switch {
+		case k == "" || len(k) > MaxExtraKeyLen || !paramRE.MatchString(k):
+			return fieldErr("extraParams", "parameter names must be 1-%d characters of letters, digits, . _ ~ -", MaxExtraKeyLen)
+		case reservedParams[k]:
+			return fieldErr(field, "is set from the connector's own fields and cannot be overridden")
+		case len(params[k]) > MaxExtraValueLen:
+			return fieldErr(field, "must be at most %d characters", MaxExtraValueLen)
+		case strings.IndexFunc(params[k], unicode.IsControl) >= 0:
+			return fieldErr(field, "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func validateSecrets(c *Connector, b *secret.Bundle) *FieldError {
+	if b != nil {
+		switch {
+		case len(b.ClientSecret) > MaxClientSecretLen:
+			return fieldErr("clientSecret", "must be at most %d bytes", MaxClientSecretLen)
+		case len(b.RefreshToken) > MaxTokenLen:
+			return fieldErr("refreshToken", "must be at most %d bytes", MaxTokenLen)
+		case len(b.Password) > MaxTokenLen:
+			return fieldErr("password", "must be at most %d bytes", MaxTokenLen)
+		}
+	}
+	switch c.GrantType {
+	case GrantRefreshToken:
+		if !c.HasRefreshToken {
+			return fieldErr("refreshToken", "is required for grant type refresh_token")
+		}
+	case GrantPassword:
+		if c.Username == "" {
+			return fieldErr("username", "is required for grant type password")
+		}
+		if !c.HasPassword {
+			return fieldErr("password", "is required for grant type password")
+		}
+	case GrantClientCredentials:
+		if !c.HasClientSecret {
+			return fieldErr("clientSecret", "is required for client_credentials")
+		}
+	case GrantAWSIAM:
+		if !c.HasClientSecret {
+			return fieldErr("clientSecret", "is required for aws_iam: the AWS secret access key")
+		}
+	case GrantGCSServiceAccount:
+		if !c.HasClientSecret {
+			return fieldErr("clientSecret", "is required for gcs_service_account: the service account's JSON key")
+		}
+		if b != nil {
+			return validateServiceAccountKey(b.ClientSecret)
+		}
+	}
+	return nil
+}
+
+// ServiceAccountKey is the part of a Google service-account JSON key the
+// service relies on.
+type ServiceAccountKey struct {
+	Type         string `json:"type"`
+	ProjectID    string `json:"project_id"`
+	PrivateKeyID string `json:"private_key_id"`
+	PrivateKey   string `json:"private_key"`
+	ClientEmail  string `json:"client_email"`
+	TokenURI     string `json:"token_uri"`
+}
+
+// validateServiceAccountKey never quotes the key: even a parse error's
+// offset context could contain part of it.
+func validateServiceAccountKey(raw string) *FieldError {
+	var key ServiceAccountKey
+	if err := json.Unmarshal([]byte(raw), &key); err != nil {
+		return fieldErr("clientSecret", "must be the service account's JSON key file content (it is not valid JSON)")
+	}
+	if key.Type != "service_account" {
+		return fieldErr("clientSecret", `must be a service account key: "type" must be "service_account"`)
+	}
+	if key.ClientEmail == "" || !strings.Contains(key.ClientEmail, "@") {
+		return fieldErr("clientSecret", `service account key has no valid "client_email"`)
+	}
+	block, _ := pem.Decode([]byte(key.PrivateKey))
+	if block == nil {
+		return fieldErr("clientSecret", `service account key's "private_key" is not a PEM block`)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+		if _, err1 := x509.ParsePKCS1PrivateKey(block.Bytes); err1 != nil {
+			return fieldErr("clientSecret", `service account key's "private_key" cannot be parsed`)
+		}
+	}
+	return nil
+}
