@@ -1,0 +1,421 @@
+// Package boltstore is a connector.Store in a single embedded bbolt file, for
+// running the service without any cloud dependency (local development,
+// single-node deployments, tests).
+//
+// Layout: bucket "connectors" maps name to the JSON of a record; bucket
+// "by_agent" is an index whose keys are agent + "\x00" + name, so listing by
+// agent is a cursor seek instead of a scan; bucket "orphans" holds secret IDs
+// as keys. Every write runs in one bbolt read-write transaction, so the
+// index never disagrees with the data and bbolt's single writer serialises
+// the revision checks.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"connectors.dev/connectors/shared/connector"
+)
+
+// openTimeout bounds the wait for bbolt's file lock, so a second process
+// opening the same file fails with a clear error instead of hanging.
+const openTimeout = 2 * time.Second
+
+// Bucket names.
+const (
+	bucketConnectors = "connectors"
+	bucketByAgent    = "by_agent"
+	bucketOrphans    = "orphans"
+)
+
+// Store is a connector.Store backed by a bbolt file. It is safe for
+// concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ connector.Store = (*Store)(nil)
+
+// record is what the connectors bucket stores. Connector's JSON form is the
+// public wire format, which omits SecretID and SecretVersion (json:"-"); the
+// store must keep them, so they are re-declared here, shadowing the embedded
+// ones. Embedding picks up new Connector fields without changes here.
+type record struct {
+	connector.Connector
+	SecretID      string `json:"secretId"`
+	SecretVersion string `json:"secretVersion"`
+}
+
+func toRecord(c *connector.Connector) record {
+	return record{Connector: *c.Clone(), SecretID: c.SecretID, SecretVersion: c.SecretVersion}
+}
+
+func (r *record) connector() *connector.Connector {
+	c := r.Connector.Clone()
+	c.SecretID = r.SecretID
+	c.SecretVersion = r.SecretVersion
+	return c
+}
+
+// Open opens (creating if needed) the database file at path with mode 0600.
+// It fails after two seconds if another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("boltstore: open %s: file is locked by another process (waited %s): %w", path, openTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{bucketConnectors, bucketByAgent, bucketOrphans} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database file.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("boltstore: close: %w", err)
+	}
+	return nil
+}
+
+// newRevision returns a fresh opaque revision; 128 random bits make a
+// collision with any earlier revision of the same connector negligible.
+func newRevision() string {
+	return rand.Text()
+}
+
+func indexKey(agent, name string) []byte {
+	return []byte(agent + "\x00" + name)
+}
+
+// checkAgents rejects agent names the index cannot represent: a NUL would
+// make one agent's key range overlap another's.
+func checkAgents(c *connector.Connector) error {
+	for _, a := range c.Agents {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("agent %q contains a NUL byte", a)
+		}
+	}
+	return nil
+}
+
+// load reads the record called name, or returns connector.ErrNotFound.
+func load(tx *bolt.Tx, name string) (*record, error) {
+	v := tx.Bucket([]byte(bucketConnectors)).Get([]byte(name))
+	if v == nil {
+		return nil, connector.ErrNotFound
+	}
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("decode %q: %w", name, err)
+	}
+	return &r, nil
+}
+
+// put writes r and its index entries.
+func put(tx *bolt.Tx, r *record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", r.Name, err)
+	}
+	if err := tx.Bucket([]byte(bucketConnectors)).Put([]byte(r.Name), data); err != nil {
+		return fmt.Errorf("put %q: %w", r.Name, err)
+	}
+	idx := tx.Bucket([]byte(bucketByAgent))
+	for _, a := range r.Agents {
+		if err := idx.Put(indexKey(a, r.Name), nil); err != nil {
+			return fmt.Errorf("index %q for agent %q: %w", r.Name, a, err)
+		}
+	}
+	return nil
+}
+
+// remove deletes r and its index entries.
+func remove(tx *bolt.Tx, r *record) error {
+	if err := tx.Bucket([]byte(bucketConnectors)).Delete([]byte(r.Name)); err != nil {
+		return fmt.Errorf("delete %q: %w", r.Name, err)
+	}
+	idx := tx.Bucket([]byte(bucketByAgent))
+	for _, a := range r.Agents {
+		if err := idx.Delete(indexKey(a, r.Name)); err != nil {
+			return fmt.Errorf("unindex %q for agent %q: %w", r.Name, a, err)
+		}
+	}
+	return nil
+}
+
+// Create stores c under c.Name with a new revision.
+func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.Connector, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: create %q: %w", c.Name, err)
+	}
+	if err := checkAgents(c); err != nil {
+		return nil, fmt.Errorf("boltstore: create %q: %w", c.Name, err)
+	}
+	r := toRecord(c)
+	r.Revision = newRevision()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
+			return connector.ErrExists
+		}
+		return put(tx, &r)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: create %q: %w", c.Name, err)
+	}
+	return r.connector(), nil
+}
+
+// Get returns the connector called name.
+func (s *Store) Get(ctx context.Context, name string) (*connector.Connector, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: get %q: %w", name, err)
+	}
+	var r *record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = load(tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: get %q: %w", name, err)
+	}
+	return r.connector(), nil
+}
+
+// Update replaces the connector called name by c, renaming it when c.Name
+// differs, in one transaction.
+func (s *Store) Update(ctx context.Context, name, revision string, c *connector.Connector) (*connector.Connector, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: update %q: %w", name, err)
+	}
+	if err := checkAgents(c); err != nil {
+		return nil, fmt.Errorf("boltstore: update %q: %w", name, err)
+	}
+	r := toRecord(c)
+	r.Revision = newRevision()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		old, err := load(tx, name)
+		if err != nil {
+			return err
+		}
+		if revision != "" && old.Revision != revision {
+			return connector.ErrConflict
+		}
+		if c.Name != name && tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
+			return fmt.Errorf("rename to %q: %w", c.Name, connector.ErrExists)
+		}
+		// Removing first drops index entries of agents that c no longer
+		// has; put then adds the current ones.
+		if err := remove(tx, old); err != nil {
+			return err
+		}
+		return put(tx, &r)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: update %q: %w", name, err)
+	}
+	return r.connector(), nil
+}
+
+// Delete removes the connector called name.
+func (s *Store) Delete(ctx context.Context, name, revision string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: delete %q: %w", name, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		old, err := load(tx, name)
+		if err != nil {
+			return err
+		}
+		if revision != "" && old.Revision != revision {
+			return connector.ErrConflict
+		}
+		return remove(tx, old)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: delete %q: %w", name, err)
+	}
+	return nil
+}
+
+// encodeToken makes a page token from the last name of a page.
+func encodeToken(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+// decodeToken returns the name a token encodes; "" for no token.
+func decodeToken(tok string) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+		return "", connector.ErrInvalidPageToken
+	}
+	return string(b), nil
+}
+
+func pageSize(n int) int {
+	switch {
+	case n <= 0:
+		return connector.DefaultPageSize
+	case n > connector.MaxPageSize:
+		return connector.MaxPageSize
+	}
+	return n
+}
+
+// List returns one page of connectors sorted by name. With an agent it walks
+// that agent's range of the index; without, the connectors bucket in key
+// order. Both start just after the name in the page token.
+func (s *Store) List(ctx context.Context, opts connector.ListOptions) (*connector.Page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: list: %w", err)
+	}
+	after, err := decodeToken(opts.PageToken)
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: list: %w", err)
+	}
+	size := pageSize(opts.PageSize)
+	// One extra tells whether another page follows, so the last page never
+	// carries a token.
+	var out []*connector.Connector
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if opts.Agent == "" {
+			out, err = listAll(tx, after, size+1)
+		} else {
+			out, err = listAgent(tx, opts.Agent, after, size+1)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: list: %w", err)
+	}
+	page := &connector.Page{Connectors: out}
+	if len(out) > size {
+		page.Connectors = out[:size]
+		page.NextPageToken = encodeToken(out[size-1].Name)
+	}
+	return page, nil
+}
+
+func listAll(tx *bolt.Tx, after string, limit int) ([]*connector.Connector, error) {
+	cur := tx.Bucket([]byte(bucketConnectors)).Cursor()
+	k, v := cur.First()
+	if after != "" {
+		k, v = cur.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = cur.Next()
+		}
+	}
+	var out []*connector.Connector
+	for ; k != nil && len(out) < limit; k, v = cur.Next() {
+		var r record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decode %q: %w", k, err)
+		}
+		out = append(out, r.connector())
+	}
+	return out, nil
+}
+
+func listAgent(tx *bolt.Tx, agent, after string, limit int) ([]*connector.Connector, error) {
+	prefix := indexKey(agent, "")
+	start := prefix
+	if after != "" {
+		start = indexKey(agent, after)
+	}
+	cur := tx.Bucket([]byte(bucketByAgent)).Cursor()
+	k, _ := cur.Seek(start)
+	if after != "" && k != nil && bytes.Equal(k, start) {
+		k, _ = cur.Next()
+	}
+	var out []*connector.Connector
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = cur.Next() {
+		name := string(k[len(prefix):])
+		r, err := load(tx, name)
+		if errors.Is(err, connector.ErrNotFound) {
+			// Writes keep the index in step within one transaction, so
+			// this is corruption, not a race: say so rather than hide it.
+			return nil, fmt.Errorf("index entry for agent %q names missing connector %q", agent, name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.connector())
+	}
+	return out, nil
+}
+
+// AddOrphan records secretID as orphaned; adding it again is a no-op.
+func (s *Store) AddOrphan(ctx context.Context, secretID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: add orphan %q: %w", secretID, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketOrphans)).Put([]byte(secretID), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: add orphan %q: %w", secretID, err)
+	}
+	return nil
+}
+
+// Orphans returns up to limit orphaned secret IDs in key order; limit <= 0
+// means all of them.
+func (s *Store) Orphans(ctx context.Context, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: orphans: %w", err)
+	}
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket([]byte(bucketOrphans)).Cursor()
+		for k, _ := cur.First(); k != nil && (limit <= 0 || len(ids) < limit); k, _ = cur.Next() {
+			ids = append(ids, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: orphans: %w", err)
+	}
+	return ids, nil
+}
+
+// RemoveOrphan forgets secretID; removing an absent ID is not an error.
+func (s *Store) RemoveOrphan(ctx context.Context, secretID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: remove orphan %q: %w", secretID, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketOrphans)).Delete([]byte(secretID))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: remove orphan %q: %w", secretID, err)
+	}
+	return nil
+}

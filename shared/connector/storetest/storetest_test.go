@@ -1,0 +1,152 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+
+	"connectors.dev/connectors/shared/connector"
+)
+
+// memStore is the simplest correct connector.Store: a reference that shows
+// the suite passes a store doing exactly what the contract says, independent
+// of any real backend's quirks.
+type memStore struct {
+	mu         sync.Mutex
+	connectors map[string]*connector.Connector
+	orphans    map[string]bool
+}
+
+func newMemStore(*testing.T) connector.Store {
+	return &memStore{connectors: map[string]*connector.Connector{}, orphans: map[string]bool{}}
+}
+
+func (m *memStore) Create(_ context.Context, c *connector.Connector) (*connector.Connector, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.connectors[c.Name]; ok {
+		return nil, connector.ErrExists
+	}
+	c = c.Clone()
+	c.Revision = rand.Text()
+	m.connectors[c.Name] = c
+	return c.Clone(), nil
+}
+
+func (m *memStore) Get(_ context.Context, name string) (*connector.Connector, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.connectors[name]
+	if !ok {
+		return nil, connector.ErrNotFound
+	}
+	return c.Clone(), nil
+}
+
+func (m *memStore) List(_ context.Context, opts connector.ListOptions) (*connector.Page, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var after string
+	if opts.PageToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(opts.PageToken)
+		if err != nil || len(b) == 0 {
+			return nil, connector.ErrInvalidPageToken
+		}
+		after = string(b)
+	}
+	size := opts.PageSize
+	if size <= 0 {
+		size = connector.DefaultPageSize
+	}
+	size = min(size, connector.MaxPageSize)
+	var names []string
+	for n, c := range m.connectors {
+		if n > after && (opts.Agent == "" || c.HasAgent(opts.Agent)) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	page := &connector.Page{}
+	if len(names) > size {
+		names = names[:size]
+		page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(names[size-1]))
+	}
+	for _, n := range names {
+		page.Connectors = append(page.Connectors, m.connectors[n].Clone())
+	}
+	return page, nil
+}
+
+func (m *memStore) Update(_ context.Context, name, revision string, c *connector.Connector) (*connector.Connector, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.connectors[name]
+	if !ok {
+		return nil, connector.ErrNotFound
+	}
+	if revision != "" && old.Revision != revision {
+		return nil, connector.ErrConflict
+	}
+	if _, taken := m.connectors[c.Name]; taken && c.Name != name {
+		return nil, connector.ErrExists
+	}
+	c = c.Clone()
+	c.Revision = rand.Text()
+	delete(m.connectors, name)
+	m.connectors[c.Name] = c
+	return c.Clone(), nil
+}
+
+func (m *memStore) Delete(_ context.Context, name, revision string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.connectors[name]
+	if !ok {
+		return connector.ErrNotFound
+	}
+	if revision != "" && old.Revision != revision {
+		return connector.ErrConflict
+	}
+	delete(m.connectors, name)
+	return nil
+}
+
+func (m *memStore) AddOrphan(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.orphans[id] = true
+	return nil
+}
+
+func (m *memStore) Orphans(_ context.Context, limit int) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range m.orphans {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids, nil
+}
+
+func (m *memStore) RemoveOrphan(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.orphans, id)
+	return nil
+}
+
+func (m *memStore) Close() error { return nil }
+
+func TestRunOnReferenceStore(t *testing.T) {
+	Run(t, newMemStore)
+}
