@@ -1,0 +1,83 @@
+package auth_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"connectors.dev/connectors/shared/auth"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    auth.Config
+		wantErr string // substring; empty means success
+	}{
+		{name: "empty", env: nil, want: auth.Config{}},
+		{
+			name: "everything",
+			env: map[string]string{
+				"CONNECTORS_AUDIENCE":            " https://r-p.cloudfunctions.net/token ",
+				"CONNECTORS_ADMINS":              "user:Alice@Example.com, bob@example.com,",
+				"CONNECTORS_AGENT_PRINCIPALS":    "serviceAccount:rt@p.iam.gserviceaccount.com",
+				"CONNECTORS_AGENT_BINDINGS":      "agentA=sa1@p.iam.gserviceaccount.com|serviceAccount:sa2@p.iam.gserviceaccount.com; agent-b = user:carol@example.com ;",
+				"CONNECTORS_TRUST_CLOUD_RUN_IAM": "true",
+			},
+			want: auth.Config{
+				Audience: "https://r-p.cloudfunctions.net/token",
+				Admins:   []string{"alice@example.com", "bob@example.com"},
+				Agents:   []string{"rt@p.iam.gserviceaccount.com"},
+				AgentBindings: map[string][]string{
+					"agentA":  {"sa1@p.iam.gserviceaccount.com", "sa2@p.iam.gserviceaccount.com"},
+					"agent-b": {"carol@example.com"},
+				},
+				TrustCloudRunIAM: true,
+			},
+		},
+		{name: "trust 1", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": " 1 "}, want: auth.Config{TrustCloudRunIAM: true}},
+		{name: "trust TRUE", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": "TRUE"}, want: auth.Config{TrustCloudRunIAM: true}},
+		{name: "trust false", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": "false"}, want: auth.Config{}},
+		{name: "trust empty", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": " "}, want: auth.Config{}},
+		{name: "trust yes", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": "yes"}, wantErr: "CONNECTORS_TRUST_CLOUD_RUN_IAM"},
+		{name: "trust typo", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": "ture"}, wantErr: "CONNECTORS_TRUST_CLOUD_RUN_IAM"},
+		{name: "two audiences", env: map[string]string{"CONNECTORS_AUDIENCE": "https://a,https://b"}, wantErr: "CONNECTORS_AUDIENCE"},
+		{name: "group admin", env: map[string]string{"CONNECTORS_ADMINS": "group:ops@example.com"}, wantErr: "CONNECTORS_ADMINS"},
+		{name: "domain agent", env: map[string]string{"CONNECTORS_AGENT_PRINCIPALS": "domain:example.com"}, wantErr: "CONNECTORS_AGENT_PRINCIPALS"},
+		{name: "not an email", env: map[string]string{"CONNECTORS_ADMINS": "alice"}, wantErr: "CONNECTORS_ADMINS"},
+		{name: "two at signs", env: map[string]string{"CONNECTORS_ADMINS": "a@b@c"}, wantErr: "CONNECTORS_ADMINS"},
+		{name: "space inside", env: map[string]string{"CONNECTORS_AGENT_PRINCIPALS": "a b@c.com"}, wantErr: "CONNECTORS_AGENT_PRINCIPALS"},
+		{name: "binding without =", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "agentA:sa@p.iam.gserviceaccount.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+		{name: "binding without agent", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "=sa@p.iam.gserviceaccount.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+		{name: "binding without members", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "agentA= | "}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+		{name: "binding with bad member", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "agentA=group:g@example.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+		{name: "agent bound twice", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "a=x@y.com;a=z@y.com"}, wantErr: "bound twice"},
+		{name: "commas in bindings", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "a=x@y.com,z@y.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+		{name: "agent ID with space", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "my agent=x@y.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+	}
+	if auth.EnvTrustCloudRunIAM != "CONNECTORS_TRUST_CLOUD_RUN_IAM" {
+		t.Errorf("EnvTrustCloudRunIAM = %q", auth.EnvTrustCloudRunIAM)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := auth.ConfigFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want mention of %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+			// Whatever ConfigFromEnv accepts, New accepts.
+			if _, err := auth.New(got, nil); err != nil {
+				t.Errorf("New(ConfigFromEnv(...)): %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,18 @@
+package config
+
+import "testing"
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestFromEnv(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_ALLOW_INSECURE_URLS": "true"}))
+	if err != nil || c.Project != "p" || c.SecretPrefix != DefaultSecretPrefix || !c.AllowInsecureURLs {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	if _, err := FromEnv(env(nil)); err == nil {
+		t.Fatal("missing project accepted")
+	}
+	if _, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_ALLOW_INSECURE_URLS": "maybe"})); err == nil {
+		t.Fatal("bad boolean accepted")
+	}
+}

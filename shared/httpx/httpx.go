@@ -1,0 +1,219 @@
+// Package httpx is the HTTP edge every function shares: strict JSON request
+// decoding with size limits, JSON responses, and the one place where errors
+// become HTTP statuses and SPEC.md's error bodies.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// MaxBodyBytes caps every JSON request body.
+const MaxBodyBytes = 64 << 10
+
+// Error codes of SPEC.md's wire format.
+const (
+	CodeInvalidArgument      = "invalid_argument"
+	CodeUnauthenticated      = "unauthenticated"
+	CodePermissionDenied     = "permission_denied"
+	CodeNotFound             = "not_found"
+	CodeAlreadyExists        = "already_exists"
+	CodeConflict             = "conflict"
+	CodeFailedPrecondition   = "failed_precondition"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeUpstreamError        = "upstream_error"
+	CodeUpstreamTimeout      = "upstream_timeout"
+	CodeUnavailable          = "unavailable"
+	CodeInternal             = "internal"
+)
+
+// Upstream describes a token provider's refusal.
+type Upstream struct {
+	Status           int    `json:"status"`
+	Error            string `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// Error is an error with its wire form. Message and Field are shown to the
+// caller and must never contain a secret; Err is the cause, only logged.
+type Error struct {
+	Status   int
+	Code     string
+	Message  string
+	Field    string
+	Upstream *Upstream
+	Err      error
+}
+
+func (e *Error) Error() string {
+	msg := e.Code + ": " + e.Message
+	if e.Field != "" {
+		msg = e.Code + ": " + e.Field + ": " + e.Message
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an Error with a formatted message.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError builds a 400 invalid_argument naming field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+type errorBody struct {
+	Error struct {
+		Code     string    `json:"code"`
+		Message  string    `json:"message"`
+		Field    string    `json:"field,omitempty"`
+		Upstream *Upstream `json:"upstream,omitempty"`
+	} `json:"error"`
+}
+
+// WriteJSON writes v with status. Responses may carry credentials, so no
+// cache may keep them.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client went away; nothing useful to do
+}
+
+// WriteError renders e as SPEC.md's error body.
+func WriteError(w http.ResponseWriter, e *Error) {
+	var body errorBody
+	body.Error.Code = e.Code
+	body.Error.Message = e.Message
+	body.Error.Field = e.Field
+	body.Error.Upstream = e.Upstream
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="connectors"`)
+	}
+	WriteJSON(w, e.Status, body)
+}
+
+// DecodeJSON reads a POST body into v strictly: JSON content type, at most
+// MaxBodyBytes, no unknown fields, exactly one JSON value.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return Errorf(http.StatusMethodNotAllowed, CodeInvalidArgument, "method %s is not allowed; use POST with a JSON body", r.Method)
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err)
+		}
+		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body must hold exactly one JSON object; found data after it")
+	}
+	return nil
+}
+
+func checkContentType(ct string) error {
+	if ct == "" {
+		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type must be application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type must be application/json, not %q", ct)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "charset must be utf-8")
+	}
+	return nil
+}
+
+// decodeError turns encoding/json's errors into field errors without
+// echoing the input (it might hold a secret).
+func decodeError(err error) error {
+	var (
+		mbe    *http.MaxBytesError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
+	case errors.Is(err, io.EOF):
+		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body is truncated JSON")
+	case errors.As(err, &syntax):
+		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body must be a JSON object")
+		}
+		return FieldError(field, "must be a JSON %s", jsonKind(typ.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return FieldError(field, "is not a known field")
+	}
+	return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body could not be decoded")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int32", "int64", "float64":
+		return "number"
+	case "slice":
+		return "array"
+	case "map", "struct":
+		return "object"
+	}
+	return goKind
+}
+
+// Query reads GET query parameters strictly: each known at most once, no
+// unknown ones.
+func Query(r *http.Request, known ...string) (url.Values, error) {
+	q := r.URL.Query()
+	for k, vs := range q {
+		ok := false
+		for _, name := range known {
+			ok = ok || k == name
+		}
+		if !ok {
+			return nil, FieldError(k, "is not a known parameter")
+		}
+		if len(vs) > 1 {
+			return nil, FieldError(k, "is given more than once")
+		}
+	}
+	return q, nil
+}
