@@ -1,0 +1,313 @@
+// Package catalog keeps a connector's metadata (connector.Store) and its
+// secret bundle (secret.Store) consistent with each other. The two backends
+// have no shared transaction, so every mutation is ordered so that a failure
+// at any step leaves either the old state or the new one visible, never a
+// mix, and no secret that nothing refers to:
+//
+//   - secrets are written first, as a new version the metadata does not yet
+//     point to;
+//   - the metadata write (conditional on the revision read) is the commit
+//     point: it switches the connector to the new secret version;
+//   - afterwards old versions are destroyed; before (on failure) the new
+//     version or secret is removed again.
+//
+// A secret whose removal fails is recorded as an orphan in the metadata store
+// and removed by the next mutation.
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/secret"
+)
+
+// Catalog is the one way to change connectors.
+type Catalog struct {
+	Store   connector.Store
+	Secrets secret.Store
+	Options connector.Options
+	Log     *slog.Logger
+	// Now and NewID are replaceable in tests.
+	Now   func() time.Time
+	NewID func() string
+}
+
+// orphanSweepLimit bounds the cleanup work piggybacked on one mutation.
+const orphanSweepLimit = 10
+
+// updateAttempts is how often an update without a caller revision re-reads
+// and retries when it loses a race; with a caller revision it never retries.
+const updateAttempts = 3
+
+func (c *Catalog) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (c *Catalog) newID() string {
+	if c.NewID != nil {
+		return c.NewID()
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+func (c *Catalog) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Get returns a connector's metadata.
+func (c *Catalog) Get(ctx context.Context, name string) (*connector.Connector, error) {
+	if err := connector.ValidateName(name); err != nil {
+		return nil, err
+	}
+	return c.Store.Get(ctx, name)
+}
+
+// List returns a page of connectors.
+func (c *Catalog) List(ctx context.Context, opts connector.ListOptions) (*connector.Page, error) {
+	return c.Store.List(ctx, opts)
+}
+
+// Bundle returns the secret bundle pinned by the connector's revision.
+func (c *Catalog) Bundle(ctx context.Context, conn *connector.Connector) (secret.Bundle, error) {
+	if conn.SecretID == "" {
+		return secret.Bundle{}, nil
+	}
+	b, err := c.Secrets.Get(ctx, conn.SecretID, conn.SecretVersion)
+	if err != nil {
+		return secret.Bundle{}, fmt.Errorf("catalog: read secrets of %s: %w", conn.Name, err)
+	}
+	return b, nil
+}
+
+// Create validates in and stores it as a new connector.
+func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal string) (*connector.Connector, error) {
+	conn := connector.Defaults()
+	var b secret.Bundle
+	in.Apply(conn, &b)
+	if err := connector.Validate(conn, &b, c.Options); err != nil {
+		return nil, err
+	}
+	c.sweepOrphans(ctx)
+	// A cheap early answer for the common mistake; the store's Create is
+	// what actually guarantees uniqueness.
+	if _, err := c.Store.Get(ctx, conn.Name); err == nil {
+		return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, connector.ErrExists)
+	} else if !errors.Is(err, connector.ErrNotFound) {
+		return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, err)
+	}
+	now := c.now()
+	conn.CreatedAt, conn.UpdatedAt = now, now
+	conn.CreatedBy, conn.UpdatedBy = principal, principal
+	if b != (secret.Bundle{}) {
+		id := c.newID()
+		v, err := c.Secrets.Put(ctx, id, labels(conn.Name), b)
+		if err != nil {
+			// Put may have created the secret before failing on the version.
+			c.discardSecret(ctx, id)
+			return nil, fmt.Errorf("catalog: create %s: store secrets: %w", conn.Name, err)
+		}
+		conn.SecretID, conn.SecretVersion = id, v
+	}
+	stored, err := c.Store.Create(ctx, conn)
+	if err != nil {
+		if conn.SecretID != "" && !c.committed(ctx, conn.Name, conn.SecretID, conn.SecretVersion, err) {
+			c.discardSecret(ctx, conn.SecretID)
+		}
+		return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, err)
+	}
+	return stored, nil
+}
+
+// Update applies changes to the connector called name. A non-empty revision
+// must match the stored one.
+func (c *Catalog) Update(ctx context.Context, name, revision string, changes *connector.Input, principal string) (*connector.Connector, error) {
+	if err := connector.ValidateName(name); err != nil {
+		return nil, err
+	}
+	c.sweepOrphans(ctx)
+	for attempt := 1; ; attempt++ {
+		stored, err := c.updateOnce(ctx, name, revision, changes, principal)
+		if errors.Is(err, connector.ErrConflict) && revision == "" && attempt < updateAttempts {
+			continue
+		}
+		return stored, err
+	}
+}
+
+func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes *connector.Input, principal string) (*connector.Connector, error) {
+	cur, err := c.Store.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: update %s: %w", name, err)
+	}
+	if revision != "" && revision != cur.Revision {
+		return nil, fmt.Errorf("catalog: update %s: %w", name, connector.ErrConflict)
+	}
+	next := cur.Clone()
+	var b secret.Bundle
+	// The stored values are needed when secrets are rewritten (the new
+	// version holds all of them) or when a service-account key must be
+	// checked again under a grant type it was not checked for.
+	grantChanged := changes.GrantType != nil && strings.TrimSpace(*changes.GrantType) != cur.GrantType
+	needSecrets := changes.TouchesSecrets() || grantChanged
+	if needSecrets {
+		if b, err = c.Bundle(ctx, cur); err != nil {
+			return nil, fmt.Errorf("catalog: update %s: %w", name, err)
+		}
+	}
+	changes.Apply(next, &b)
+	var known *secret.Bundle
+	if needSecrets {
+		known = &b
+	}
+	if err := connector.Validate(next, known, c.Options); err != nil {
+		return nil, err
+	}
+	next.UpdatedAt = c.now()
+	next.UpdatedBy = principal
+
+	newSecret := false
+	if changes.TouchesSecrets() {
+		if next.SecretID == "" {
+			next.SecretID, newSecret = c.newID(), true
+		}
+		v, err := c.Secrets.Put(ctx, next.SecretID, labels(next.Name), b)
+		if err != nil {
+			if newSecret {
+				c.discardSecret(ctx, next.SecretID)
+			}
+			return nil, fmt.Errorf("catalog: update %s: store secrets: %w", name, err)
+		}
+		next.SecretVersion = v
+	}
+
+	stored, err := c.Store.Update(ctx, name, cur.Revision, next)
+	if err != nil {
+		if changes.TouchesSecrets() && !c.committed(ctx, next.Name, next.SecretID, next.SecretVersion, err) {
+			if newSecret {
+				c.discardSecret(ctx, next.SecretID)
+			} else if derr := c.Secrets.DestroyVersion(ctx, next.SecretID, next.SecretVersion); derr != nil {
+				// Harmless: the version is unreferenced and the next
+				// successful write prunes it.
+				c.log().Warn("catalog: destroy unused secret version", "connector", name, "error", derr.Error())
+			}
+		}
+		return nil, fmt.Errorf("catalog: update %s: %w", name, err)
+	}
+	if changes.TouchesSecrets() && !newSecret {
+		if err := c.Secrets.Prune(ctx, next.SecretID, next.SecretVersion); err != nil {
+			c.log().Warn("catalog: prune old secret versions", "connector", next.Name, "error", err.Error())
+		}
+	}
+	return stored, nil
+}
+
+// Delete removes the connector called name and its secret.
+func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
+	if err := connector.ValidateName(name); err != nil {
+		return err
+	}
+	c.sweepOrphans(ctx)
+	cur, err := c.Store.Get(ctx, name)
+	if err != nil {
+		return fmt.Errorf("catalog: delete %s: %w", name, err)
+	}
+	if revision == "" {
+		revision = cur.Revision
+	}
+	if err := c.Store.Delete(ctx, name, revision); err != nil && !c.deleted(ctx, cur, err) {
+		return fmt.Errorf("catalog: delete %s: %w", name, err)
+	}
+	if cur.SecretID != "" {
+		c.discardSecret(ctx, cur.SecretID)
+	}
+	return nil
+}
+
+// committed resolves a metadata write whose error may hide a success (a
+// timeout after the commit): it re-reads and reports whether the stored
+// connector points at the secret version just written. Definite refusals
+// need no re-read.
+func (c *Catalog) committed(ctx context.Context, name, secretID, version string, writeErr error) bool {
+	if errors.Is(writeErr, connector.ErrExists) || errors.Is(writeErr, connector.ErrConflict) || errors.Is(writeErr, connector.ErrNotFound) {
+		return false
+	}
+	cur, err := c.Store.Get(ctx, name)
+	if errors.Is(err, connector.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		// Unknown either way; keeping the secret can only leave an orphan,
+		// removing it could break a live connector.
+		c.log().Warn("catalog: cannot tell whether a write committed; keeping its secret", "connector", name, "error", err.Error())
+		return true
+	}
+	return cur.SecretID == secretID && cur.SecretVersion == version
+}
+
+// deleted resolves a delete whose error may hide a success, like
+// committed: the connector is gone when a re-read finds nothing, or finds a
+// different connector (with another secret) created since under its name.
+func (c *Catalog) deleted(ctx context.Context, old *connector.Connector, deleteErr error) bool {
+	if errors.Is(deleteErr, connector.ErrConflict) || errors.Is(deleteErr, connector.ErrNotFound) {
+		return false
+	}
+	cur, err := c.Store.Get(ctx, old.Name)
+	if errors.Is(err, connector.ErrNotFound) {
+		return true
+	}
+	return err == nil && cur.Revision != old.Revision && cur.SecretID != old.SecretID
+}
+
+// discardSecret deletes a secret nothing refers to, or records it as an
+// orphan for a later sweep when the delete fails.
+func (c *Catalog) discardSecret(ctx context.Context, id string) {
+	err := c.Secrets.Delete(ctx, id)
+	if err == nil {
+		return
+	}
+	if oerr := c.Store.AddOrphan(ctx, id); oerr != nil {
+		c.log().Error("catalog: secret left behind", "secretId", id, "deleteError", err.Error(), "recordError", oerr.Error())
+	}
+}
+
+// sweepOrphans finishes deletions that failed earlier. Best effort: a
+// failure here must not fail the caller's mutation.
+func (c *Catalog) sweepOrphans(ctx context.Context) {
+	ids, err := c.Store.Orphans(ctx, orphanSweepLimit)
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		if err := c.Secrets.Delete(ctx, id); err != nil {
+			return
+		}
+		_ = c.Store.RemoveOrphan(ctx, id)
+	}
+}
+
+// labels tag a secret with the connector it was created for, so an operator
+// browsing Secret Manager can tell what it is. Label values allow only
+// lowercase letters, digits, _ and -.
+func labels(name string) map[string]string {
+	v := strings.ToLower(name)
+	if len(v) > 63 {
+		v = v[:63]
+	}
+	return map[string]string{"connector": v, "managed-by": "connectors"}
+}
