@@ -1,0 +1,154 @@
+// Command devserver is the local run: every function on one port
+// (127.0.0.1:$PORT, default 8080), each at /<function-name>, with embedded
+// backends under $CONNECTORS_DATA_DIR (default ./.connectors) so that no
+// cloud account is needed and data survives a restart. Loopback callers
+// without credentials are the principal local-dev.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/shared/auth"
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/connector/boltstore"
+	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/secret/localfile"
+)
+
+func main() {
+	addr := flag.String("addr", "", "listen address (default 127.0.0.1:$PORT, PORT defaulting to 8080)")
+	dataDir := flag.String("data", "", "data directory (default $CONNECTORS_DATA_DIR or ./.connectors)")
+	flag.Parse()
+	if *addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		*addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	if *dataDir == "" {
+		*dataDir = os.Getenv("CONNECTORS_DATA_DIR")
+	}
+	if *dataDir == "" {
+		*dataDir = ".connectors"
+	}
+	log := logging.New(os.Stdout)
+	if err := run(*addr, *dataDir, log); err != nil {
+		log.Error("devserver: " + err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(addr, dataDir string, log *slog.Logger) error {
+	app, err := newApp(dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("devserver listening", "addr", "http://"+lis.Addr().String(), "dataDir", dataDir, "functions", app.Names())
+	if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// app is every function over the embedded backends.
+type app struct {
+	handlers map[string]http.HandlerFunc
+	closers  []func() error
+}
+
+func newApp(dataDir string, log *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	store, err := boltstore.Open(filepath.Join(dataDir, "connectors.db"))
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := localfile.Open(dataDir)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	authn, err := auth.New(auth.Config{Local: true}, nil)
+	if err != nil {
+		store.Close()
+		secrets.Close()
+		return nil, err
+	}
+	cat := &catalog.Catalog{
+		Store:   store,
+		Secrets: secrets,
+		Options: connector.Options{AllowInsecureURLs: true},
+		Log:     log,
+	}
+	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}}
+	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
+	for name, h := range admin.Handlers() {
+		a.handlers[name] = h
+	}
+	return a, nil
+}
+
+// Names lists the served functions.
+func (a *app) Names() []string {
+	names := make([]string, 0, len(a.handlers))
+	for n := range a.handlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Handler routes /<function-name> to each function, as Cloud Functions
+// gives each its own URL.
+func (a *app) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for name, h := range a.handlers {
+		mux.HandleFunc("/"+name, h)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, httpx.CodeNotFound, "no function at %s; functions: %v", r.URL.Path, a.Names()))
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"functions": a.Names()})
+	})
+	return mux
+}
+
+// Close releases the embedded databases.
+func (a *app) Close() {
+	for _, c := range a.closers {
+		_ = c()
+	}
+}
