@@ -33,6 +33,7 @@ import (
 	"connectors.dev/connectors/shared/secret/localfile"
 	"connectors.dev/connectors/shared/secret/secretmanager"
 	"connectors.dev/connectors/shared/secret/smserver"
+	"connectors.dev/connectors/shared/tokencache"
 )
 
 // Environment variables naming running servers.
@@ -61,6 +62,8 @@ type Backends struct {
 	Kind    string
 	Store   connector.Store
 	Secrets secret.Store
+	// Cache is the shared token cache kept by Store's backend.
+	Cache tokencache.Cache
 	// SM is the in-process Secret Manager server when this test owns one
 	// (nil for Embedded, or when SECRETMANAGER_EMULATOR_HOST is used).
 	SM *smserver.Server
@@ -118,9 +121,10 @@ func New(t testing.TB, kind string) Backends {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { secrets.Close() })
-		return Backends{Kind: kind, Store: store, Secrets: secrets}
+		return Backends{Kind: kind, Store: store, Secrets: secrets, Cache: store.TokenCache()}
 	case Emulated:
-		b := Backends{Kind: kind, Store: FirestoreStore(t)}
+		fs := FirestoreStore(t)
+		b := Backends{Kind: kind, Store: fs, Cache: fs.TokenCache()}
 		b.Secrets, b.SM = SecretManagerStore(t)
 		return b
 	}
@@ -145,6 +149,25 @@ func FirestoreStore(t testing.TB) *firestore.Store {
 	s.CollectionPrefix = Prefix()
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Instance returns backends that share b's data through a client of their
+// own, as another function instance would: a second Firestore client on the
+// same collections, or the same embedded database (one process can hold a
+// bbolt file only once).
+func Instance(t testing.TB, b Backends) Backends {
+	t.Helper()
+	fs, ok := b.Store.(*firestore.Store)
+	if !ok {
+		return b
+	}
+	other, err := firestore.New(context.Background(), Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.CollectionPrefix = fs.CollectionPrefix
+	t.Cleanup(func() { other.Close() })
+	return Backends{Kind: b.Kind, Store: other, Secrets: b.Secrets, Cache: other.TokenCache(), SM: b.SM}
 }
 
 // SecretManagerStore returns a Secret Manager store with its own secret
