@@ -1,0 +1,124 @@
+package oauth
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"connectors.dev/connectors/shared/netguard"
+)
+
+// Default timeouts of NewHTTPClient.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultTimeout        = 15 * time.Second
+)
+
+// HTTPOptions configure NewHTTPClient.
+type HTTPOptions struct {
+	// Policy says which address classes may be dialled beyond public ones.
+	// Link-local, metadata, unspecified and multicast addresses are refused
+	// whatever it says.
+	Policy netguard.Policy
+	// ConnectTimeout bounds name resolution plus TCP connect, and separately
+	// the TLS handshake; zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// Timeout bounds the whole exchange, reading the body included; zero
+	// means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// NewHTTPClient returns the HTTP client for token requests to
+// connector-supplied URLs, guarded against SSRF:
+//
+//   - the resolved IP of every connection attempt is checked against the
+//     policy at dial time, so a name that resolves (or rebinds) to a
+//     forbidden address is refused no matter what it resolved to earlier;
+//   - literal forbidden hosts and cloud metadata host names are refused
+//     before any lookup;
+//   - no proxy (a proxy would dial on our behalf, out of the check's reach);
+//   - no redirects: a 3xx is returned as is;
+//   - connect and overall timeouts, TLS 1.2 or newer, bounded headers.
+//
+// A refused destination fails with an error wrapping netguard.ErrForbidden,
+// before any byte reaches it.
+func NewHTTPClient(o HTTPOptions) *http.Client {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	transport := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            guardedDialer(o.Policy, o.ConnectTimeout).DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    o.ConnectTimeout,
+		ResponseHeaderTimeout:  o.Timeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		// Token endpoints are few and called often: keep some connections
+		// warm, but not forever (providers rotate their front ends).
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+		// A custom DialContext disables HTTP/2 unless asked for.
+		ForceAttemptHTTP2: true,
+	}
+	return &http.Client{
+		Transport:     &guardTransport{policy: o.Policy, base: transport},
+		Timeout:       o.Timeout,
+		CheckRedirect: noRedirect,
+	}
+}
+
+// guardedDialer checks each connection attempt's resolved address in
+// Control, which runs after the socket is created and before connect(2).
+// Name resolution itself does not go through this dialer (the resolver has
+// its own), so the DNS server's address is not subject to the policy: on
+// GCP it is 169.254.169.254.
+func guardedDialer(p netguard.Policy, timeout time.Duration) *net.Dialer {
+	return &net.Dialer{
+		Timeout:   timeout,
+		KeepAlive: 30 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: cannot parse dial address %q", netguard.ErrForbidden, address)
+			}
+			return p.CheckAddr(ap.Addr())
+		},
+	}
+}
+
+// guardTransport refuses what can be refused before any lookup: other
+// schemes, forbidden address literals and metadata host names.
+type guardTransport struct {
+	policy netguard.Policy
+	base   *http.Transport
+}
+
+func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	err := func() error {
+		if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
+			return fmt.Errorf("%w: scheme %q", netguard.ErrForbidden, req.URL.Scheme)
+		}
+		return g.policy.CheckHost(req.URL.Hostname())
+	}()
+	if err != nil {
+		// A RoundTripper must close the body, even on error.
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return g.base.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (g *guardTransport) CloseIdleConnections() { g.base.CloseIdleConnections() }
