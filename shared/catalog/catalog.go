@@ -311,3 +311,62 @@ func labels(name string) map[string]string {
 	}
 	return map[string]string{"connector": v, "managed-by": "connectors"}
 }
+
+// rotationAttempts bounds the retries of RotateRefreshToken against admin
+// updates racing it.
+const rotationAttempts = 3
+
+// RotateRefreshToken stores newToken, which the provider issued in exchange
+// for oldToken, as conn's refresh token: a new secret version, then the
+// metadata pointing at it (which gives the connector a new revision). If an
+// admin replaced the refresh token meanwhile, theirs is kept. It returns the
+// connector as now stored.
+func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connector, oldToken, newToken string) (*connector.Connector, error) {
+	cur := conn
+	for attempt := 1; ; attempt++ {
+		b, err := c.Bundle(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		if b.RefreshToken != oldToken {
+			return cur, nil
+		}
+		b.RefreshToken = newToken
+		id := cur.SecretID
+		newSecret := id == ""
+		if newSecret {
+			id = c.newID()
+		}
+		v, err := c.Secrets.Put(ctx, id, labels(cur.Name), b)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: rotate %s: store secrets: %w", cur.Name, err)
+		}
+		next := cur.Clone()
+		next.SecretID, next.SecretVersion = id, v
+		next.HasRefreshToken = true
+		stored, err := c.Store.Update(ctx, cur.Name, cur.Revision, next)
+		if err == nil {
+			if !newSecret {
+				if err := c.Secrets.Prune(ctx, id, v); err != nil {
+					c.log().Warn("catalog: prune old secret versions", "connector", cur.Name, "error", err.Error())
+				}
+			}
+			return stored, nil
+		}
+		if !c.committed(ctx, cur.Name, id, v, err) {
+			if newSecret {
+				c.discardSecret(ctx, id)
+			} else {
+				_ = c.Secrets.DestroyVersion(ctx, id, v)
+			}
+		} else {
+			return c.Store.Get(ctx, cur.Name)
+		}
+		if !errors.Is(err, connector.ErrConflict) || attempt >= rotationAttempts {
+			return nil, fmt.Errorf("catalog: rotate %s: %w", cur.Name, err)
+		}
+		if cur, err = c.Store.Get(ctx, cur.Name); err != nil {
+			return nil, fmt.Errorf("catalog: rotate %s: %w", conn.Name, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is what a deployed function needs to find its backends.
@@ -22,7 +23,26 @@ type Config struct {
 	// AllowInsecureURLs permits http:// token URLs to loopback hosts
 	// (CONNECTORS_ALLOW_INSECURE_URLS); never set in production.
 	AllowInsecureURLs bool
+	// AllowPrivateNetworks lets token requests reach private address ranges
+	// (CONNECTORS_ALLOW_PRIVATE_NETWORKS), for providers inside a VPC.
+	// Link-local and metadata addresses stay refused.
+	AllowPrivateNetworks bool
+	// TokenConnectTimeout and TokenTimeout bound each token request
+	// (CONNECTORS_TOKEN_CONNECT_TIMEOUT, CONNECTORS_TOKEN_TIMEOUT; Go
+	// durations such as 5s).
+	TokenConnectTimeout time.Duration
+	TokenTimeout        time.Duration
+	// DefaultTokenLifetime is assumed when a provider omits expires_in
+	// (CONNECTORS_DEFAULT_TOKEN_LIFETIME).
+	DefaultTokenLifetime time.Duration
 }
+
+// Defaults of the token request settings.
+const (
+	DefaultTokenConnectTimeout  = 5 * time.Second
+	DefaultTokenTimeout         = 15 * time.Second
+	DefaultDefaultTokenLifetime = time.Hour
+)
 
 // DefaultSecretPrefix names secrets connector-<opaque id>.
 const DefaultSecretPrefix = "connector-"
@@ -40,12 +60,49 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.SecretPrefix == "" {
 		c.SecretPrefix = DefaultSecretPrefix
 	}
-	if v := getenv("CONNECTORS_ALLOW_INSECURE_URLS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("config: CONNECTORS_ALLOW_INSECURE_URLS: %q is not a boolean", v)
+	var err error
+	if c.AllowInsecureURLs, err = boolVar(getenv, "CONNECTORS_ALLOW_INSECURE_URLS"); err != nil {
+		return Config{}, err
+	}
+	if c.AllowPrivateNetworks, err = boolVar(getenv, "CONNECTORS_ALLOW_PRIVATE_NETWORKS"); err != nil {
+		return Config{}, err
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"CONNECTORS_TOKEN_CONNECT_TIMEOUT", &c.TokenConnectTimeout, DefaultTokenConnectTimeout},
+		{"CONNECTORS_TOKEN_TIMEOUT", &c.TokenTimeout, DefaultTokenTimeout},
+		{"CONNECTORS_DEFAULT_TOKEN_LIFETIME", &c.DefaultTokenLifetime, DefaultDefaultTokenLifetime},
+	} {
+		if *d.dst, err = durationVar(getenv, d.name, d.def); err != nil {
+			return Config{}, err
 		}
-		c.AllowInsecureURLs = b
 	}
 	return c, nil
+}
+
+func boolVar(getenv func(string) string, name string) (bool, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("config: %s: %q is not a boolean", name, v)
+	}
+	return b, nil
+}
+
+func durationVar(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("config: %s: %q is not a positive duration such as 15s", name, v)
+	}
+	return d, nil
 }

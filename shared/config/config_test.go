@@ -16,3 +16,18 @@ func TestFromEnv(t *testing.T) {
 		t.Fatal("bad boolean accepted")
 	}
 }
+
+func TestDurations(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_TOKEN_TIMEOUT": "2s"}))
+	if err != nil || c.TokenTimeout.Seconds() != 2 || c.TokenConnectTimeout != DefaultTokenConnectTimeout || c.DefaultTokenLifetime != DefaultDefaultTokenLifetime {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for _, bad := range []string{"soon", "-1s", "0s"} {
+		if _, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_TOKEN_TIMEOUT": bad})); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+	if _, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_ALLOW_PRIVATE_NETWORKS": "nope"})); err == nil {
+		t.Fatal("bad boolean accepted")
+	}
+}

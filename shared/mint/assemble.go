@@ -1,0 +1,39 @@
+package mint
+
+import (
+	"crypto/rand"
+	"os"
+
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/tokencache"
+)
+
+// NewService assembles a Service for a deployment or the local run.
+// createKey lets it generate the token-cache key on first use (local runs;
+// deployments provision the key with Terraform).
+func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cfg config.Config) *Service {
+	client := &oauth.Client{
+		HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
+			Policy:         netguard.Policy{AllowLoopback: cfg.AllowInsecureURLs, AllowPrivate: cfg.AllowPrivateNetworks},
+			ConnectTimeout: cfg.TokenConnectTimeout,
+			Timeout:        cfg.TokenTimeout,
+		}),
+		DefaultLifetime: cfg.DefaultTokenLifetime,
+	}
+	return &Service{
+		Catalog:  cat,
+		Cache:    cache,
+		Sealer:   &Sealer{Secrets: cat.Secrets, Create: createKey},
+		OAuth:    OAuth{Client: client},
+		Instance: instanceID(),
+	}
+}
+
+// instanceID names this process as a lease holder.
+func instanceID() string {
+	host, _ := os.Hostname()
+	return host + "-" + rand.Text()[:8]
+}

@@ -1,0 +1,439 @@
+// Package mint turns a connector into a short-lived credential, and caches
+// that credential so that the provider is asked as rarely as possible:
+//
+//   - in-process, per connector revision, until a margin before expiry;
+//     concurrent callers share one fill (singleflight);
+//   - across instances, in a tokencache.Cache entry holding the credential
+//     sealed with a key from the secret store, and a lease: the one instance
+//     holding it calls the provider, the others wait for its result.
+//
+// Connector metadata is cached in-process for MetadataTTL (5 s), and cache
+// entries are tied to the connector's revision, so an update, deactivation or
+// deletion takes effect on every instance within that time. A refresh token
+// that the provider rotates is written back (catalog.RotateRefreshToken)
+// before the new access token is handed to anyone.
+package mint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/secret"
+	"connectors.dev/connectors/shared/tokencache"
+)
+
+// Errors the token function maps to statuses.
+var (
+	ErrAgentNotAllowed = errors.New("agent is not allowed to use this connector")
+	ErrInactive        = errors.New("connector is inactive")
+	ErrUnsupported     = errors.New("grant type cannot be minted here")
+)
+
+// Credential is what a caller receives. Its JSON form is sealed into the
+// shared cache; the wire form is built by the token function.
+type Credential struct {
+	AccessToken string          `json:"accessToken,omitempty"`
+	TokenType   string          `json:"tokenType,omitempty"`
+	Scope       string          `json:"scope,omitempty"`
+	Expiry      time.Time       `json:"expiry"`
+	IssuedAt    time.Time       `json:"issuedAt"`
+	AWS         *AWSCredentials `json:"aws,omitempty"`
+}
+
+// AWSCredentials are temporary AWS credentials from STS.
+type AWSCredentials struct {
+	AccessKeyID     string    `json:"accessKeyId"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	SessionToken    string    `json:"sessionToken"`
+	Expiration      time.Time `json:"expiration"`
+}
+
+// Minted is a fresh credential and, when the provider rotated it, the new
+// refresh token to store.
+type Minted struct {
+	Credential   Credential
+	RefreshToken string
+}
+
+// Minter calls a provider for one kind of connector.
+type Minter interface {
+	Mint(ctx context.Context, c *connector.Connector, b secret.Bundle) (*Minted, error)
+}
+
+// MinterFunc adapts a function to Minter.
+type MinterFunc func(ctx context.Context, c *connector.Connector, b secret.Bundle) (*Minted, error)
+
+// Mint calls f.
+func (f MinterFunc) Mint(ctx context.Context, c *connector.Connector, b secret.Bundle) (*Minted, error) {
+	return f(ctx, c, b)
+}
+
+// Defaults for Service's durations.
+const (
+	DefaultMetadataTTL  = 5 * time.Second
+	DefaultLeaseTTL     = 30 * time.Second // longer than the token request timeout
+	DefaultMargin       = 60 * time.Second
+	DefaultPollInterval = 50 * time.Millisecond
+	maxBundles          = 1024
+)
+
+// Service mints and caches credentials. Fields are set once, before use.
+type Service struct {
+	Catalog *catalog.Catalog
+	Cache   tokencache.Cache
+	Sealer  *Sealer
+	// OAuth mints every OAuth grant type; Special holds the minters of the
+	// special grant types (gcs_service_account, aws_iam).
+	OAuth   Minter
+	Special map[string]Minter
+	// Instance names this process as a lease holder.
+	Instance string
+
+	Now          func() time.Time
+	MetadataTTL  time.Duration
+	LeaseTTL     time.Duration
+	Margin       time.Duration
+	PollInterval time.Duration
+
+	group singleflight.Group
+	mu    sync.Mutex
+	meta  map[string]metaEntry
+	local map[string]*Credential // by name + "\x00" + revision
+	// bundles caches secrets by secretID@version. A version never changes,
+	// so entries never go stale; the bound keeps memory flat.
+	bundles map[string]secret.Bundle
+}
+
+type metaEntry struct {
+	conn    *connector.Connector
+	fetched time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Token returns a credential from the connector called name for agent.
+func (s *Service) Token(ctx context.Context, name, agent string) (*Credential, error) {
+	conn, err := s.connector(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	if !conn.HasAgent(agent) {
+		return nil, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed)
+	}
+	if !conn.Active {
+		return nil, fmt.Errorf("mint: %s: %w", name, ErrInactive)
+	}
+	if c := s.localGet(conn); c != nil {
+		return c, nil
+	}
+	return s.shared(ctx, conn, false)
+}
+
+// Test mints from the connector called name at the provider, bypassing
+// every cache read, to check its configuration; the result still fills the
+// caches.
+func (s *Service) Test(ctx context.Context, name string) (*Credential, error) {
+	conn, err := s.connector(ctx, name, true)
+	if err != nil {
+		return nil, err
+	}
+	if !conn.Active {
+		return nil, fmt.Errorf("mint: %s: %w", name, ErrInactive)
+	}
+	return s.shared(ctx, conn, true)
+}
+
+// shared runs one fill per connector revision in this process; callers
+// that give up (ctx) leave the fill running for the others.
+func (s *Service) shared(ctx context.Context, conn *connector.Connector, force bool) (*Credential, error) {
+	key := conn.Name + "\x00" + conn.Revision
+	if force {
+		key = "test\x00" + key
+	}
+	ch := s.group.DoChan(key, func() (any, error) {
+		fillCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(s.LeaseTTL, DefaultLeaseTTL)+5*time.Second)
+		defer cancel()
+		return s.fill(fillCtx, conn, force)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Credential), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("mint: %s: %w", conn.Name, ctx.Err())
+	}
+}
+
+// fill finds a usable credential in the shared cache, or takes the lease
+// and mints one, or waits for the lease holder's result.
+func (s *Service) fill(ctx context.Context, conn *connector.Connector, force bool) (*Credential, error) {
+	poll := orDefault(s.PollInterval, DefaultPollInterval)
+	for {
+		now := s.now()
+		e, err := s.Cache.Load(ctx, conn.Name)
+		if err != nil {
+			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+		}
+		if !force {
+			c, newer, err := s.tryUse(ctx, conn, e, now)
+			if err != nil || c != nil {
+				return c, err
+			}
+			if newer != nil {
+				conn = newer
+				continue
+			}
+		}
+		if e.Leased(s.Instance, now) {
+			if err := sleep(ctx, poll); err != nil {
+				return nil, fmt.Errorf("mint: %s: waiting for another instance: %w", conn.Name, err)
+			}
+			continue
+		}
+		read, ok, err := s.Cache.Acquire(ctx, conn.Name, s.Instance, now, now.Add(orDefault(s.LeaseTTL, DefaultLeaseTTL)))
+		if err != nil {
+			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+		}
+		if !ok {
+			continue
+		}
+		if !force {
+			// Another instance may have filled it between Load and Acquire.
+			c, newer, err := s.tryUse(ctx, conn, read, now)
+			if err != nil || c != nil || newer != nil {
+				_ = s.Cache.Release(ctx, conn.Name, s.Instance)
+				if err != nil || c != nil {
+					return c, err
+				}
+				conn = newer
+				continue
+			}
+		}
+		c, err := s.mintLeased(ctx, conn)
+		if err != nil {
+			_ = s.Cache.Release(ctx, conn.Name, s.Instance)
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// mintLeased calls the provider while holding the lease, stores a rotated
+// refresh token, then publishes the credential.
+func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector) (*Credential, error) {
+	if conn.GrantType == connector.GrantRefreshToken {
+		// The refresh token may have rotated since the metadata was cached;
+		// using a superseded one would make the provider revoke the chain.
+		fresh, err := s.connector(ctx, conn.Name, true)
+		if err != nil {
+			return nil, err
+		}
+		conn = fresh
+	}
+	bundle, err := s.bundle(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	minter := s.OAuth
+	if m, ok := s.Special[conn.GrantType]; ok {
+		minter = m
+	} else if !connector.IsOAuth(conn.GrantType) {
+		return nil, fmt.Errorf("mint: %s: %s: %w", conn.Name, conn.GrantType, ErrUnsupported)
+	}
+	minted, err := minter.Mint(ctx, conn, bundle)
+	if err != nil {
+		return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+	}
+	if minted.RefreshToken != "" && minted.RefreshToken != bundle.RefreshToken {
+		// Before anyone sees the access token: the new refresh token is the
+		// only valid one now.
+		if conn, err = s.Catalog.RotateRefreshToken(ctx, conn, bundle.RefreshToken, minted.RefreshToken); err != nil {
+			return nil, fmt.Errorf("mint: %s: store rotated refresh token: %w", conn.Name, err)
+		}
+		s.putMeta(conn)
+	}
+	c := minted.Credential
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = s.now()
+	}
+	sealed, err := s.Sealer.Seal(ctx, conn.Name, conn.Revision, &c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Cache.Fill(ctx, conn.Name, s.Instance, &tokencache.Entry{Revision: conn.Revision, Sealed: sealed, Expiry: c.Expiry}); err != nil {
+		return nil, fmt.Errorf("mint: %s: publish: %w", conn.Name, err)
+	}
+	s.localPut(conn, &c)
+	return &c, nil
+}
+
+// tryUse returns the credential of a shared entry usable for conn. When
+// the entry is fresh but for another revision, either this instance's
+// metadata is behind (a rotation or an admin change elsewhere) or the entry
+// is stale: the store decides, and a newer connector is returned to retry
+// with.
+func (s *Service) tryUse(ctx context.Context, conn *connector.Connector, e *tokencache.Entry, now time.Time) (*Credential, *connector.Connector, error) {
+	if c := s.usable(conn, e, now); c != nil {
+		return c, nil, nil
+	}
+	if e == nil || len(e.Sealed) == 0 || e.Revision == conn.Revision || !now.Before(e.Expiry) {
+		return nil, nil, nil
+	}
+	fresh, err := s.connector(ctx, conn.Name, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fresh.Revision == conn.Revision {
+		return nil, nil, nil
+	}
+	if !fresh.Active {
+		return nil, nil, fmt.Errorf("mint: %s: %w", conn.Name, ErrInactive)
+	}
+	return nil, fresh, nil
+}
+
+// usable opens a shared entry minted for conn's revision that is still
+// outside its refresh margin, and keeps it in-process.
+func (s *Service) usable(conn *connector.Connector, e *tokencache.Entry, now time.Time) *Credential {
+	if e == nil || len(e.Sealed) == 0 || e.Revision != conn.Revision || !now.Before(e.Expiry) {
+		return nil
+	}
+	var c Credential
+	if err := s.Sealer.Open(context.Background(), conn.Name, conn.Revision, e.Sealed, &c); err != nil {
+		return nil // a key change or corruption: mint anew
+	}
+	if !s.fresh(&c, now) {
+		return nil
+	}
+	s.localPut(conn, &c)
+	return &c
+}
+
+// fresh reports whether c is outside its refresh margin: the smaller of
+// Margin and a quarter of its lifetime, so short-lived tokens are still
+// reused.
+func (s *Service) fresh(c *Credential, now time.Time) bool {
+	margin := orDefault(s.Margin, DefaultMargin)
+	if life := c.Expiry.Sub(c.IssuedAt); life > 0 && life/4 < margin {
+		margin = life / 4
+	}
+	return now.Before(c.Expiry.Add(-margin))
+}
+
+func (s *Service) localGet(conn *connector.Connector) *Credential {
+	s.mu.Lock()
+	c := s.local[conn.Name+"\x00"+conn.Revision]
+	s.mu.Unlock()
+	if c != nil && s.fresh(c, s.now()) {
+		return c
+	}
+	return nil
+}
+
+func (s *Service) localPut(conn *connector.Connector, c *Credential) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.local == nil {
+		s.local = map[string]*Credential{}
+	}
+	// One credential per connector: drop those of older revisions.
+	for k := range s.local {
+		if len(k) > len(conn.Name) && k[:len(conn.Name)+1] == conn.Name+"\x00" {
+			delete(s.local, k)
+		}
+	}
+	s.local[conn.Name+"\x00"+conn.Revision] = c
+}
+
+// connector returns the metadata, from the in-process cache unless fresh is
+// set or the cached copy is older than MetadataTTL.
+func (s *Service) connector(ctx context.Context, name string, fresh bool) (*connector.Connector, error) {
+	if !fresh {
+		s.mu.Lock()
+		m, ok := s.meta[name]
+		s.mu.Unlock()
+		if ok && s.now().Sub(m.fetched) < orDefault(s.MetadataTTL, DefaultMetadataTTL) {
+			return m.conn, nil
+		}
+	}
+	c, err := s.Catalog.Get(ctx, name)
+	if err != nil {
+		if errors.Is(err, connector.ErrNotFound) {
+			s.mu.Lock()
+			delete(s.meta, name)
+			s.mu.Unlock()
+		}
+		return nil, fmt.Errorf("mint: %w", err)
+	}
+	s.putMeta(c)
+	return c, nil
+}
+
+func (s *Service) putMeta(c *connector.Connector) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.meta == nil {
+		s.meta = map[string]metaEntry{}
+	}
+	s.meta[c.Name] = metaEntry{conn: c, fetched: s.now()}
+}
+
+// bundle reads the connector's pinned secret version once per process.
+func (s *Service) bundle(ctx context.Context, conn *connector.Connector) (secret.Bundle, error) {
+	if conn.SecretID == "" {
+		return secret.Bundle{}, nil
+	}
+	key := conn.SecretID + "@" + conn.SecretVersion
+	s.mu.Lock()
+	b, ok := s.bundles[key]
+	s.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := s.Catalog.Bundle(ctx, conn)
+	if err != nil {
+		return secret.Bundle{}, fmt.Errorf("mint: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bundles == nil || len(s.bundles) >= maxBundles {
+		s.bundles = map[string]secret.Bundle{}
+	}
+	s.bundles[key] = b
+	return b, nil
+}
+
+// sleep waits about d (jittered, so waiting instances do not poll in step).
+func sleep(ctx context.Context, d time.Duration) error {
+	d = d/2 + rand.N(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

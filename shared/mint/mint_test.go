@@ -1,0 +1,407 @@
+package mint_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+func ptr[T any](v T) *T { return &v }
+
+// clock is a shared fake clock, so tests can expire tokens without waiting.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// provider is a token endpoint that rotates refresh tokens the way strict
+// providers do: each refresh token works once, and reusing one is
+// invalid_grant. It counts calls and refusals.
+type provider struct {
+	mu           sync.Mutex
+	srv          *httptest.Server
+	calls        atomic.Int32
+	invalidGrant atomic.Int32
+	refresh      string // the one valid refresh token
+	issued       int
+	expiresIn    int
+	delay        time.Duration
+	status       int // non-zero: answer every request with this status
+}
+
+func newProvider(t *testing.T, refresh string) *provider {
+	p := &provider{refresh: refresh, expiresIn: 3600}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *provider) serve(w http.ResponseWriter, r *http.Request) {
+	p.calls.Add(1)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", 400)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	time.Sleep(p.delay)
+	w.Header().Set("Content-Type", "application/json")
+	if p.status != 0 {
+		w.WriteHeader(p.status)
+		fmt.Fprint(w, `{"error":"invalid_client","error_description":"client authentication failed"}`)
+		return
+	}
+	p.issued++
+	resp := map[string]any{"access_token": fmt.Sprintf("access-%d", p.issued), "token_type": "bearer", "expires_in": p.expiresIn}
+	switch r.PostForm.Get("grant_type") {
+	case "client_credentials":
+	case "refresh_token":
+		if r.PostForm.Get("refresh_token") != p.refresh {
+			p.invalidGrant.Add(1)
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"refresh token reused or revoked"}`)
+			return
+		}
+		p.refresh = fmt.Sprintf("refresh-%d", p.issued)
+		resp["refresh_token"] = p.refresh
+	default:
+		w.WriteHeader(400)
+		fmt.Fprint(w, `{"error":"unsupported_grant_type"}`)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (p *provider) currentRefresh() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refresh
+}
+
+// instance is one token-function instance over shared backends.
+func instance(t *testing.T, b testenv.Backends, clk *clock, name string) *mint.Service {
+	t.Helper()
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Now: clk.Now}
+	client := &oauth.Client{
+		HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second}),
+		Now:  clk.Now,
+	}
+	return &mint.Service{
+		Catalog:      cat,
+		Cache:        b.Cache,
+		Sealer:       &mint.Sealer{Secrets: b.Secrets},
+		OAuth:        mint.OAuth{Client: client},
+		Instance:     name,
+		Now:          clk.Now,
+		PollInterval: 10 * time.Millisecond,
+	}
+}
+
+// createConnector stores a connector, and the token-cache key on first use
+// (a deployment provisions it once, before any instance starts).
+func createConnector(t *testing.T, b testenv.Backends, in *connector.Input) {
+	t.Helper()
+	if _, err := b.Secrets.Get(context.Background(), mint.CacheKeySecretID, ""); err != nil {
+		if err := mint.ProvisionKey(context.Background(), b.Secrets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
+	if _, err := cat.Create(context.Background(), in, "admin"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func clientCredentials(name, url string) *connector.Input {
+	return &connector.Input{
+		Name: ptr(name), URL: ptr(url), GrantType: ptr("client_credentials"),
+		ClientID: ptr("cid"), ClientSecret: ptr("client-secret-mint-test"), Agents: ptr([]string{"agent-1"}),
+	}
+}
+
+func refreshing(name, url, refresh string) *connector.Input {
+	return &connector.Input{
+		Name: ptr(name), URL: ptr(url), GrantType: ptr("refresh_token"),
+		ClientID: ptr("cid"), ClientSecret: ptr("client-secret-mint-test"), RefreshToken: ptr(refresh),
+		Agents: ptr([]string{"agent-1"}),
+	}
+}
+
+func TestTokenIsCached(t *testing.T) {
+	for _, kind := range testenv.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			b := testenv.New(t, kind)
+			p := newProvider(t, "")
+			clk := newClock()
+			createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+			s := instance(t, b, clk, "i1")
+			c1, err := s.Token(ctx, "Svc", "agent-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c1.AccessToken != "access-1" || c1.TokenType != "Bearer" || !c1.Expiry.Equal(clk.Now().Add(time.Hour)) {
+				t.Fatalf("credential %+v", c1)
+			}
+			clk.Advance(30 * time.Minute)
+			c2, err := s.Token(ctx, "Svc", "agent-1")
+			if err != nil || c2.AccessToken != "access-1" || p.calls.Load() != 1 {
+				t.Fatalf("second call: %v %v, provider calls %d", c2, err, p.calls.Load())
+			}
+			// A second instance finds it in the shared cache.
+			other := instance(t, testenv.Instance(t, b), clk, "i2")
+			if c3, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c3.AccessToken != "access-1" || p.calls.Load() != 1 {
+				t.Fatalf("other instance: %v %v, provider calls %d", c3, err, p.calls.Load())
+			}
+			// Within the refresh margin before expiry, a new token is minted.
+			clk.Advance(30*time.Minute - 30*time.Second)
+			if c4, err := s.Token(ctx, "Svc", "agent-1"); err != nil || c4.AccessToken != "access-2" || p.calls.Load() != 2 {
+				t.Fatalf("refresh ahead: %v %v, provider calls %d", c4, err, p.calls.Load())
+			}
+		})
+	}
+}
+
+func TestAuthorizationAndState(t *testing.T) {
+	ctx := context.Background()
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t, "")
+	clk := newClock()
+	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+	s := instance(t, b, clk, "i1")
+	if _, err := s.Token(ctx, "Svc", "agent-2"); !errors.Is(err, mint.ErrAgentNotAllowed) {
+		t.Fatalf("foreign agent: %v", err)
+	}
+	if _, err := s.Token(ctx, "Nope", "agent-1"); !errors.Is(err, connector.ErrNotFound) {
+		t.Fatalf("absent connector: %v", err)
+	}
+	if _, err := s.Token(ctx, "Svc", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	// Deactivate: within MetadataTTL the cached metadata may still serve;
+	// after it, the connector refuses.
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
+	if _, err := cat.Update(ctx, "Svc", "", &connector.Input{Active: ptr(false)}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(mint.DefaultMetadataTTL + time.Millisecond)
+	if _, err := s.Token(ctx, "Svc", "agent-1"); !errors.Is(err, mint.ErrInactive) {
+		t.Fatalf("inactive: %v", err)
+	}
+	if p.calls.Load() != 1 {
+		t.Fatalf("provider calls %d", p.calls.Load())
+	}
+	// Reactivated with another scope: a new revision, so a new token.
+	if _, err := cat.Update(ctx, "Svc", "", &connector.Input{Active: ptr(true), Scope: ptr("more")}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(mint.DefaultMetadataTTL + time.Millisecond)
+	if c, err := s.Token(ctx, "Svc", "agent-1"); err != nil || c.AccessToken != "access-2" {
+		t.Fatalf("after update: %v %v", c, err)
+	}
+	// Deleted: not found once the metadata cache has expired.
+	if err := cat.Delete(ctx, "Svc", ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(mint.DefaultMetadataTTL + time.Millisecond)
+	if _, err := s.Token(ctx, "Svc", "agent-1"); !errors.Is(err, connector.ErrNotFound) {
+		t.Fatalf("deleted: %v", err)
+	}
+}
+
+func TestProviderErrorReleasesLease(t *testing.T) {
+	ctx := context.Background()
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t, "")
+	p.status = 401
+	clk := newClock()
+	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+	s := instance(t, b, clk, "i1")
+	_, err := s.Token(ctx, "Svc", "agent-1")
+	var ue *oauth.UpstreamError
+	if !errors.As(err, &ue) || ue.Status != 401 || ue.Code != "invalid_client" {
+		t.Fatalf("want the provider's 401 invalid_client, got %v", err)
+	}
+	if strings.Contains(err.Error(), "client-secret-mint-test") {
+		t.Fatal("error carries the client secret")
+	}
+	// The lease was released: the next call tries at once, from another
+	// instance too.
+	p.mu.Lock()
+	p.status = 0
+	p.mu.Unlock()
+	other := instance(t, testenv.Instance(t, b), clk, "i2")
+	if c, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c.AccessToken == "" {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+func TestRotatedRefreshTokenStoredBeforeReturn(t *testing.T) {
+	for _, kind := range testenv.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			b := testenv.New(t, kind)
+			p := newProvider(t, "refresh-0")
+			clk := newClock()
+			createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
+			s := instance(t, b, clk, "i1")
+			if _, err := s.Token(ctx, "Mail", "agent-1"); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := b.Store.Get(ctx, "Mail")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
+			if err != nil || bundle.RefreshToken != p.currentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
+				t.Fatalf("stored refresh token is not the rotated one (err %v)", err)
+			}
+			ids, _ := b.Secrets.IDs(ctx)
+			if len(ids) != 2 { // the connector's secret and the token-cache key
+				t.Fatalf("secrets %v", ids)
+			}
+		})
+	}
+}
+
+// TestConcurrencySingleUpstream: 4 instances × 250 concurrent requests for
+// a connector whose token has expired cause exactly one provider call.
+func TestConcurrencySingleUpstream(t *testing.T) {
+	for _, kind := range testenv.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			b := testenv.New(t, kind)
+			p := newProvider(t, "")
+			p.delay = 50 * time.Millisecond
+			clk := newClock()
+			createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+			instances := fourInstances(t, b, clk)
+			if _, err := instances[0].Token(context.Background(), "Svc", "agent-1"); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(2 * time.Hour) // expired everywhere
+			before := p.calls.Load()
+			tokens := burst(t, instances, "Svc", 250)
+			calls := p.calls.Load() - before
+			t.Logf("%s: %d instances x 250 concurrent requests after expiry: %d upstream call(s), %d distinct token(s)", kind, len(instances), calls, len(tokens))
+			if calls != 1 || len(tokens) != 1 {
+				t.Fatalf("upstream calls %d, distinct tokens %v; want exactly 1 and 1", calls, tokens)
+			}
+		})
+	}
+}
+
+// TestConcurrencyRotation: the same burst against a provider that rotates
+// refresh tokens and rejects reuse, several expiries in a row: never an
+// invalid_grant, and the stored refresh token is always the newest.
+func TestConcurrencyRotation(t *testing.T) {
+	for _, kind := range testenv.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			b := testenv.New(t, kind)
+			p := newProvider(t, "refresh-0")
+			p.delay = 20 * time.Millisecond
+			clk := newClock()
+			createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
+			instances := fourInstances(t, b, clk)
+			const rounds = 3
+			for round := 1; round <= rounds; round++ {
+				clk.Advance(2 * time.Hour)
+				if tokens := burst(t, instances, "Mail", 250); len(tokens) != 1 {
+					t.Fatalf("round %d: distinct tokens %v", round, tokens)
+				}
+			}
+			stored, _ := b.Store.Get(ctx, "Mail")
+			bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
+			t.Logf("%s: %d rounds of 4 x 250: %d upstream calls, %d invalid_grant, stored refresh token newest: %v",
+				kind, rounds, p.calls.Load(), p.invalidGrant.Load(), err == nil && bundle.RefreshToken == p.currentRefresh())
+			if p.calls.Load() != rounds || p.invalidGrant.Load() != 0 {
+				t.Fatalf("upstream calls %d (want %d), invalid_grant %d (want 0)", p.calls.Load(), rounds, p.invalidGrant.Load())
+			}
+			if err != nil || bundle.RefreshToken != p.currentRefresh() {
+				t.Fatalf("stored refresh token is not the provider's current one (err %v)", err)
+			}
+		})
+	}
+}
+
+func fourInstances(t *testing.T, b testenv.Backends, clk *clock) []*mint.Service {
+	var out []*mint.Service
+	for i := range 4 {
+		ib := b
+		if i > 0 {
+			ib = testenv.Instance(t, b)
+		}
+		out = append(out, instance(t, ib, clk, fmt.Sprintf("instance-%d", i)))
+	}
+	return out
+}
+
+// burst sends n concurrent requests to each instance and returns the
+// distinct access tokens they got; any error fails the test.
+func burst(t *testing.T, instances []*mint.Service, name string, n int) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		tokens = map[string]int{}
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	start := make(chan struct{})
+	for _, s := range instances {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				c, err := s.Token(ctx, name, "agent-1")
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				tokens[c.AccessToken]++
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d requests failed, first: %v", len(errs), n*len(instances), errs[0])
+	}
+	return tokens
+}
