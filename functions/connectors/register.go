@@ -15,6 +15,7 @@ import (
 	"connectors.dev/connectors/shared/connector/firestore"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/secret/secretmanager"
 )
 
@@ -25,7 +26,7 @@ var production = sync.OnceValues(func() (*Server, error) {
 })
 
 func init() {
-	for _, name := range []string{FnCreate, FnList, FnGet, FnUpdate, FnDelete} {
+	for _, name := range []string{FnCreate, FnList, FnGet, FnUpdate, FnDelete, FnTest} {
 		functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {
 			s, err := production()
 			if err != nil {
@@ -67,14 +68,18 @@ func NewProduction(ctx context.Context, getenv func(string) string) (*Server, er
 	}
 	secrets.Prefix = cfg.SecretPrefix
 	log := logging.New(os.Stdout)
+	cat := &catalog.Catalog{
+		Store:   store,
+		Secrets: secrets,
+		Options: connector.Options{AllowInsecureURLs: cfg.AllowInsecureURLs},
+		Log:     log,
+	}
 	return &Server{
-		Catalog: &catalog.Catalog{
-			Store:   store,
-			Secrets: secrets,
-			Options: connector.Options{AllowInsecureURLs: cfg.AllowInsecureURLs},
-			Log:     log,
-		},
-		Auth: authn,
-		Log:  log,
+		Catalog: cat,
+		Auth:    authn,
+		Log:     log,
+		// Only connectors-test mints; its deployment grants what the token
+		// function has (secret access, the token cache, egress).
+		Tester: mint.NewService(cat, store.TokenCache(), false, cfg),
 	}, nil
 }

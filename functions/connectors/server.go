@@ -1,18 +1,21 @@
 // Package connectors is the admin API: the HTTP functions
-// connectors-create, -list, -get, -update and -delete. Handlers are methods
+// connectors-create, -list, -get, -update, -delete and -test. Handlers are methods
 // on Server, which holds every dependency, so tests build a Server over the
 // embedded or emulated backends; register.go wires the production one.
 package connectors
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/mint"
 )
 
 // Function names, as registered, deployed and served locally.
@@ -22,6 +25,7 @@ const (
 	FnGet    = "connectors-get"
 	FnUpdate = "connectors-update"
 	FnDelete = "connectors-delete"
+	FnTest   = "connectors-test"
 )
 
 // Authenticator tells who is calling and whether they hold a role.
@@ -29,22 +33,34 @@ type Authenticator interface {
 	Authenticate(r *http.Request, need auth.Role) (auth.Principal, error)
 }
 
+// Tester mints from a connector at its provider, for connectors-test.
+type Tester interface {
+	Test(ctx context.Context, name string) (*mint.Credential, error)
+}
+
 // Server serves the admin functions.
 type Server struct {
 	Catalog *catalog.Catalog
 	Auth    Authenticator
 	Log     *slog.Logger
+	// Tester backs connectors-test; without it the function is not served.
+	Tester Tester
+	Now    func() time.Time
 }
 
 // Handlers maps each function name to its handler.
 func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{
+	h := map[string]http.HandlerFunc{
 		FnCreate: s.Create,
 		FnList:   s.List,
 		FnGet:    s.Get,
 		FnUpdate: s.Update,
 		FnDelete: s.Delete,
 	}
+	if s.Tester != nil {
+		h[FnTest] = s.Test
+	}
+	return h
 }
 
 type getRequest struct {
@@ -213,6 +229,45 @@ func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, p, "delete", req.Name)
 	httpx.WriteJSON(w, http.StatusOK, deleteResponse{Deleted: req.Name})
+}
+
+type testResponse struct {
+	OK        bool   `json:"ok"`
+	ExpiresIn int64  `json:"expiresIn"`
+	Scope     string `json:"scope,omitempty"`
+}
+
+// Test is connectors-test: mint at the provider and report how it went,
+// without the credential.
+func (s *Server) Test(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.admin(w, r)
+	if !ok {
+		return
+	}
+	var req getRequest
+	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := connector.ValidateName(req.Name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c, err := s.Tester.Test(r.Context(), req.Name)
+	s.audit(r, p, "test", req.Name, "ok", err == nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	expiry := c.Expiry
+	if c.AWS != nil {
+		expiry = c.AWS.Expiration
+	}
+	httpx.WriteJSON(w, http.StatusOK, testResponse{OK: true, ExpiresIn: int64(expiry.Sub(now) / time.Second), Scope: c.Scope})
 }
 
 // view prepares a stored connector for the wire: agents always an array.

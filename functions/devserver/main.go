@@ -21,12 +21,15 @@ import (
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/boltstore"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/secret/localfile"
 )
 
@@ -112,9 +115,19 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		Log:     log,
 	}
 	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}}
-	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
-	for name, h := range admin.Handlers() {
-		a.handlers[name] = h
+	minter := mint.NewService(cat, store.TokenCache(), true, config.Config{
+		AllowInsecureURLs:    true,
+		AllowPrivateNetworks: true,
+		TokenConnectTimeout:  config.DefaultTokenConnectTimeout,
+		TokenTimeout:         config.DefaultTokenTimeout,
+		DefaultTokenLifetime: config.DefaultDefaultTokenLifetime,
+	})
+	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: minter}
+	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), agents.Handlers()} {
+		for name, h := range hs {
+			a.handlers[name] = h
+		}
 	}
 	return a, nil
 }

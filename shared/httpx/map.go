@@ -10,6 +10,9 @@ import (
 
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/netguard"
 )
 
 // authReason is the auth package's explanation, which it keeps free of the
@@ -28,6 +31,7 @@ func Map(err error) *Error {
 	var (
 		e  *Error
 		fe *connector.FieldError
+		ue *oauth.UpstreamError
 	)
 	switch {
 	case errors.As(err, &e):
@@ -46,6 +50,23 @@ func Map(err error) *Error {
 		return &Error{Status: http.StatusConflict, Code: CodeAlreadyExists, Field: "name", Message: "a connector with this name already exists", Err: err}
 	case errors.Is(err, connector.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Field: "revision", Message: "the connector was changed since it was read; get it again and retry", Err: err}
+	case errors.Is(err, mint.ErrAgentNotAllowed):
+		return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Field: "agent", Message: "this agent is not among the connector's agents", Err: err}
+	case errors.Is(err, mint.ErrInactive):
+		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Message: "the connector is inactive; an admin must activate it before it mints credentials", Err: err}
+	case errors.Is(err, mint.ErrUnsupported):
+		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "grantType", Message: "this deployment cannot mint credentials of the connector's grant type", Err: err}
+	case errors.As(err, &ue):
+		msg := "the token provider refused to issue a credential"
+		if errors.Is(err, oauth.ErrInvalidResponse) {
+			msg = "the token provider's answer is not a usable token response"
+		}
+		return &Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msg,
+			Upstream: &Upstream{Status: ue.Status, Error: ue.Code, ErrorDescription: ue.Description}, Err: err}
+	case errors.Is(err, oauth.ErrTimeout), errors.Is(err, oauth.ErrUnreachable):
+		return &Error{Status: http.StatusGatewayTimeout, Code: CodeUpstreamTimeout, Message: "the token provider did not answer in time or could not be reached", Err: err}
+	case errors.Is(err, netguard.ErrForbidden):
+		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "url", Message: "the connector's token endpoint is not an allowed destination (link-local, metadata, private or loopback address)", Err: err}
 	case errors.Is(err, connector.ErrInvalidPageToken):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "pageToken", Message: "is not a token this service issued", Err: err}
 	case isUnavailable(err):

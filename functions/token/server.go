@@ -1,0 +1,141 @@
+// Package token is the agents' function: {"connector", "agent"} in, a
+// short-lived credential minted from the connector out. The minting and
+// caching live in shared/mint; this package is the HTTP edge: who is
+// calling, may they act for that agent, and the wire format.
+package token
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectors.dev/connectors/shared/auth"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/mint"
+)
+
+// FnToken is the function's name.
+const FnToken = "token"
+
+// Authenticator tells who is calling and for which agents they may act.
+type Authenticator interface {
+	Authenticate(r *http.Request, need auth.Role) (auth.Principal, error)
+	MayActFor(p auth.Principal, agent string) bool
+}
+
+// Server serves the token function.
+type Server struct {
+	Mint *mint.Service
+	Auth Authenticator
+	Log  *slog.Logger
+	Now  func() time.Time
+}
+
+type request struct {
+	Connector string `json:"connector"`
+	Agent     string `json:"agent"`
+}
+
+// Response is the wire form of a minted credential: an RFC 6749 §5.1 token
+// response, or temporary AWS credentials.
+type Response struct {
+	AccessToken string          `json:"access_token,omitempty"`
+	TokenType   string          `json:"token_type,omitempty"`
+	ExpiresIn   int64           `json:"expires_in,omitempty"`
+	ExpiresAt   string          `json:"expires_at,omitempty"`
+	Scope       string          `json:"scope,omitempty"`
+	Credentials *AWSCredentials `json:"credentials,omitempty"`
+}
+
+// AWSCredentials is the wire form of temporary AWS credentials.
+type AWSCredentials struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	SessionToken    string `json:"sessionToken"`
+	Expiration      string `json:"expiration"`
+}
+
+// Handlers maps the function name to its handler.
+func (s *Server) Handlers() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{FnToken: s.Token}
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Token is the token function.
+func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
+	p, err := s.Auth.Authenticate(r, auth.RoleAgent)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req request
+	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Connector == "" {
+		s.fail(w, r, httpx.FieldError("connector", "is required: the connector's name"))
+		return
+	}
+	if err := connector.ValidateName(req.Connector); err != nil {
+		s.fail(w, r, httpx.FieldError("connector", "is not a connector name"))
+		return
+	}
+	if req.Agent == "" {
+		s.fail(w, r, httpx.FieldError("agent", "is required: the agent ID the token is for"))
+		return
+	}
+	if err := connector.ValidateAgent("agent", req.Agent); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !s.Auth.MayActFor(p, req.Agent) {
+		s.fail(w, r, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
+		return
+	}
+	c, err := s.Mint.Token(r.Context(), req.Connector, req.Agent)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, s.wire(c))
+}
+
+// wire renders c; expires_in counts from now, not from when the credential
+// was minted, since it may come from a cache.
+func (s *Server) wire(c *mint.Credential) Response {
+	if c.AWS != nil {
+		return Response{Credentials: &AWSCredentials{
+			AccessKeyID:     c.AWS.AccessKeyID,
+			SecretAccessKey: c.AWS.SecretAccessKey,
+			SessionToken:    c.AWS.SessionToken,
+			Expiration:      c.AWS.Expiration.UTC().Format(time.RFC3339),
+		}}
+	}
+	in := int64(c.Expiry.Sub(s.now()) / time.Second)
+	if in < 1 {
+		in = 1
+	}
+	return Response{
+		AccessToken: c.AccessToken,
+		TokenType:   c.TokenType,
+		ExpiresIn:   in,
+		ExpiresAt:   c.Expiry.UTC().Format(time.RFC3339),
+		Scope:       c.Scope,
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := httpx.Map(err)
+	if e.Status >= 500 {
+		s.Log.Error("token request failed", "path", r.URL.Path, "status", e.Status, "code", e.Code, "error", err.Error())
+	}
+	httpx.WriteError(w, e)
+}

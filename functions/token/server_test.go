@@ -1,0 +1,340 @@
+package token_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/token"
+	"connectors.dev/connectors/shared/auth"
+	"connectors.dev/connectors/shared/auth/authtest"
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+const (
+	clientSecret = "tok-client-secret-5b1e"
+	accessToken  = "tok-access-token-a9f3"
+)
+
+var secrets = []string{clientSecret, accessToken}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// provider is a client_credentials token endpoint on loopback.
+type provider struct {
+	srv    *httptest.Server
+	calls  atomic.Int32
+	status atomic.Int32 // non-zero: refuse with this status
+	hang   atomic.Bool
+}
+
+func newProvider(t *testing.T) *provider {
+	p := &provider{}
+	release := make(chan struct{})
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.calls.Add(1)
+		if p.hang.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if s := p.status.Load(); s != 0 {
+			w.WriteHeader(int(s))
+			fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
+			return
+		}
+		_ = r.ParseForm()
+		if r.PostForm.Get("client_secret") != clientSecret {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600,"scope":"read"}`, accessToken)
+	}))
+	t.Cleanup(p.srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: a hung handler ends
+	return p
+}
+
+type env struct {
+	t      *testing.T
+	url    string
+	logs   *syncBuffer
+	cat    *catalog.Catalog
+	mu     sync.Mutex
+	bodies []string
+}
+
+// newEnv serves token and the admin functions (connectors-test included)
+// over b, authenticating with authn (nil: local mode).
+func newEnv(t *testing.T, b testenv.Backends, authn *auth.Authenticator, timeout time.Duration) *env {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := logging.New(logs)
+	if authn == nil {
+		var err error
+		if authn, err = auth.New(auth.Config{Local: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
+	svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: timeout, TokenTimeout: timeout})
+	mux := http.NewServeMux()
+	for _, hs := range []map[string]http.HandlerFunc{
+		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),
+		(&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers(),
+	} {
+		for name, h := range hs {
+			mux.HandleFunc("/"+name, h)
+		}
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, url: srv.URL, logs: logs, cat: cat}
+	t.Cleanup(e.checkNoLeaks)
+	return e
+}
+
+func (e *env) call(fn string, body any, token string) (int, map[string]any) {
+	e.t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/"+fn, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	e.mu.Lock()
+	e.bodies = append(e.bodies, string(out))
+	e.mu.Unlock()
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		e.t.Fatalf("%s: %d non-JSON %q", fn, resp.StatusCode, out)
+	}
+	return resp.StatusCode, m
+}
+
+// checkNoLeaks: the client secret never appears anywhere; the access token
+// only in token responses, never in logs.
+func (e *env) checkNoLeaks() {
+	e.mu.Lock()
+	bodies := strings.Join(e.bodies, "\n")
+	e.mu.Unlock()
+	logs := e.logs.String()
+	for _, s := range secrets {
+		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s)), url.QueryEscape(s)} {
+			if strings.Contains(logs, form) {
+				e.t.Errorf("a secret value appears in the logs (%q)", form)
+			}
+		}
+	}
+	if strings.Contains(bodies, clientSecret) || strings.Contains(bodies, base64.StdEncoding.EncodeToString([]byte(clientSecret))) {
+		e.t.Error("the client secret appears in a response body")
+	}
+}
+
+func (e *env) create(in map[string]any) {
+	e.t.Helper()
+	if code, out := e.call(connectors.FnCreate, in, ""); code != 201 {
+		e.t.Fatalf("create: %d %v", code, out)
+	}
+}
+
+func clientCreds(name, tokenURL string, agents ...string) map[string]any {
+	return map[string]any{"name": name, "url": tokenURL, "grantType": "client_credentials", "clientId": "cid", "clientSecret": clientSecret, "agents": agents}
+}
+
+func errBody(out map[string]any) map[string]any {
+	e, _ := out["error"].(map[string]any)
+	return e
+}
+
+func TestToken(t *testing.T) {
+	for _, kind := range testenv.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			b := testenv.New(t, kind)
+			p := newProvider(t)
+			e := newEnv(t, b, nil, 2*time.Second)
+			e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
+
+			code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-1"}, "")
+			if code != 200 || out["access_token"] != accessToken || out["token_type"] != "Bearer" || out["scope"] != "read" {
+				t.Fatalf("token: %d %v", code, out)
+			}
+			if in, _ := out["expires_in"].(float64); in < 3590 || in > 3600 {
+				t.Fatalf("expires_in %v", out["expires_in"])
+			}
+			if at, err := time.Parse(time.RFC3339, fmt.Sprint(out["expires_at"])); err != nil || time.Until(at) < 59*time.Minute {
+				t.Fatalf("expires_at %v (%v)", out["expires_at"], err)
+			}
+			// Within its lifetime the token comes from the cache.
+			if code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-1"}, ""); code != 200 || out["access_token"] != accessToken {
+				t.Fatalf("second token: %d %v", code, out)
+			}
+			if n := p.calls.Load(); n != 1 {
+				t.Fatalf("provider called %d times, want 1", n)
+			}
+		})
+	}
+}
+
+func TestTokenErrors(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t)
+	refusing := newProvider(t)
+	refusing.status.Store(401)
+	hanging := newProvider(t)
+	hanging.hang.Store(true)
+	e := newEnv(t, b, nil, 300*time.Millisecond)
+	e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
+	e.create(clientCreds("Refused", refusing.srv.URL, "agent-1"))
+	e.create(clientCreds("Slow", hanging.srv.URL, "agent-1"))
+	inactive := clientCreds("Off", p.srv.URL, "agent-1")
+	inactive["active"] = false
+	e.create(inactive)
+
+	cases := []struct {
+		name   string
+		body   map[string]any
+		status int
+		code   string
+		field  string
+	}{
+		{"agent not allowed", map[string]any{"connector": "Svc", "agent": "agent-2"}, 403, "permission_denied", "agent"},
+		{"unknown connector", map[string]any{"connector": "Nope", "agent": "agent-1"}, 404, "not_found", ""},
+		{"inactive", map[string]any{"connector": "Off", "agent": "agent-1"}, 409, "failed_precondition", ""},
+		{"provider refuses", map[string]any{"connector": "Refused", "agent": "agent-1"}, 502, "upstream_error", ""},
+		{"provider hangs", map[string]any{"connector": "Slow", "agent": "agent-1"}, 504, "upstream_timeout", ""},
+		{"missing agent", map[string]any{"connector": "Svc"}, 400, "invalid_argument", "agent"},
+		{"missing connector", map[string]any{"agent": "agent-1"}, 400, "invalid_argument", "connector"},
+		{"bad connector name", map[string]any{"connector": "a b", "agent": "agent-1"}, 400, "invalid_argument", "connector"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out := e.call(token.FnToken, c.body, "")
+			eb := errBody(out)
+			if code != c.status || eb["code"] != c.code || (c.field != "" && eb["field"] != c.field) {
+				t.Fatalf("got %d %v, want %d %s %s", code, out, c.status, c.code, c.field)
+			}
+			if c.code == "upstream_error" {
+				up, _ := eb["upstream"].(map[string]any)
+				if up["status"] != float64(401) || up["error"] != "invalid_client" || up["error_description"] != "unknown client" {
+					t.Fatalf("upstream details: %v", eb)
+				}
+			}
+			if c.code == "failed_precondition" && !strings.Contains(fmt.Sprint(eb["message"]), "inactive") {
+				t.Fatalf("inactive message does not say so: %v", eb)
+			}
+		})
+	}
+	if hanging.calls.Load() != 1 {
+		t.Fatalf("the hanging provider was called %d times", hanging.calls.Load())
+	}
+}
+
+func TestConnectorsTest(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t)
+	refusing := newProvider(t)
+	refusing.status.Store(401)
+	e := newEnv(t, b, nil, 2*time.Second)
+	e.create(clientCreds("Svc", p.srv.URL))
+	e.create(clientCreds("Refused", refusing.srv.URL))
+
+	code, out := e.call(connectors.FnTest, map[string]any{"name": "Svc"}, "")
+	if code != 200 || out["ok"] != true || out["scope"] != "read" || out["expiresIn"].(float64) < 3590 {
+		t.Fatalf("test: %d %v", code, out)
+	}
+	if _, ok := out["access_token"]; ok || strings.Contains(fmt.Sprint(out), accessToken) {
+		t.Fatal("connectors-test returned the credential")
+	}
+	// A test always asks the provider.
+	e.call(connectors.FnTest, map[string]any{"name": "Svc"}, "")
+	if p.calls.Load() != 2 {
+		t.Fatalf("provider calls %d, want 2", p.calls.Load())
+	}
+	code, out = e.call(connectors.FnTest, map[string]any{"name": "Refused"}, "")
+	if code != 502 || errBody(out)["code"] != "upstream_error" {
+		t.Fatalf("refused test: %d %v", code, out)
+	}
+	if code, _ := e.call(connectors.FnTest, map[string]any{"name": "Nope"}, ""); code != 404 {
+		t.Fatalf("absent: %d", code)
+	}
+}
+
+// TestAgentBindings: with bindings, a runtime may mint only for its agents;
+// an admin may not call token at all.
+func TestAgentBindings(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	const runtimeA, runtimeB, admin = "a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com", "admin@example.com"
+	authn, err := auth.New(auth.Config{
+		Audience:      "https://token.example.run.app",
+		Admins:        []string{admin},
+		AgentBindings: map[string][]string{"agent-a": {runtimeA}, "agent-b": {runtimeB}},
+	}, iss.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t)
+	e := newEnv(t, b, authn, 2*time.Second)
+	adminToken := iss.Token(t, admin, "https://token.example.run.app")
+	if code, out := e.call(connectors.FnCreate, clientCreds("Svc", p.srv.URL, "agent-a", "agent-b"), adminToken); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	tokA := iss.Token(t, runtimeA, "https://token.example.run.app")
+	if code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-a"}, tokA); code != 200 {
+		t.Fatalf("bound runtime: %d %v", code, out)
+	}
+	if code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-b"}, tokA); code != 403 || errBody(out)["code"] != "permission_denied" {
+		t.Fatalf("runtime A minting for agent B: %d %v", code, out)
+	}
+	if code, _ := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-a"}, adminToken); code != 403 {
+		t.Fatalf("admin on token: %d", code)
+	}
+	if code, _ := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-a"}, ""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+}
