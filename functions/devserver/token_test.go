@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+// TestLocalToken: through the local run, a client_credentials connector
+// for a loopback provider mints a token, and a second call within its
+// lifetime does not reach the provider.
+func TestLocalToken(t *testing.T) {
+	var calls atomic.Int32
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"local-access-token","token_type":"bearer","expires_in":3600}`)
+	}))
+	defer provider.Close()
+
+	a, err := newApp(t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+
+	body := fmt.Sprintf(`{"name":"Local","url":%q,"grantType":"client_credentials","clientId":"c","clientSecret":"s","agents":["a1"]}`, provider.URL)
+	if code, out := post(t, srv.URL+"/connectors-create", body); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	for i := range 2 {
+		code, out := post(t, srv.URL+"/token", `{"connector":"Local","agent":"a1"}`)
+		if code != 200 || out["access_token"] != "local-access-token" || out["token_type"] != "Bearer" || out["expires_in"] == nil || out["expires_at"] == nil {
+			t.Fatalf("token call %d: %d %v", i+1, code, out)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("provider called %d times, want 1", calls.Load())
+	}
+	if code, out := post(t, srv.URL+"/token", `{"connector":"Local","agent":"a2"}`); code != 403 {
+		t.Fatalf("foreign agent: %d %v", code, out)
+	}
+	if code, out := post(t, srv.URL+"/connectors-test", `{"name":"Local"}`); code != 200 || out["ok"] != true {
+		t.Fatalf("connectors-test: %d %v", code, out)
+	}
+}
