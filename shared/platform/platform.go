@@ -1,0 +1,108 @@
+// Package platform assembles what a deployed function runs on — Firestore,
+// Secret Manager, ID-token verification, Cloud Logging — from the
+// environment Terraform sets, and registers function handlers with the
+// Functions Framework so that all of it is built on the first request, not
+// in init(): every deployed function runs every registered package's init()
+// at cold start.
+package platform
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"connectors.dev/connectors/shared/auth"
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/connector/firestore"
+	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/secret/secretmanager"
+)
+
+// Platform is a deployed function's dependencies.
+type Platform struct {
+	Config  config.Config
+	Auth    *auth.Authenticator
+	Store   *firestore.Store
+	Catalog *catalog.Catalog
+	Log     *slog.Logger
+}
+
+// FromEnv connects to the project's Firestore and Secret Manager. The gRPC
+// connections are made on first use, so a function that never reads
+// secrets never dials Secret Manager.
+func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	authCfg, err := auth.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.New(authCfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	store, err := firestore.New(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	store.CollectionPrefix = cfg.CollectionPrefix
+	secrets, err := secretmanager.New(ctx, cfg.Project)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	secrets.Prefix = cfg.SecretPrefix
+	log := logging.New(os.Stdout)
+	return &Platform{
+		Config: cfg,
+		Auth:   authn,
+		Store:  store,
+		Catalog: &catalog.Catalog{
+			Store:   store,
+			Secrets: secrets,
+			Options: connector.Options{AllowInsecureURLs: cfg.AllowInsecureURLs},
+			Log:     log,
+		},
+		Log: log,
+	}, nil
+}
+
+// Minter returns a minting service over the platform; the token-cache key
+// is provisioned by Terraform, never created here.
+func (p *Platform) Minter() *mint.Service {
+	return mint.NewService(p.Catalog, p.Store.TokenCache(), false, p.Config)
+}
+
+// Register registers each named function with the Functions Framework.
+// build runs once, on the first request to any of them, and returns the
+// handlers by name.
+func Register(names []string, build func(p *Platform) map[string]http.HandlerFunc) {
+	handlers := sync.OnceValues(func() (map[string]http.HandlerFunc, error) {
+		p, err := FromEnv(context.Background(), os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return build(p), nil
+	})
+	for _, name := range names {
+		functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {
+			hs, err := handlers()
+			if err != nil {
+				logging.New(os.Stderr).Error("start " + name + ": " + err.Error())
+				httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the function is misconfigured or its backends are unreachable"))
+				return
+			}
+			hs[name](w, r)
+		})
+	}
+}
