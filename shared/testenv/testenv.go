@@ -9,18 +9,10 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -33,14 +25,16 @@ import (
 	"connectors.dev/connectors/shared/secret/localfile"
 	"connectors.dev/connectors/shared/secret/secretmanager"
 	"connectors.dev/connectors/shared/secret/smserver"
+	"connectors.dev/connectors/shared/testenv/emulator"
 	"connectors.dev/connectors/shared/tokencache"
 )
 
-// Environment variables naming running servers.
-const (
-	FirestoreEnv     = "FIRESTORE_EMULATOR_HOST"
-	SecretManagerEnv = "SECRETMANAGER_EMULATOR_HOST"
-)
+// SecretManagerEnv names a running Secret Manager server.
+const SecretManagerEnv = "SECRETMANAGER_EMULATOR_HOST"
+
+// Main runs a package's tests with the Firestore emulator available; call
+// it from TestMain: func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }.
+func Main(m *testing.M) int { return emulator.Main(m) }
 
 // Project is the project ID used against the emulators (they accept any).
 const Project = "connectors-test"
@@ -54,9 +48,6 @@ const (
 // Kinds lists every backend kind, for tests that run on each.
 var Kinds = []string{Embedded, Emulated}
 
-// emulatorStartTimeout allows for a JVM starting on a loaded machine.
-const emulatorStartTimeout = 90 * time.Second
-
 // Backends is a connector store and a secret store for one test.
 type Backends struct {
 	Kind    string
@@ -67,42 +58,6 @@ type Backends struct {
 	// SM is the in-process Secret Manager server when this test owns one
 	// (nil for Embedded, or when SECRETMANAGER_EMULATOR_HOST is used).
 	SM *smserver.Server
-}
-
-// Main runs a package's tests with the Firestore emulator available:
-// FIRESTORE_EMULATOR_HOST when set, else one it starts and stops. Call it
-// from TestMain: func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }.
-func Main(m *testing.M) int {
-	if os.Getenv(FirestoreEnv) != "" {
-		return m.Run()
-	}
-	gcloud, err := exec.LookPath("gcloud")
-	if err != nil {
-		// NeedFirestore reports it per test (fatal under CI).
-		return m.Run()
-	}
-	stop, err := startFirestore(gcloud)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: start Firestore emulator: %v\n", err)
-		return 1
-	}
-	defer stop()
-	return m.Run()
-}
-
-// NeedFirestore skips the test when no emulator is available, except under
-// CI=true, where a missing server must fail rather than pass silently.
-func NeedFirestore(t testing.TB) {
-	t.Helper()
-	if os.Getenv(FirestoreEnv) != "" {
-		return
-	}
-	const msg = "no Firestore emulator: FIRESTORE_EMULATOR_HOST is unset and gcloud is not on PATH " +
-		"(install the Google Cloud SDK's cloud-firestore-emulator component and Java)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // New returns backends of kind for t, closed when t ends.
@@ -140,7 +95,7 @@ func Prefix() string {
 // FirestoreStore returns a store on the emulator with its own collections.
 func FirestoreStore(t testing.TB) *firestore.Store {
 	t.Helper()
-	NeedFirestore(t)
+	emulator.NeedFirestore(t)
 	// Not t.Context(): the client must outlive the test body until cleanup.
 	s, err := firestore.New(context.Background(), Project)
 	if err != nil {
@@ -202,106 +157,4 @@ func SecretManagerClientOptions(addr string) []option.ClientOption {
 		option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
 	}
-}
-
-// startFirestore runs the emulator on a free loopback port in its own
-// process group (gcloud starts a JVM child; killing the group stops both),
-// waits until it answers and sets FIRESTORE_EMULATOR_HOST.
-func startFirestore(gcloud string) (stop func(), err error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	hostPort := fmt.Sprintf("127.0.0.1:%d", port)
-	logFile, err := os.CreateTemp("", "firestore-emulator-*.log")
-	if err != nil {
-		return nil, fmt.Errorf("emulator log: %w", err)
-	}
-	cmd := exec.Command(gcloud, "emulators", "firestore", "start", "--host-port="+hostPort)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-		return nil, fmt.Errorf("start emulator: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	kill := func() {
-		// TERM the whole group so the JVM exits cleanly; KILL if it does not.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-	}
-	if err := waitHTTP(hostPort, exited); err != nil {
-		out, _ := os.ReadFile(logFile.Name())
-		kill()
-		return nil, fmt.Errorf("emulator on %s: %w\nemulator output:\n%s", hostPort, err, out)
-	}
-	// An interrupted test run must not leave a JVM behind.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-sigs:
-			kill()
-			fmt.Fprintf(os.Stderr, "testenv: stopped Firestore emulator on %v\n", sig)
-			os.Exit(1)
-		case <-done:
-		}
-	}()
-	if err := os.Setenv(FirestoreEnv, hostPort); err != nil {
-		kill()
-		return nil, err
-	}
-	return func() {
-		signal.Stop(sigs)
-		close(done)
-		kill()
-		_ = os.Unsetenv(FirestoreEnv)
-	}, nil
-}
-
-// FreePort asks the kernel for an unused loopback port.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	return port, nil
-}
-
-// waitHTTP polls the emulator until it answers 200, exits, or times out.
-func waitHTTP(hostPort string, exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(emulatorStartTimeout)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get("http://" + hostPort + "/")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("emulator exited before it was ready")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("not ready after %s", emulatorStartTimeout)
 }

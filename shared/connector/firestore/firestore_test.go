@@ -6,13 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,171 +21,19 @@ import (
 
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/storetest"
+	"connectors.dev/connectors/shared/testenv/emulator"
 )
 
-const (
-	emulatorEnv = "FIRESTORE_EMULATOR_HOST"
-	// The emulator accepts any project ID.
-	testProject = "connectors-storetest"
-	// Starting the emulator (a JVM) can be slow on a loaded machine.
-	emulatorStartTimeout = 60 * time.Second
-)
+// The emulator accepts any project ID.
+const testProject = "connectors-storetest"
 
-// TestMain points the tests at the emulator named by FIRESTORE_EMULATOR_HOST,
-// or starts one with gcloud and stops it afterwards. Without either, the
-// tests that need it skip (or fail under CI, see needEmulator).
-func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	if os.Getenv(emulatorEnv) != "" {
-		return m.Run()
-	}
-	gcloud, err := exec.LookPath("gcloud")
-	if err != nil {
-		return m.Run()
-	}
-	stop, err := startEmulator(gcloud)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: firestore tests: %v\n", err)
-		return 1
-	}
-	defer stop()
-	return m.Run()
-}
-
-// startEmulator runs the Firestore emulator on a free loopback port in its
-// own process group (gcloud starts a JVM child, and killing the group stops
-// both), waits until it answers HTTP and sets FIRESTORE_EMULATOR_HOST.
-func startEmulator(gcloud string) (stop func(), err error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	hostPort := fmt.Sprintf("127.0.0.1:%d", port)
-	logFile, err := os.CreateTemp("", "firestore-emulator-*.log")
-	if err != nil {
-		return nil, fmt.Errorf("emulator log: %w", err)
-	}
-	cmd := exec.Command(gcloud, "emulators", "firestore", "start", "--host-port="+hostPort)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-		return nil, fmt.Errorf("start emulator: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-
-	kill := func() {
-		// Negative PID: the whole process group. TERM first so the JVM
-		// can exit cleanly, KILL if it does not.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		_ = logFile.Close()
-		_ = os.Remove(logFile.Name())
-	}
-
-	if err := waitHTTP(hostPort, exited); err != nil {
-		log, _ := os.ReadFile(logFile.Name())
-		kill()
-		return nil, fmt.Errorf("emulator on %s: %w\nemulator output:\n%s", hostPort, err, log)
-	}
-
-	// An interrupted test run must not leave a JVM behind.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-sigs:
-			kill()
-			fmt.Fprintf(os.Stderr, "firestore tests: stopped emulator on %v\n", sig)
-			os.Exit(1)
-		case <-done:
-		}
-	}()
-
-	if err := os.Setenv(emulatorEnv, hostPort); err != nil {
-		kill()
-		return nil, err
-	}
-	fmt.Fprintf(os.Stderr, "firestore tests: started emulator on %s (pid %d)\n", hostPort, cmd.Process.Pid)
-	return func() {
-		signal.Stop(sigs)
-		close(done)
-		kill()
-	}, nil
-}
-
-// freePort asks the kernel for an unused port. Another process could take
-// it before the emulator binds it, but on a test machine that is rare and
-// shows up as a clear start failure.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	return port, nil
-}
-
-// waitHTTP polls the emulator's HTTP endpoint until it answers 200, the
-// process exits, or emulatorStartTimeout passes.
-func waitHTTP(hostPort string, exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(emulatorStartTimeout)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get("http://" + hostPort + "/")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("emulator exited before it was ready")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("not ready after %s", emulatorStartTimeout)
-}
-
-// needEmulator skips the test when no emulator is available, except under
-// CI, where a missing emulator must not pass silently.
-func needEmulator(t *testing.T) {
-	t.Helper()
-	if os.Getenv(emulatorEnv) != "" {
-		return
-	}
-	const msg = "no Firestore emulator: gcloud is not on PATH and FIRESTORE_EMULATOR_HOST is not set " +
-		"(install the Google Cloud SDK with its cloud-firestore-emulator component, and Java)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+func TestMain(m *testing.M) { os.Exit(emulator.Main(m)) }
 
 // newTestStore returns a store on the emulator whose collections no other
 // test uses.
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	needEmulator(t)
+	emulator.NeedFirestore(t)
 	// Not t.Context(): the client must outlive the test body until Close.
 	s, err := New(context.Background(), testProject)
 	if err != nil {
@@ -200,7 +44,7 @@ func newTestStore(t *testing.T) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	needEmulator(t)
+	emulator.NeedFirestore(t)
 	storetest.Run(t, func(t *testing.T) connector.Store {
 		return newTestStore(t)
 	})
