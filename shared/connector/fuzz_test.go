@@ -1,0 +1,67 @@
+package connector_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/secret"
+)
+
+// FuzzDecodeAndValidate feeds arbitrary request bodies through the same
+// strict decoding and validation a create request gets. Properties: no
+// panic; a rejection is a FieldError naming a field, and never quotes a
+// write-only value; an accepted connector validates again unchanged after a
+// round trip through its stored JSON form.
+func FuzzDecodeAndValidate(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"GmailAPI","url":"https://oauth2.googleapis.com/token","clientId":"1234.apps.googleusercontent.com","clientSecret":"GOCSPX-x","grantType":"refresh_token","refreshToken":"1//x","contentType":"application/x-www-form-urlencoded","scope":"https://www.googleapis.com/auth/gmail.send"}`,
+		`{"name":"Svc","url":"https://a.example.com/t","grantType":"client_credentials","clientId":"c","clientSecret":"s","agents":["a","a","b"],"extraParams":{"audience":"x"}}`,
+		`{"name":"S3","grantType":"aws_iam","clientId":"AKIAEXAMPLE","clientSecret":"k"}`,
+		`{"name":"My Service","grantType":"password","username":"u","password":"p","url":"http://127.0.0.1:9/t"}`,
+		`{"name":"X","url":"https://[fd00:ec2::254]/t","grantType":"urn:ietf:params:oauth:grant-type:jwt-bearer"}`,
+		`{"name":"X","agents":[""],"scope":"a\"b","extraParams":{"client_secret":"x"}}`,
+	} {
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, insecure bool) {
+		var in connector.Input
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			return
+		}
+		opts := connector.Options{AllowInsecureURLs: insecure}
+		c := connector.Defaults()
+		var b secret.Bundle
+		in.Apply(c, &b)
+		err := connector.Validate(c, &b, opts)
+		if err != nil {
+			var fe *connector.FieldError
+			if !errors.As(err, &fe) || fe.Field == "" || fe.Message == "" {
+				t.Fatalf("rejection without a field: %v", err)
+			}
+			for _, s := range []string{b.ClientSecret, b.RefreshToken, b.Password} {
+				if len(s) >= 8 && strings.Contains(err.Error(), s) {
+					t.Fatalf("error quotes a write-only value: %v", err)
+				}
+			}
+			return
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back connector.Connector
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatal(err)
+		}
+		if err := connector.Validate(&back, &b, opts); err != nil {
+			t.Fatalf("stored form of an accepted connector is rejected: %v\n%s", err, raw)
+		}
+	})
+}
