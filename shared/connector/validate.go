@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -87,7 +88,8 @@ func Validate(c *Connector, b *secret.Bundle, opts Options) error {
 		func() *FieldError { return validateText("username", c.Username, MaxUsernameLen) },
 		func() *FieldError { return validateServiceAccountEmail(c.ServiceAccountEmail) },
 		func() *FieldError { return validateExtraParams(c.ExtraParams) },
-		func() *FieldError { return validateSecrets(c, b) },
+		func() *FieldError { return validateAWSParams(c) },
+		func() *FieldError { return validateSecrets(c, b, opts) },
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -180,15 +182,28 @@ func validateURL(c *Connector, opts Options) *FieldError {
 	if len(raw) > MaxURLLen {
 		return fieldErr("url", "must be at most %d characters", MaxURLLen)
 	}
+	if msg := endpointProblem(raw, opts, "use clientId and clientSecret"); msg != "" {
+		return fieldErr("url", "%s", msg)
+	}
+	return nil
+}
+
+// endpointProblem says what is wrong with an endpoint the service will send
+// credentials to, or "" when nothing is: it must be an absolute https URL
+// without credentials or fragment, or plain http to a loopback host when
+// insecure URLs are allowed (local development), and its host must not be a
+// forbidden destination. credHint tells where credentials go instead of
+// the URL's user info.
+func endpointProblem(raw string, opts Options, credHint string) string {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return fieldErr("url", "must be an absolute https URL")
+		return "must be an absolute https URL"
 	}
 	if u.User != nil {
-		return fieldErr("url", "must not carry credentials; use clientId and clientSecret")
+		return "must not carry credentials; " + credHint
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fieldErr("url", "must not have a fragment (RFC 6749 §3.2)")
+		return "must not have a fragment (RFC 6749 §3.2)"
 	}
 	host := u.Hostname()
 	loopback := netguard.IsLoopbackHost(host)
@@ -196,16 +211,16 @@ func validateURL(c *Connector, opts Options) *FieldError {
 	case "https":
 	case "http":
 		if !loopback || !opts.AllowInsecureURLs {
-			return fieldErr("url", "must use https (plain http is allowed only to loopback hosts in local development)")
+			return "must use https (plain http is allowed only to loopback hosts in local development)"
 		}
 	default:
-		return fieldErr("url", "must use https, not %q", u.Scheme)
+		return fmt.Sprintf("must use https, not %q", u.Scheme)
 	}
 	policy := netguard.Policy{AllowLoopback: opts.AllowInsecureURLs, AllowPrivate: true}
 	if err := policy.CheckHost(host); err != nil {
-		return fieldErr("url", "host is not allowed: %v", err)
+		return fmt.Sprintf("host is not allowed: %v", err)
 	}
-	return nil
+	return ""
 }
 
 func validateContentType(ct string) *FieldError {
@@ -287,7 +302,7 @@ func validateExtraParams(params map[string]string) *FieldError {
 	return nil
 }
 
-func validateSecrets(c *Connector, b *secret.Bundle) *FieldError {
+func validateSecrets(c *Connector, b *secret.Bundle, opts Options) *FieldError {
 	if b != nil {
 		switch {
 		case len(b.ClientSecret) > MaxClientSecretLen:
@@ -323,7 +338,7 @@ func validateSecrets(c *Connector, b *secret.Bundle) *FieldError {
 			return fieldErr("clientSecret", "is required for gcs_service_account: the service account's JSON key")
 		}
 		if b != nil {
-			return validateServiceAccountKey(b.ClientSecret)
+			return validateServiceAccountKey(b.ClientSecret, opts)
 		}
 	}
 	return nil
@@ -340,9 +355,13 @@ type ServiceAccountKey struct {
 	TokenURI     string `json:"token_uri"`
 }
 
+// DefaultTokenURI is where a service-account key without "token_uri" sends
+// its signed JWT (RFC 7523), as golang.org/x/oauth2/google does.
+const DefaultTokenURI = "https://oauth2.googleapis.com/token"
+
 // validateServiceAccountKey never quotes the key: even a parse error's
 // offset context could contain part of it.
-func validateServiceAccountKey(raw string) *FieldError {
+func validateServiceAccountKey(raw string, opts Options) *FieldError {
 	var key ServiceAccountKey
 	if err := json.Unmarshal([]byte(raw), &key); err != nil {
 		return fieldErr("clientSecret", "must be the service account's JSON key file content (it is not valid JSON)")
@@ -362,5 +381,87 @@ func validateServiceAccountKey(raw string) *FieldError {
 			return fieldErr("clientSecret", `service account key's "private_key" cannot be parsed`)
 		}
 	}
+	// The key, not the connector's url, decides where the signed assertion
+	// goes, so it gets the same destination rules as a token URL: a key
+	// pointing at an internal address would otherwise be an SSRF vector.
+	if key.TokenURI != "" {
+		if len(key.TokenURI) > MaxURLLen {
+			return fieldErr("clientSecret", `service account key's "token_uri" must be at most %d characters`, MaxURLLen)
+		}
+		if msg := endpointProblem(key.TokenURI, opts, "the key signs its own assertion"); msg != "" {
+			return fieldErr("clientSecret", `service account key's "token_uri" %s`, msg)
+		}
+	}
 	return nil
+}
+
+// Extra parameters an aws_iam connector understands. They configure the STS
+// call; none is sent anywhere as is.
+const (
+	AWSParamRegion          = "region"
+	AWSParamRoleARN         = "roleArn"
+	AWSParamRoleSessionName = "roleSessionName"
+	AWSParamExternalID      = "externalId"
+	AWSParamDurationSeconds = "durationSeconds"
+)
+
+// Bounds of aws_iam's durationSeconds: STS's minimum, and AssumeRole's
+// maximum (a role's maximum session duration cannot exceed 12 hours).
+const (
+	MinAWSDurationSeconds = 900
+	MaxAWSDurationSeconds = 43200
+)
+
+var (
+	// awsRegionRE accepts the shapes of AWS region names across partitions:
+	// us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1.
+	awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+	// awsRoleARNRE: an IAM role ARN in any partition, with an optional path.
+	awsRoleARNRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	// awsSessionNameRE and awsExternalIDRE are STS's own constraints; checking
+	// them here turns an opaque upstream ValidationError into a field error.
+	awsSessionNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{2,64}$`)
+	awsExternalIDRE  = regexp.MustCompile(`^[A-Za-z0-9+=,.@:/_-]{2,}$`) // and at most 1224
+)
+
+// validateAWSParams checks the extra parameters aws_iam minting reads. Other
+// grant types may use the same names for their own provider, so only
+// aws_iam connectors are checked.
+func validateAWSParams(c *Connector) *FieldError {
+	if c.GrantType != GrantAWSIAM {
+		return nil
+	}
+	p := c.ExtraParams
+	if v, ok := p[AWSParamRegion]; ok && !awsRegionRE.MatchString(v) {
+		return fieldErr("extraParams."+AWSParamRegion, "must be an AWS region such as us-east-1")
+	}
+	if v, ok := p[AWSParamRoleARN]; ok && !awsRoleARNRE.MatchString(v) {
+		return fieldErr("extraParams."+AWSParamRoleARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/NAME")
+	}
+	if v, ok := p[AWSParamRoleSessionName]; ok && !awsSessionNameRE.MatchString(v) {
+		return fieldErr("extraParams."+AWSParamRoleSessionName, "must be 2-64 characters of letters, digits and + = , . @ _ -")
+	}
+	if v, ok := p[AWSParamExternalID]; ok && (len(v) > 1224 || !awsExternalIDRE.MatchString(v)) {
+		return fieldErr("extraParams."+AWSParamExternalID, "must be 2-1224 characters of letters, digits and + = , . @ : / _ -")
+	}
+	for _, k := range []string{AWSParamRoleSessionName, AWSParamExternalID} {
+		if _, ok := p[k]; ok && p[AWSParamRoleARN] == "" {
+			return fieldErr("extraParams."+k, "is used only with extraParams.%s (AssumeRole)", AWSParamRoleARN)
+		}
+	}
+	if v, ok := p[AWSParamDurationSeconds]; ok {
+		if _, err := AWSDurationSeconds(v); err != nil {
+			return fieldErr("extraParams."+AWSParamDurationSeconds, "%s", err.Error())
+		}
+	}
+	return nil
+}
+
+// AWSDurationSeconds parses aws_iam's durationSeconds parameter.
+func AWSDurationSeconds(v string) (int32, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < MinAWSDurationSeconds || n > MaxAWSDurationSeconds {
+		return 0, fmt.Errorf("must be a whole number of seconds from %d to %d", MinAWSDurationSeconds, MaxAWSDurationSeconds)
+	}
+	return int32(n), nil
 }

@@ -184,6 +184,37 @@ func TestValidate(t *testing.T) {
 		{name: "aws iam needs secret", edit: func(in *connector.Input) {
 			*in = connector.Input{Name: ptr("S3"), GrantType: ptr("aws_iam"), ClientID: ptr("AKIAEXAMPLE123456")}
 		}, wantField: "clientSecret"},
+		{name: "gcs token_uri default when absent", edit: func(in *connector.Input) {
+			key := serviceAccountKey(t, func(m map[string]any) { delete(m, "token_uri") })
+			*in = connector.Input{Name: ptr("Gcs"), GrantType: ptr("gcs_service_account"), ClientSecret: ptr(key)}
+		}},
+		{name: "gcs token_uri http public", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "http://oauth2.example.com/token")
+		}, opts: connector.Options{AllowInsecureURLs: true}, wantField: "clientSecret"},
+		{name: "gcs token_uri http loopback in production", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "http://127.0.0.1:9000/token")
+		}, wantField: "clientSecret"},
+		{name: "gcs token_uri http loopback allowed locally", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "http://127.0.0.1:9000/token")
+		}, opts: connector.Options{AllowInsecureURLs: true}},
+		{name: "gcs token_uri metadata", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "https://metadata.google.internal/computeMetadata/v1/token")
+		}, opts: connector.Options{AllowInsecureURLs: true}, wantField: "clientSecret"},
+		{name: "gcs token_uri link-local", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "https://169.254.169.254/token")
+		}, wantField: "clientSecret"},
+		{name: "gcs token_uri relative", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "/token")
+		}, wantField: "clientSecret"},
+		{name: "gcs token_uri file scheme", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "file:///etc/passwd")
+		}, wantField: "clientSecret"},
+		{name: "gcs token_uri with credentials", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "https://u:p@oauth2.example.com/token")
+		}, wantField: "clientSecret"},
+		{name: "gcs token_uri https other host", edit: func(in *connector.Input) {
+			*in = gcsWithTokenURI(t, "https://oauth2.example.com/token")
+		}},
 		{name: "client secret too large", edit: func(in *connector.Input) {
 			in.ClientSecret = ptr(strings.Repeat("x", connector.MaxClientSecretLen+1))
 		}, wantField: "clientSecret"},
@@ -217,6 +248,99 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func gcsWithTokenURI(t *testing.T, uri string) connector.Input {
+	key := serviceAccountKey(t, func(m map[string]any) { m["token_uri"] = uri })
+	return connector.Input{Name: ptr("Gcs"), GrantType: ptr("gcs_service_account"), ClientSecret: ptr(key)}
+}
+
+func TestValidateAWSParams(t *testing.T) {
+	tests := []struct {
+		name      string
+		params    map[string]string
+		grantType string // "" = aws_iam
+		wantField string // "" = valid
+	}{
+		{name: "none"},
+		{name: "region", params: map[string]string{"region": "eu-central-1"}},
+		{name: "region gov", params: map[string]string{"region": "us-gov-west-1"}},
+		{name: "region china", params: map[string]string{"region": "cn-north-1"}},
+		{name: "region iso", params: map[string]string{"region": "us-isob-east-1"}},
+		{name: "region upper case", params: map[string]string{"region": "US-EAST-1"}, wantField: "extraParams.region"},
+		{name: "region no number", params: map[string]string{"region": "us-east"}, wantField: "extraParams.region"},
+		{name: "region empty", params: map[string]string{"region": ""}, wantField: "extraParams.region"},
+		{name: "region host name", params: map[string]string{"region": "evil.example.com"}, wantField: "extraParams.region"},
+		{name: "region path", params: map[string]string{"region": "us-east-1/../x"}, wantField: "extraParams.region"},
+		{name: "role arn", params: map[string]string{"roleArn": "arn:aws:iam::123456789012:role/Reader"}},
+		{name: "role arn with path", params: map[string]string{"roleArn": "arn:aws:iam::123456789012:role/team/app/Reader+x=y,z.a@b_c-d"}},
+		{name: "role arn gov partition", params: map[string]string{"roleArn": "arn:aws-us-gov:iam::123456789012:role/Reader"}},
+		{name: "role arn china partition", params: map[string]string{"roleArn": "arn:aws-cn:iam::123456789012:role/Reader"}},
+		{name: "role arn user not role", params: map[string]string{"roleArn": "arn:aws:iam::123456789012:user/alice"}, wantField: "extraParams.roleArn"},
+		{name: "role arn short account", params: map[string]string{"roleArn": "arn:aws:iam::12345:role/Reader"}, wantField: "extraParams.roleArn"},
+		{name: "role arn other service", params: map[string]string{"roleArn": "arn:aws:s3:::bucket"}, wantField: "extraParams.roleArn"},
+		{name: "role arn no name", params: map[string]string{"roleArn": "arn:aws:iam::123456789012:role/"}, wantField: "extraParams.roleArn"},
+		{name: "role arn space", params: map[string]string{"roleArn": "arn:aws:iam::123456789012:role/a b"}, wantField: "extraParams.roleArn"},
+		{name: "session name and external id", params: map[string]string{
+			"roleArn": "arn:aws:iam::123456789012:role/Reader", "roleSessionName": "rag-agent", "externalId": "tenant:42/x",
+		}},
+		{name: "session name too short", params: map[string]string{
+			"roleArn": "arn:aws:iam::123456789012:role/Reader", "roleSessionName": "a",
+		}, wantField: "extraParams.roleSessionName"},
+		{name: "session name bad char", params: map[string]string{
+			"roleArn": "arn:aws:iam::123456789012:role/Reader", "roleSessionName": "a b",
+		}, wantField: "extraParams.roleSessionName"},
+		{name: "external id bad char", params: map[string]string{
+			"roleArn": "arn:aws:iam::123456789012:role/Reader", "externalId": "a b",
+		}, wantField: "extraParams.externalId"},
+		{name: "session name without role", params: map[string]string{"roleSessionName": "rag-agent"}, wantField: "extraParams.roleSessionName"},
+		{name: "external id without role", params: map[string]string{"externalId": "tenant-42"}, wantField: "extraParams.externalId"},
+		{name: "duration min", params: map[string]string{"durationSeconds": "900"}},
+		{name: "duration max", params: map[string]string{"durationSeconds": "43200"}},
+		{name: "duration too short", params: map[string]string{"durationSeconds": "899"}, wantField: "extraParams.durationSeconds"},
+		{name: "duration too long", params: map[string]string{"durationSeconds": "43201"}, wantField: "extraParams.durationSeconds"},
+		{name: "duration not a number", params: map[string]string{"durationSeconds": "1h"}, wantField: "extraParams.durationSeconds"},
+		{name: "duration fraction", params: map[string]string{"durationSeconds": "3600.5"}, wantField: "extraParams.durationSeconds"},
+		{name: "unrelated params are left alone", params: map[string]string{"endpointStyle": "path"}},
+		// OAuth providers may use the same names for their own purposes.
+		{name: "oauth connector region not checked", grantType: "client_credentials", params: map[string]string{"region": "Europe", "durationSeconds": "5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := connector.Input{Name: ptr("S3"), GrantType: ptr("aws_iam"), ClientID: ptr("AKIAEXAMPLE123456"), ClientSecret: ptr("wJalrXUtnFEMI/K7MDENG")}
+			if tt.grantType != "" {
+				in.GrantType = ptr(tt.grantType)
+				in.URL = ptr("https://auth.example.com/token")
+				in.ClientID = ptr("cid")
+			}
+			if tt.params != nil {
+				in.ExtraParams = ptr(tt.params)
+			}
+			err := validate(in, connector.Options{})
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			var fe *connector.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.wantField || fe.Message == "" {
+				t.Fatalf("want a FieldError on %q, got %v", tt.wantField, err)
+			}
+			if strings.Contains(err.Error(), "wJalrXUtnFEMI/K7MDENG") {
+				t.Fatalf("error %q quotes the secret key", err)
+			}
+		})
+	}
+}
+
+func TestAWSDurationSeconds(t *testing.T) {
+	if n, err := connector.AWSDurationSeconds("3600"); err != nil || n != 3600 {
+		t.Fatalf("3600: %d %v", n, err)
+	}
+	if _, err := connector.AWSDurationSeconds("99999999999999999999"); err == nil {
+		t.Fatal("overflow accepted")
 	}
 }
 

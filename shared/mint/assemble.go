@@ -6,6 +6,7 @@ import (
 
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/tokencache"
@@ -15,19 +16,24 @@ import (
 // createKey lets it generate the token-cache key on first use (local runs;
 // deployments provision the key with Terraform).
 func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cfg config.Config) *Service {
-	client := &oauth.Client{
-		HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
-			Policy:         netguard.Policy{AllowLoopback: cfg.AllowInsecureURLs, AllowPrivate: cfg.AllowPrivateNetworks},
-			ConnectTimeout: cfg.TokenConnectTimeout,
-			Timeout:        cfg.TokenTimeout,
-		}),
-		DefaultLifetime: cfg.DefaultTokenLifetime,
-	}
+	// One guarded client for every outbound token request, whatever the
+	// grant type: the cloud minters reach connector-supplied endpoints too
+	// (a key's token_uri, an STS url).
+	hc := oauth.NewHTTPClient(oauth.HTTPOptions{
+		Policy:         netguard.Policy{AllowLoopback: cfg.AllowInsecureURLs, AllowPrivate: cfg.AllowPrivateNetworks},
+		ConnectTimeout: cfg.TokenConnectTimeout,
+		Timeout:        cfg.TokenTimeout,
+	})
+	client := &oauth.Client{HTTP: hc, DefaultLifetime: cfg.DefaultTokenLifetime}
 	return &Service{
-		Catalog:  cat,
-		Cache:    cache,
-		Sealer:   &Sealer{Secrets: cat.Secrets, Create: createKey},
-		OAuth:    OAuth{Client: client},
+		Catalog: cat,
+		Cache:   cache,
+		Sealer:  &Sealer{Secrets: cat.Secrets, Create: createKey},
+		OAuth:   OAuth{Client: client},
+		Special: map[string]Minter{
+			connector.GrantGCSServiceAccount: &Google{HTTP: hc, DefaultLifetime: cfg.DefaultTokenLifetime},
+			connector.GrantAWSIAM:            &AWS{HTTP: hc},
+		},
 		Instance: instanceID(),
 	}
 }
