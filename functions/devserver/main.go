@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -124,7 +125,13 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 	})
 	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: minter}
 	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), agents.Handlers()} {
+	// The console page, calling the admin functions on its own origin.
+	web, err := console.New(console.Config{})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), agents.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}
@@ -148,6 +155,9 @@ func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for name, h := range a.handlers {
 		mux.HandleFunc("/"+name, h)
+	}
+	if h, ok := a.handlers[console.FnConsole]; ok {
+		mux.HandleFunc("/"+console.FnConsole+"/", h) // its config.json
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
