@@ -2,24 +2,15 @@ package oauth_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ory/fosite"
-	"github.com/ory/fosite/compose"
-	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/storage"
-
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/secret"
 )
@@ -35,121 +26,15 @@ const (
 	fositePassword    = "wonder:land%+&="
 )
 
-// fositeServer is a real RFC 6749 authorization server: ory/fosite with
-// every handler composed, an in-memory store, served on loopback.
-type fositeServer struct {
-	*httptest.Server
-	provider fosite.OAuth2Provider
-}
-
-func newFositeServer(t *testing.T) *fositeServer {
+// newFositeServer starts the authorization server with both clients and
+// the user registered.
+func newFositeServer(t *testing.T) *oauthtest.Fosite {
 	t.Helper()
-	ctx := context.Background()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := &fosite.Config{
-		GlobalSecret:         []byte("0123456789abcdef0123456789abcdef"),
-		AccessTokenLifespan:  30 * time.Minute,
-		RefreshTokenLifespan: time.Hour,
-		// The lowest bcrypt cost keeps the test fast; fosite still compares
-		// hashes exactly as in production.
-		HashCost:      4,
-		ScopeStrategy: fosite.ExactScopeStrategy,
-	}
-	store := storage.NewMemoryStore()
-	hash := func(s string) []byte {
-		h, err := config.GetSecretsHasher(ctx).Hash(ctx, []byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	client := func(id, secret, method string) fosite.Client {
-		return &fosite.DefaultOpenIDConnectClient{
-			DefaultClient: &fosite.DefaultClient{
-				ID:         id,
-				Secret:     hash(secret),
-				GrantTypes: []string{"client_credentials", "password", "refresh_token"},
-				Scopes:     []string{"read", "write", "offline"},
-			},
-			TokenEndpointAuthMethod: method,
-		}
-	}
-	store.Clients[basicClientID] = client(basicClientID, basicClientSecret, "client_secret_basic")
-	store.Clients[postClientID] = client(postClientID, postClientSecret, "client_secret_post")
-	// NewMemoryStore has no users (NewExampleStore has "peter"); add ours.
-	store.Users[fositeUser] = storage.MemoryUserRelation{Username: fositeUser, Password: fositePassword}
-
-	provider := compose.ComposeAllEnabled(config, store, key)
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		session := openid.NewDefaultSession()
-		session.Subject = fositeUser
-		ar, err := provider.NewAccessRequest(ctx, r, session)
-		if err != nil {
-			provider.WriteAccessError(ctx, w, ar, err)
-			return
-		}
-		// The consent step: grant what was asked (fosite checked that the
-		// client may ask for it). A refresh re-grants the original scopes.
-		for _, s := range ar.GetRequestedScopes() {
-			ar.GrantScope(s)
-		}
-		resp, err := provider.NewAccessResponse(ctx, ar)
-		if err != nil {
-			provider.WriteAccessError(ctx, w, ar, err)
-			return
-		}
-		provider.WriteAccessResponse(ctx, w, ar, resp)
-	})
-	mux.HandleFunc("POST /introspect", func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		ir, err := provider.NewIntrospectionRequest(ctx, r, openid.NewDefaultSession())
-		if err != nil {
-			provider.WriteIntrospectionError(ctx, w, err)
-			return
-		}
-		provider.WriteIntrospectionResponse(ctx, w, ir)
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &fositeServer{Server: srv, provider: provider}
-}
-
-type introspection struct {
-	Active    bool   `json:"active"`
-	Scope     string `json:"scope"`
-	ClientID  string `json:"client_id"`
-	TokenType string `json:"token_type"`
-}
-
-// introspect asks the server (RFC 7662) about token, authenticating as the
-// Basic client.
-func (s *fositeServer) introspect(t *testing.T, token string) introspection {
-	t.Helper()
-	form := url.Values{"token": {token}}
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/introspect", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(basicClientID), url.QueryEscape(basicClientSecret))
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("introspection: HTTP %d", resp.StatusCode)
-	}
-	var out introspection
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	srv := oauthtest.NewFosite(t)
+	srv.AddClient(basicClientID, basicClientSecret, true, "read", "write", "offline")
+	srv.AddClient(postClientID, postClientSecret, false, "read", "write", "offline")
+	srv.AddUser(fositeUser, fositePassword)
+	return srv
 }
 
 func loopbackClient() *oauth.Client {
@@ -173,7 +58,7 @@ func TestFositeClientCredentials(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := &connector.Connector{
-				Name: "Fosite", URL: srv.URL + "/token", GrantType: connector.GrantClientCredentials,
+				Name: "Fosite", URL: srv.TokenURL(), GrantType: connector.GrantClientCredentials,
 				ContentType: connector.ContentTypeForm, Scope: "read write",
 				ClientID: tc.id, HeaderAsPayload: tc.headerAsPayload,
 			}
@@ -185,10 +70,10 @@ func TestFositeClientCredentials(t *testing.T) {
 			if res.TokenType != "Bearer" || res.Scope != "read write" || res.RefreshToken != "" {
 				t.Errorf("result = %v", res)
 			}
-			if d := res.Expiry.Sub(before); d < 29*time.Minute || d > 31*time.Minute {
-				t.Errorf("expiry in %v, want about 30m", d)
+			if d := res.Expiry.Sub(before); d < oauthtest.AccessTokenLifespan-time.Minute || d > oauthtest.AccessTokenLifespan+time.Minute {
+				t.Errorf("expiry in %v, want about %v", d, oauthtest.AccessTokenLifespan)
 			}
-			in := srv.introspect(t, res.AccessToken)
+			in := srv.Introspect(t, res.AccessToken)
 			if !in.Active || in.Scope != "read write" || in.ClientID != tc.id {
 				t.Errorf("introspection = %+v", in)
 			}
@@ -198,7 +83,7 @@ func TestFositeClientCredentials(t *testing.T) {
 	// The other method is refused: fosite enforces token_endpoint_auth_method.
 	t.Run("wrong method", func(t *testing.T) {
 		conn := &connector.Connector{
-			Name: "Fosite", URL: srv.URL + "/token", GrantType: connector.GrantClientCredentials,
+			Name: "Fosite", URL: srv.TokenURL(), GrantType: connector.GrantClientCredentials,
 			ClientID: postClientID, HeaderAsPayload: true,
 		}
 		_, err := c.Mint(context.Background(), conn, secret.Bundle{ClientSecret: postClientSecret})
@@ -210,7 +95,7 @@ func TestFositeClientCredentials(t *testing.T) {
 
 	t.Run("wrong secret", func(t *testing.T) {
 		conn := &connector.Connector{
-			Name: "Fosite", URL: srv.URL + "/token", GrantType: connector.GrantClientCredentials,
+			Name: "Fosite", URL: srv.TokenURL(), GrantType: connector.GrantClientCredentials,
 			ClientID: basicClientID, HeaderAsPayload: true,
 		}
 		_, err := c.Mint(context.Background(), conn, secret.Bundle{ClientSecret: basicClientSecret + "x"})
@@ -232,7 +117,7 @@ func TestFositePasswordThenRefreshRotation(t *testing.T) {
 	// Resource owner password credentials (RFC 6749 §4.3) with offline
 	// scope yields a refresh token.
 	pw := &connector.Connector{
-		Name: "FositePassword", URL: srv.URL + "/token", GrantType: connector.GrantPassword,
+		Name: "FositePassword", URL: srv.TokenURL(), GrantType: connector.GrantPassword,
 		ContentType: connector.ContentTypeForm, Scope: "read offline",
 		ClientID: postClientID, Username: fositeUser,
 	}
@@ -243,7 +128,7 @@ func TestFositePasswordThenRefreshRotation(t *testing.T) {
 	if first.RefreshToken == "" {
 		t.Fatal("password grant with offline scope returned no refresh token")
 	}
-	if in := srv.introspect(t, first.AccessToken); !in.Active || in.Scope != "read offline" {
+	if in := srv.Introspect(t, first.AccessToken); !in.Active || in.Scope != "read offline" {
 		t.Fatalf("introspection of password-grant token = %+v", in)
 	}
 
@@ -256,7 +141,7 @@ func TestFositePasswordThenRefreshRotation(t *testing.T) {
 
 	// refresh_token grant (RFC 6749 §6): fosite rotates the refresh token.
 	rt := &connector.Connector{
-		Name: "FositeRefresh", URL: srv.URL + "/token", GrantType: connector.GrantRefreshToken,
+		Name: "FositeRefresh", URL: srv.TokenURL(), GrantType: connector.GrantRefreshToken,
 		ContentType: connector.ContentTypeForm, ClientID: postClientID,
 	}
 	second, err := c.Mint(ctx, rt, secret.Bundle{ClientSecret: postClientSecret, RefreshToken: first.RefreshToken})
@@ -269,8 +154,17 @@ func TestFositePasswordThenRefreshRotation(t *testing.T) {
 	if second.AccessToken == first.AccessToken {
 		t.Fatal("refresh grant returned the old access token")
 	}
-	if in := srv.introspect(t, second.AccessToken); !in.Active || in.Scope != "read offline" {
+	if in := srv.Introspect(t, second.AccessToken); !in.Active || in.Scope != "read offline" {
 		t.Fatalf("introspection of refreshed token = %+v", in)
+	}
+
+	// Introspection tells the used refresh token from the current one
+	// without redeeming either.
+	if in := srv.Introspect(t, first.RefreshToken); in.Active {
+		t.Fatalf("introspection of the used refresh token = %+v", in)
+	}
+	if in := srv.Introspect(t, second.RefreshToken); !in.Active {
+		t.Fatalf("introspection of the current refresh token = %+v", in)
 	}
 
 	// The old refresh token is now rejected.
@@ -282,5 +176,14 @@ func TestFositePasswordThenRefreshRotation(t *testing.T) {
 		if strings.Contains(err.Error(), s) {
 			t.Fatalf("error leaks a secret: %v", err)
 		}
+	}
+	// Password, wrong password, refresh, reuse; the last two are
+	// invalid_grant.
+	if calls, ig := srv.TokenCalls(), srv.InvalidGrants(); calls != 4 || ig != 2 {
+		t.Fatalf("token calls %d, invalid_grant %d; want 4 and 2", calls, ig)
+	}
+	// Reuse revoked the chain: the current refresh token is dead too.
+	if r := srv.Refresh(t, postClientID, second.RefreshToken); r.Status != http.StatusBadRequest || r.Error != "invalid_grant" {
+		t.Fatalf("refresh token after reuse of its predecessor: HTTP %d %q, want 400 invalid_grant", r.Status, r.Error)
 	}
 }
