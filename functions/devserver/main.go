@@ -22,6 +22,7 @@ import (
 
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/console"
+	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -125,13 +126,21 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 	})
 	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: minter}
 	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
+	// Object storage: CONNECTORS_GCS_ENDPOINT and CONNECTORS_S3_ENDPOINT
+	// point it at local emulators.
+	fileOpts, err := files.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	storage := &files.Server{Mint: minter, Auth: authn, Log: log, Options: fileOpts}
 	// The console page, calling the admin functions on its own origin.
 	web, err := console.New(console.Config{})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), agents.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), agents.Handlers(), storage.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}

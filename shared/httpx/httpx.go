@@ -114,6 +114,13 @@ func WriteError(w http.ResponseWriter, e *Error) {
 // DecodeJSON reads a POST body into v strictly: JSON content type, at most
 // MaxBodyBytes, no unknown fields, exactly one JSON value.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return DecodeJSONLimit(w, r, v, MaxBodyBytes)
+}
+
+// DecodeJSONLimit is DecodeJSON with a body limit of its own, for the few
+// requests that carry data (a file's content) rather than settings. An
+// *Error returned by a field's UnmarshalJSON reaches the caller as is.
+func DecodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return Errorf(http.StatusMethodNotAllowed, CodeInvalidArgument, "method %s is not allowed; use POST with a JSON body", r.Method)
@@ -121,18 +128,18 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
-	if r.ContentLength > MaxBodyBytes {
-		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
+	if r.ContentLength > limit {
+		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", limit)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return decodeError(err)
+			return decodeError(err, limit)
 		}
 		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body must hold exactly one JSON object; found data after it")
 	}
@@ -155,15 +162,18 @@ func checkContentType(ct string) error {
 
 // decodeError turns encoding/json's errors into field errors without
 // echoing the input (it might hold a secret).
-func decodeError(err error) error {
+func decodeError(err error, limit int64) error {
 	var (
 		mbe    *http.MaxBytesError
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
+		own    *Error
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", MaxBodyBytes)
+		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", limit)
+	case errors.As(err, &own):
+		return own
 	case errors.Is(err, io.EOF):
 		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body is empty; send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"google.golang.org/grpc/codes"
@@ -13,6 +14,7 @@ import (
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/objects"
 )
 
 // authReason is the auth package's explanation, which it keeps free of the
@@ -67,6 +69,8 @@ func Map(err error) *Error {
 		return &Error{Status: http.StatusGatewayTimeout, Code: CodeUpstreamTimeout, Message: "the token provider did not answer in time or could not be reached", Err: err}
 	case errors.Is(err, netguard.ErrForbidden):
 		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "url", Message: "the connector's token endpoint is not an allowed destination (link-local, metadata, private or loopback address)", Err: err}
+	case errors.As(err, new(*objects.URIError)), errors.As(err, new(*objects.Error)), errors.Is(err, objects.ErrTooLarge):
+		return mapObjects(err)
 	case errors.Is(err, connector.ErrInvalidPageToken):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "pageToken", Message: "is not a token this service issued", Err: err}
 	case isUnavailable(err):
@@ -89,4 +93,44 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// mapObjects maps object-storage errors; their messages name the URI, which
+// is the caller's own input.
+func mapObjects(err error) *Error {
+	var (
+		ue *objects.URIError
+		oe *objects.Error
+		le *objects.LimitError
+	)
+	if errors.As(err, &ue) {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "uri", Message: ue.Reason, Err: err}
+	}
+	uri := "the object"
+	if errors.As(err, &oe) {
+		uri = oe.URI
+	}
+	switch {
+	case errors.Is(err, objects.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found: " + uri, Err: err}
+	case errors.Is(err, objects.ErrPermissionDenied):
+		return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Message: "the storage provider denied access to " + uri, Err: err}
+	case errors.Is(err, objects.ErrExists):
+		return &Error{Status: http.StatusConflict, Code: CodeAlreadyExists, Field: "uri", Message: "already exists: " + uri + " (bucket names are global)", Err: err}
+	case errors.As(err, &le):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: fmt.Sprintf("%s: the object is too large: %s", uri, le.Error()), Err: err}
+	case errors.Is(err, objects.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "the storage provider refused the object as too large: " + uri, Err: err}
+	case errors.Is(err, objects.ErrUnsupported):
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "op", Message: "this operation is not supported for " + uri, Err: err}
+	case errors.Is(err, objects.ErrCannotSign):
+		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Message: "the credentials in use cannot sign URLs for " + uri + "; use a connector with a service-account key", Err: err}
+	case errors.Is(err, objects.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Message: "the storage provider rejected the request for " + uri + " as invalid", Err: err}
+	case errors.Is(err, objects.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent change to " + uri + " won; retry", Err: err}
+	case errors.Is(err, objects.ErrUnavailable), isUnavailable(err):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the storage provider is unavailable for " + uri + "; retry later", Err: err}
+	}
+	return &Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: "the storage provider failed on " + uri, Err: err}
 }
