@@ -11,6 +11,9 @@
 // principal lists; agent bindings narrow which principals may act for which
 // agent IDs.
 //
+// Behind an HTTPS load balancer with Identity-Aware Proxy, a request carries
+// IAP's signed assertion instead; see "Identity-Aware Proxy" below.
+//
 // Errors returned by Authenticate wrap ErrUnauthenticated (401),
 // ErrPermissionDenied (403) or ErrUnavailable (503); HTTPStatus maps them.
 // Their messages never contain the token.
@@ -75,10 +78,44 @@
 // CONNECTORS_TRUST_CLOUD_RUN_IAM on the functions it deploys privately; do not
 // set it anywhere else. It cannot be combined with Config.Local.
 //
+// # Identity-Aware Proxy
+//
+// The admin functions can sit behind an HTTPS load balancer with IAP, so
+// that the web console calls them on its own origin with the IAP cookie. IAP
+// then forwards each request with X-Goog-IAP-JWT-Assertion: a JWT that IAP
+// signed (ES256) for the backend service. When Config.IAPAudiences is set
+// (environment variable CONNECTORS_IAP_AUDIENCES) and that header is
+// present, the assertion alone says who is calling; Authorization and
+// X-Serverless-Authorization are not consulted, even if the assertion is
+// refused. Authenticate verifies:
+//
+//   - the header: alg ES256, and a kid among IAP's published keys
+//     (https://www.gstatic.com/iap/verify/public_key-jwk), whose key
+//     must verify the signature;
+//   - iss exactly https://cloud.google.com/iap;
+//   - aud one of Config.IAPAudiences, i.e. the backend service
+//     (/projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID) or App
+//     Engine app (/projects/PROJECT_NUMBER/apps/PROJECT_ID) that IAP guards;
+//   - exp in the future, iat not in the future, sub present;
+//   - email present and a plain address, which names the principal; roles
+//     come from Config.Admins and Config.Agents as for ID tokens.
+//     Assertions for Identity Platform (external) identities, which carry
+//     a gcip claim, are refused: their emails are not Google accounts.
+//
+// The unsigned headers IAP adds, X-Goog-Authenticated-User-Email and
+// X-Goog-Authenticated-User-Id, are never read: anyone who reaches the
+// function without passing IAP can write them. When Config.IAPAudiences is
+// empty, X-Goog-IAP-JWT-Assertion is ignored as well, and requests are
+// authenticated by their ID tokens alone. The Terraform configuration sets
+// CONNECTORS_IAP_AUDIENCES on the functions it puts behind the load
+// balancer, to their backend services' audiences; ID tokens keep working
+// there for callers that do not come through IAP (scripts, gcloud).
+//
 // # Local runs
 //
 // With Config.Local, a request without an Authorization (or
-// X-Serverless-Authorization) header whose TCP peer is a loopback address is
+// X-Serverless-Authorization, or, with Config.IAPAudiences, an
+// X-Goog-IAP-JWT-Assertion) header whose TCP peer is a loopback address is
 // the principal "local-dev" with every role. The peer is r.RemoteAddr, so no
 // proxy may sit in front of a local run. A request that does carry a token is
 // verified as in production.
@@ -86,6 +123,8 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -129,6 +168,17 @@ const (
 	headerAuthorization = "Authorization"
 	headerServerless    = "X-Serverless-Authorization"
 )
+
+// HeaderIAPAssertion is the header in which Identity-Aware Proxy forwards
+// its signed assertion of the caller's identity (a bare JWT, no scheme).
+const HeaderIAPAssertion = "X-Goog-IAP-JWT-Assertion"
+
+// iapIssuer is the iss claim of IAP's assertions.
+const iapIssuer = "https://cloud.google.com/iap"
+
+// iapSkew is how far in the future an IAP assertion's iat may lie, for
+// clock skew between IAP and this instance.
+const iapSkew = 30 * time.Second
 
 // maxTokenLen bounds the work done on a header before it is rejected; Google
 // ID tokens are about 1 KiB.
@@ -206,6 +256,13 @@ type Config struct {
 	// documentation). Set it only for private services that are reachable
 	// only through Cloud Run's front end; it cannot be combined with Local.
 	TrustCloudRunIAM bool
+	// IAPAudiences, when not empty, makes Authenticate verify IAP's signed
+	// X-Goog-IAP-JWT-Assertion and accept it when its aud is one of these:
+	// "/projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID" for a
+	// load balancer's backend service, "/projects/PROJECT_NUMBER/apps/PROJECT_ID"
+	// for App Engine. When empty, that header is ignored. See
+	// "Identity-Aware Proxy" in the package documentation.
+	IAPAudiences []string
 }
 
 // Authenticator checks requests against a Config. It is safe for concurrent
@@ -217,6 +274,7 @@ type Authenticator struct {
 	admins        map[string]bool
 	agents        map[string]bool
 	bindings      map[string]map[string]bool // agent ID -> principals
+	iapAudiences  map[string]bool            // Config.IAPAudiences; empty: IAP off
 	// validator is built on first use, not in New, so that constructing an
 	// Authenticator (at cold start, or in tests that never see a token) does
 	// no I/O and cannot fail on the environment.
@@ -237,6 +295,7 @@ func New(cfg Config, keys *http.Client) (*Authenticator, error) {
 		admins:        map[string]bool{},
 		agents:        map[string]bool{},
 		bindings:      map[string]map[string]bool{},
+		iapAudiences:  map[string]bool{},
 	}
 	if cfg.Local && cfg.TrustCloudRunIAM {
 		// A local run has no Cloud Run front end to vouch for anything.
@@ -264,6 +323,14 @@ func New(cfg Config, keys *http.Client) (*Authenticator, error) {
 		for m := range set {
 			a.agents[m] = true
 		}
+	}
+
+	for _, aud := range cfg.IAPAudiences {
+		aud = strings.TrimSpace(aud)
+		if err := checkIAPAudience(aud); err != nil {
+			return nil, fmt.Errorf("auth: Config.IAPAudiences: %w", err)
+		}
+		a.iapAudiences[aud] = true
 	}
 
 	client := keysClient(keys)
@@ -376,13 +443,25 @@ func (a *Authenticator) Authenticate(r *http.Request, need Role) (Principal, err
 }
 
 func (a *Authenticator) identify(r *http.Request) (Principal, error) {
+	if len(a.iapAudiences) > 0 {
+		// IAP vouches for this request; its assertion alone names the
+		// caller. A refused assertion is final: falling back to another
+		// header would let a caller who bypassed IAP choose the identity.
+		if iap := r.Header.Values(HeaderIAPAssertion); len(iap) > 0 {
+			return a.iapPrincipal(r, iap)
+		}
+	}
 	authz := r.Header.Values(headerAuthorization)
 	serverless := r.Header.Values(headerServerless)
 	if len(authz) == 0 && len(serverless) == 0 {
 		if a.local && isLoopback(r.RemoteAddr) {
 			return Principal{Email: LocalDev, Roles: []Role{RoleAdmin, RoleAgent}, Local: true}, nil
 		}
-		return Principal{}, fail(ErrUnauthenticated, "", "missing Authorization header; send \"Authorization: Bearer <Google ID token>\"")
+		msg := "missing Authorization header; send \"Authorization: Bearer <Google ID token>\""
+		if len(a.iapAudiences) > 0 {
+			msg += ", or call through the load balancer's Identity-Aware Proxy"
+		}
+		return Principal{}, fail(ErrUnauthenticated, "", "%s", msg)
 	}
 
 	if len(serverless) > 0 {
@@ -490,17 +569,14 @@ func (a *Authenticator) verify(r *http.Request, header, token string, trustStrip
 		return email, nil
 	}
 
-	v, err := a.validator()
-	if err != nil {
-		return "", fail(ErrUnavailable, token, "%v", err)
-	}
-	verified, err := v.Validate(r.Context(), token, claims.Audience)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return "", fail(ErrUnavailable, token, "fetching Google's token-signing keys: %v", err)
-		}
+	// Google signs ID tokens with RS256 only. idtoken would also accept
+	// ES256, against IAP's keys; IAP's assertions are handled apart.
+	if err := checkAlg(token, "RS256"); err != nil {
 		return "", fail(ErrUnauthenticated, token, "token verification failed: %v", err)
+	}
+	verified, err := a.validate(r.Context(), token, claims.Audience)
+	if err != nil {
+		return "", err
 	}
 
 	// Re-check on the verified payload: the checks above were on claims
@@ -511,6 +587,153 @@ func (a *Authenticator) verify(r *http.Request, header, token string, trustStrip
 	email, err := checkEmail(verified.Claims)
 	if err != nil {
 		return "", fail(ErrUnauthenticated, token, "%v", err)
+	}
+	return email, nil
+}
+
+// validate checks token's signature against Google's published keys (RS256
+// or ES256, as its header says), that its aud is audience and that it has
+// not expired, and returns its payload. It fails with ErrUnavailable when
+// the keys cannot be fetched.
+func (a *Authenticator) validate(ctx context.Context, token, audience string) (*idtoken.Payload, error) {
+	v, err := a.validator()
+	if err != nil {
+		return nil, fail(ErrUnavailable, token, "%v", err)
+	}
+	verified, err := v.Validate(ctx, token, audience)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fail(ErrUnavailable, token, "fetching Google's token-signing keys: %v", err)
+		}
+		return nil, fail(ErrUnauthenticated, token, "token verification failed: %v", err)
+	}
+	return verified, nil
+}
+
+// checkAlg makes sure the JWT token is signed with alg, and for ES256 that
+// its signature has the 64 bytes idtoken's verifier slices without checking.
+func checkAlg(token, alg string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("the token is not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return errors.New("the token's header is not base64url")
+	}
+	var header struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(raw, &header); err != nil {
+		return errors.New("the token's header is not JSON")
+	}
+	if header.Alg != alg {
+		return fmt.Errorf("the token is signed with %s, not %s", clip(header.Alg), alg)
+	}
+	if alg == "ES256" {
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil || len(sig) != 64 {
+			return errors.New("the token's signature is not an ES256 signature")
+		}
+	}
+	return nil
+}
+
+// iapPrincipal authenticates a request by IAP's assertion, given the values
+// of its X-Goog-IAP-JWT-Assertion header.
+func (a *Authenticator) iapPrincipal(r *http.Request, values []string) (Principal, error) {
+	if len(values) > 1 {
+		return Principal{}, fail(ErrUnauthenticated, "", "more than one %s header", HeaderIAPAssertion)
+	}
+	token := strings.TrimSpace(values[0])
+	switch {
+	case token == "":
+		return Principal{}, fail(ErrUnauthenticated, "", "the %s header is empty", HeaderIAPAssertion)
+	case len(token) > maxTokenLen:
+		return Principal{}, fail(ErrUnauthenticated, "", "the %s header is longer than %d bytes", HeaderIAPAssertion, maxTokenLen)
+	case strings.ContainsAny(token, " \t"):
+		return Principal{}, fail(ErrUnauthenticated, token, "the %s header contains whitespace; it must be IAP's bare JWT", HeaderIAPAssertion)
+	}
+	email, err := a.verifyIAP(r.Context(), token)
+	if err != nil {
+		return Principal{}, err
+	}
+	return a.principal(email), nil
+}
+
+// verifyIAP checks an IAP assertion (see "Identity-Aware Proxy" in the
+// package documentation) and returns its lower-cased email claim.
+func (a *Authenticator) verifyIAP(ctx context.Context, token string) (string, error) {
+	// As in verify, the unverified claims pick the audience to verify
+	// against (one of several configured, so that the keys are consulted
+	// once) and give precise reasons; nothing is trusted before Validate.
+	claims, err := idtoken.ParsePayload(token)
+	if err != nil {
+		return "", fail(ErrUnauthenticated, token, "the IAP assertion in %s is not a well-formed JWT", HeaderIAPAssertion)
+	}
+	if err := checkAlg(token, "ES256"); err != nil {
+		return "", fail(ErrUnauthenticated, token, "IAP assertion verification failed: %v", err)
+	}
+	if err := a.checkIAPClaims(claims); err != nil {
+		return "", fail(ErrUnauthenticated, token, "%v", err)
+	}
+	verified, err := a.validate(ctx, token, claims.Audience)
+	if err != nil {
+		return "", err
+	}
+	// Re-check on the verified payload.
+	if err := a.checkIAPClaims(verified); err != nil {
+		return "", fail(ErrUnauthenticated, token, "%v", err)
+	}
+	email, err := checkIAPEmail(verified.Claims)
+	if err != nil {
+		return "", fail(ErrUnauthenticated, token, "%v", err)
+	}
+	return email, nil
+}
+
+// checkIAPClaims checks an IAP assertion's registered claims.
+func (a *Authenticator) checkIAPClaims(claims *idtoken.Payload) error {
+	now := time.Now()
+	switch {
+	case claims.Audience == "":
+		return errors.New("the IAP assertion has no audience")
+	case !a.iapAudiences[claims.Audience]:
+		return fmt.Errorf("the IAP assertion's audience %s is not one of this function's backend services (%s)", clip(claims.Audience), EnvIAPAudiences)
+	case claims.Issuer != iapIssuer:
+		return fmt.Errorf("the IAP assertion's issuer %s is not %s", clip(claims.Issuer), iapIssuer)
+	case claims.Expires == 0:
+		return errors.New("the IAP assertion has no expiry")
+	case !now.Before(time.Unix(claims.Expires, 0)):
+		return fmt.Errorf("the IAP assertion expired at %s", time.Unix(claims.Expires, 0).UTC().Format(time.RFC3339))
+	case claims.IssuedAt == 0:
+		return errors.New("the IAP assertion has no issue time")
+	case time.Unix(claims.IssuedAt, 0).After(now.Add(iapSkew)):
+		return fmt.Errorf("the IAP assertion was issued in the future, at %s", time.Unix(claims.IssuedAt, 0).UTC().Format(time.RFC3339))
+	case claims.Subject == "":
+		return errors.New("the IAP assertion has no subject")
+	}
+	return nil
+}
+
+// checkIAPEmail returns the email claim of a verified IAP assertion. It must
+// be a plain address of a Google identity: the prefixed forms of IAP's
+// unsigned headers ("accounts.google.com:a@example.com") and Identity
+// Platform identities are refused rather than mapped onto Google accounts.
+func checkIAPEmail(claims map[string]any) (string, error) {
+	if _, ok := claims["gcip"]; ok {
+		return "", errors.New("the IAP assertion is for an Identity Platform (external) identity; only Google identities are accepted")
+	}
+	if e, _ := claims["email"].(string); strings.TrimSpace(e) == "" {
+		return "", errors.New("the IAP assertion has no email claim")
+	}
+	email, err := checkEmail(claims)
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(email, ": \t/") || strings.Count(email, "@") != 1 {
+		return "", fmt.Errorf("the IAP assertion's email %s is not a plain email address", clip(email))
 	}
 	return email, nil
 }

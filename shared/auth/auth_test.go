@@ -518,6 +518,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"empty binding", auth.Config{AgentBindings: map[string][]string{"a": nil}}, "no principals"},
 		{"bad bound member", auth.Config{AgentBindings: map[string][]string{"a": {"x"}}}, `AgentBindings["a"]`},
 		{"trust Cloud Run in a local run", auth.Config{Local: true, TrustCloudRunIAM: true}, "TrustCloudRunIAM"},
+		{"IAP audience is a URL", auth.Config{IAPAudiences: []string{"https://console.example.com"}}, "Config.IAPAudiences"},
+		{"empty IAP audience", auth.Config{IAPAudiences: []string{" "}}, "Config.IAPAudiences"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ func TestConfigFromEnv(t *testing.T) {
 				"CONNECTORS_AGENT_PRINCIPALS":    "serviceAccount:rt@p.iam.gserviceaccount.com",
 				"CONNECTORS_AGENT_BINDINGS":      "agentA=sa1@p.iam.gserviceaccount.com|serviceAccount:sa2@p.iam.gserviceaccount.com; agent-b = user:carol@example.com ;",
 				"CONNECTORS_TRUST_CLOUD_RUN_IAM": "true",
+				"CONNECTORS_IAP_AUDIENCES":       "/projects/1/global/backendServices/2",
 			},
 			want: auth.Config{
 				Audience: "https://r-p.cloudfunctions.net/token",
@@ -34,6 +35,7 @@ func TestConfigFromEnv(t *testing.T) {
 					"agent-b": {"carol@example.com"},
 				},
 				TrustCloudRunIAM: true,
+				IAPAudiences:     []string{"/projects/1/global/backendServices/2"},
 			},
 		},
 		{name: "trust 1", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": " 1 "}, want: auth.Config{TrustCloudRunIAM: true}},
@@ -55,9 +57,29 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "agent bound twice", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "a=x@y.com;a=z@y.com"}, wantErr: "bound twice"},
 		{name: "commas in bindings", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "a=x@y.com,z@y.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
 		{name: "agent ID with space", env: map[string]string{"CONNECTORS_AGENT_BINDINGS": "my agent=x@y.com"}, wantErr: "CONNECTORS_AGENT_BINDINGS"},
+
+		// IAP audiences.
+		{name: "IAP audiences", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": " /projects/123456789012/global/backendServices/987654321 ,/projects/123/apps/my-project,"},
+			want: auth.Config{IAPAudiences: []string{"/projects/123456789012/global/backendServices/987654321", "/projects/123/apps/my-project"}}},
+		{name: "IAP audience, domain-scoped App Engine project", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/42/apps/example.com:my-project"},
+			want: auth.Config{IAPAudiences: []string{"/projects/42/apps/example.com:my-project"}}},
+		{name: "IAP audiences empty", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": " , "}, want: auth.Config{}},
+		{name: "IAP audience is a URL", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "https://r-p.cloudfunctions.net/connectors-create"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience with project ID for number", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/my-project/global/backendServices/1"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience with service name for ID", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/global/backendServices/connectors-create"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience without leading slash", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "projects/1/global/backendServices/2"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience with trailing slash", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/global/backendServices/2/"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience without service ID", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/global/backendServices/"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience without app", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/apps/"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audience with upper-case app", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/apps/My-Project"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audiences separated by space", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/global/backendServices/2 /projects/1/global/backendServices/3"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
+		{name: "IAP audiences separated by semicolon", env: map[string]string{"CONNECTORS_IAP_AUDIENCES": "/projects/1/global/backendServices/2;/projects/1/global/backendServices/3"}, wantErr: "CONNECTORS_IAP_AUDIENCES"},
 	}
 	if auth.EnvTrustCloudRunIAM != "CONNECTORS_TRUST_CLOUD_RUN_IAM" {
 		t.Errorf("EnvTrustCloudRunIAM = %q", auth.EnvTrustCloudRunIAM)
+	}
+	if auth.EnvIAPAudiences != "CONNECTORS_IAP_AUDIENCES" {
+		t.Errorf("EnvIAPAudiences = %q", auth.EnvIAPAudiences)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,15 @@
 // Package authtest stands in for Google's identity platform in tests: a
-// loopback server publishing the public half of a locally generated RSA key
-// at Google's certificate URLs, an HTTP client that routes those URLs to it,
-// and a signer for ID tokens that auth.Authenticator then verifies for real.
+// loopback server publishing the public halves of locally generated keys at
+// Google's certificate URLs (an RSA key for ID tokens, an ECDSA P-256 key
+// for Identity-Aware Proxy's assertions), an HTTP client that routes those
+// URLs to it, and signers for ID tokens and IAP assertions that
+// auth.Authenticator then verifies for real.
 package authtest
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -25,15 +29,30 @@ import (
 // KeyID is the kid of the issuer's key.
 const KeyID = "authtest-key-1"
 
-// Issuer signs ID tokens and serves their verification keys.
+// IAPKeyID is the kid of the issuer's IAP key.
+const IAPKeyID = "authtest-iap-key-1"
+
+// IAPIssuer is the iss claim of IAP's assertions.
+const IAPIssuer = "https://cloud.google.com/iap"
+
+// Issuer signs ID tokens and IAP assertions and serves their verification
+// keys.
 type Issuer struct {
+	// Key signs ID tokens (RS256); its public half is published at
+	// https://www.googleapis.com/oauth2/v3/certs.
 	Key *rsa.PrivateKey
+	// IAPKey signs IAP assertions (ES256); its public half is published at
+	// https://www.gstatic.com/iap/verify/public_key-jwk.
+	IAPKey *ecdsa.PrivateKey
 	// Client fetches Google's certificate URLs from the issuer's server; give
 	// it to auth.New.
 	Client *http.Client
-	// Fetches counts key-set requests.
+	// Fetches counts key-set requests, to either URL.
 	Fetches atomic.Int32
-	// FailWith, when non-zero, answers key requests with that HTTP status.
+	// IAPFetches counts the requests for IAP's key set alone.
+	IAPFetches atomic.Int32
+	// FailWith, when non-zero, answers key requests (to either URL) with
+	// that HTTP status.
 	FailWith atomic.Int32
 }
 
@@ -51,11 +70,26 @@ func NewKey(t testing.TB) *rsa.PrivateKey {
 	return key
 }
 
+// NewIAPKey generates an ECDSA P-256 key, e.g. to forge IAP signatures with.
+func NewIAPKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // NewIssuer starts an issuer whose server stops when t ends.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
 	key := NewKey(t)
-	iss := &Issuer{Key: key}
+	iapKey := NewIAPKey(t)
+	point, err := iapKey.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil || len(point) != 65 {
+		t.Fatalf("authtest: encode IAP key: %v", err)
+	}
+	iss := &Issuer{Key: key, IAPKey: iapKey}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth2/v3/certs", func(w http.ResponseWriter, r *http.Request) {
 		iss.Fetches.Add(1)
@@ -69,10 +103,19 @@ func NewIssuer(t testing.TB) *Issuer {
 			"e": b64(big.NewInt(int64(key.PublicKey.E)).Bytes()),
 		})
 	})
-	// idtoken looks up ES256 keys at the IAP URL; none are published here.
+	// idtoken looks up ES256 keys at the IAP URL.
 	mux.HandleFunc("GET /iap/verify/public_key-jwk", func(w http.ResponseWriter, r *http.Request) {
 		iss.Fetches.Add(1)
-		writeJWKS(w)
+		iss.IAPFetches.Add(1)
+		if code := iss.FailWith.Load(); code != 0 {
+			http.Error(w, "unavailable", int(code))
+			return
+		}
+		writeJWKS(w, map[string]any{
+			"kty": "EC", "alg": "ES256", "use": "sig", "kid": IAPKeyID, "crv": "P-256",
+			"x": b64(point[1:33]),
+			"y": b64(point[33:]),
+		})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -167,8 +210,70 @@ func Strip(token string) string {
 	return token[:i+1] + SignatureRemoved
 }
 
-// Sign makes a compact JWT with any header, for malformed-token tests.
+// Sign makes a compact RS256-signed JWT with any header, for
+// malformed-token tests.
 func Sign(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
+	t.Helper()
+	signed := signingInput(t, header, claims)
+	sum := sha256.Sum256([]byte(signed))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + b64(sig)
+}
+
+// IAPClaims returns valid claims of an IAP assertion for email and
+// audience ("/projects/NUMBER/global/backendServices/ID"), issued now and
+// valid for ten minutes, as IAP's are.
+func IAPClaims(email, audience string) map[string]any {
+	now := time.Now()
+	c := map[string]any{
+		"iss":   IAPIssuer,
+		"aud":   audience,
+		"sub":   "accounts.google.com:1234567890",
+		"email": email,
+		"iat":   now.Add(-time.Second).Unix(),
+		"exp":   now.Add(10 * time.Minute).Unix(),
+	}
+	if _, domain, ok := strings.Cut(email, "@"); ok {
+		c["hd"] = domain
+	}
+	return c
+}
+
+// IAPToken returns a valid IAP assertion for email and audience, the value
+// of X-Goog-IAP-JWT-Assertion.
+func (iss *Issuer) IAPToken(t testing.TB, email, audience string) string {
+	t.Helper()
+	return iss.SignIAP(t, iss.IAPKey, IAPClaims(email, audience))
+}
+
+// SignIAP makes a compact ES256 JWT of claims with key (the issuer's own
+// IAPKey, or another to forge a bad signature) under IAP's header.
+func (iss *Issuer) SignIAP(t testing.TB, key *ecdsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	return SignES256(t, key, map[string]any{"alg": "ES256", "kid": IAPKeyID, "typ": "JWT"}, claims)
+}
+
+// SignES256 makes a compact ES256-signed JWT with any header: the JWS
+// signature R || S, 32 bytes each.
+func SignES256(t testing.TB, key *ecdsa.PrivateKey, header, claims map[string]any) string {
+	t.Helper()
+	signed := signingInput(t, header, claims)
+	sum := sha256.Sum256([]byte(signed))
+	r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return signed + "." + b64(sig)
+}
+
+// signingInput returns the encoded header and claims joined by ".".
+func signingInput(t testing.TB, header, claims map[string]any) string {
 	t.Helper()
 	h, err := json.Marshal(header)
 	if err != nil {
@@ -178,11 +283,5 @@ func Sign(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed := b64(h) + "." + b64(c)
-	sum := sha256.Sum256([]byte(signed))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed + "." + b64(sig)
+	return b64(h) + "." + b64(c)
 }
