@@ -62,8 +62,11 @@
 //   - Otherwise a stripped token in Authorization is accepted without
 //     checking its signature, and a signed one is verified.
 //
-// Every other check (audience, expiry, issuer, email, email_verified) still
-// applies to stripped tokens. A stripped token in Authorization next to an
+// The audience of a stripped token is not checked again: Cloud Run checked
+// it against what it accepts for this service, which for a user account
+// includes gcloud's own client ID (so `gcloud functions call` works for
+// admins calling as themselves). Every other check (expiry, issuer, email,
+// email_verified) still applies. A stripped token in Authorization next to an
 // X-Serverless-Authorization header is never trusted: Cloud Run checked the
 // latter, so the former could be forged by anyone.
 //
@@ -547,8 +550,15 @@ func (a *Authenticator) verify(r *http.Request, header, token string, trustStrip
 	if stripped && !trustStripped {
 		return "", fail(ErrUnauthenticated, token, "%s", strippedReason(header))
 	}
-	if err := a.checkAudience(r, claims.Audience); err != nil {
-		return "", fail(ErrUnauthenticated, token, "%v", err)
+	// Cloud Run checked a stripped token's audience itself, against what it
+	// accepts for this service: its URL, a custom audience, or for a user
+	// account gcloud's own client ID (what `gcloud functions call` and
+	// `gcloud auth print-identity-token` send). Checking it again here would
+	// refuse admins calling as themselves.
+	if !stripped {
+		if err := a.checkAudience(r, claims.Audience); err != nil {
+			return "", fail(ErrUnauthenticated, token, "%v", err)
+		}
 	}
 	if err := checkIssuer(claims.Issuer); err != nil {
 		return "", fail(ErrUnauthenticated, token, "%v", err)
