@@ -1,0 +1,18 @@
+# Variables of the offline plan .ci/run makes and scripts/deploy checks.
+project        = "connectors-ci"
+project_number = "123456789012"
+region         = "europe-west1"
+admin_members = [
+  "user:admin@example.com",
+  "serviceAccount:ops@connectors-ci.iam.gserviceaccount.com",
+]
+agent_members = [
+  "serviceAccount:agent-runtime@connectors-ci.iam.gserviceaccount.com",
+]
+agent_bindings = {
+  mailer    = ["serviceAccount:mailer@connectors-ci.iam.gserviceaccount.com"]
+  "crm-bot" = ["serviceAccount:crm@connectors-ci.iam.gserviceaccount.com", "serviceAccount:agent-runtime@connectors-ci.iam.gserviceaccount.com"]
+}
+collection_prefix   = "prod-"
+secret_prefix       = "cx-"
+files_project_roles = ["roles/storage.objectAdmin"]

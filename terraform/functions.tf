@@ -1,0 +1,118 @@
+# The staged sources (scripts/stage): one object per function group, named
+# by the hash of its zip, so a group's functions are rebuilt exactly when its
+# source changes.
+resource "google_storage_bucket" "sources" {
+  project                     = var.project
+  name                        = "${var.project}-connectors-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  # It only ever holds staged zips.
+  force_destroy = true
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_storage_bucket_iam_member" "builder_reads_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${local.builder_sa}"
+}
+
+resource "google_storage_bucket_object" "source" {
+  for_each = local.groups
+
+  bucket       = google_storage_bucket.sources.name
+  name         = local.manifest.groups[each.key].object
+  source       = "${local.source_dir}/${local.manifest.groups[each.key].zip}"
+  content_type = "application/zip"
+
+  lifecycle {
+    precondition {
+      condition = (
+        contains(keys(local.manifest.groups), each.key) &&
+        sort(try(local.manifest.groups[each.key].functions, [])) == sort([for name, f in local.functions : name if f.group == each.key])
+      )
+      error_message = "The staged group ${each.key} does not register exactly the functions terraform/main.tf deploys from it: stage again (go run ./scripts/stage) and update local.functions."
+    }
+  }
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  for_each = local.functions
+
+  project     = var.project
+  location    = var.region
+  name        = each.key
+  description = "Connectors: ${each.key}"
+
+  build_config {
+    runtime         = var.go_runtime
+    entry_point     = each.key
+    service_account = "projects/${var.project}/serviceAccounts/${local.builder_sa}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.sources.name
+        object = google_storage_bucket_object.source[each.value.group].name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email = local.function_sa[each.key]
+    environment_variables = local.environment
+    # Reachable from anywhere, but private: only roles/run.invoker holders
+    # get through Cloud Run's front end (see invoker below).
+    ingress_settings                 = "ALLOW_ALL"
+    all_traffic_on_latest_revision   = true
+    available_memory                 = "512M"
+    available_cpu                    = "1"
+    timeout_seconds                  = 60
+    max_instance_count               = var.max_instance_count
+    max_instance_request_concurrency = var.max_instance_request_concurrency
+  }
+
+  labels = {
+    managed-by = "connectors"
+    group      = each.value.group
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(local.manifest.groups), each.value.group)
+      error_message = "Group ${each.value.group} is not staged in ${local.source_dir}: run go run ./scripts/stage -out ${local.source_dir}."
+    }
+  }
+
+  depends_on = [
+    google_project_iam_member.firestore,
+    google_project_iam_member.secrets,
+    google_project_iam_member.builder,
+    google_storage_bucket_iam_member.builder_reads_sources,
+    google_secret_manager_secret_version.token_cache_key,
+    google_firestore_database.default,
+  ]
+}
+
+# Who may call each function: Cloud Run checks the caller's Google ID token
+# for roles/run.invoker before the request reaches the function. Nobody
+# else, and never allUsers or allAuthenticatedUsers.
+locals {
+  invoker_grants = merge([
+    for name, f in local.functions : {
+      for member in local.invokers[f.invokers] : "${name} ${member}" => { function = name, member = member }
+    }
+  ]...)
+}
+
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = local.invoker_grants
+
+  project  = var.project
+  location = var.region
+  # A gen2 function runs as the Cloud Run service of the same name.
+  name   = google_cloudfunctions2_function.function[each.value.function].name
+  role   = "roles/run.invoker"
+  member = each.value.member
+}

@@ -1,0 +1,190 @@
+# One service account per function, holding only what its function needs.
+# No Secret Manager role is granted at project level without a condition
+# that limits it to the service's secrets (names starting with
+# var.secret_prefix), and the list/get functions get none at all.
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  project      = var.project
+  account_id   = "fn-${each.key}"
+  display_name = "Connectors function ${each.key}"
+  description  = "Runtime identity of the ${each.key} function (${each.value.access} access)."
+
+  depends_on = [google_project_service.apis]
+}
+
+locals {
+  # Built from known values (not the computed email attribute) so that a
+  # plan shows every grant's member; the reference keeps the dependency.
+  function_sa = {
+    for name, sa in google_service_account.function :
+    name => "${sa.account_id}@${var.project}.iam.gserviceaccount.com"
+  }
+
+  firestore_role = {
+    read  = "roles/datastore.viewer"
+    write = "roles/datastore.user"
+    mint  = "roles/datastore.user"
+  }
+}
+
+resource "google_project_iam_member" "firestore" {
+  for_each = local.functions
+
+  project = var.project
+  role    = local.firestore_role[each.value.access]
+  member  = "serviceAccount:${local.function_sa[each.key]}"
+}
+
+# Secret Manager, as custom roles with exactly the calls the functions make
+# (shared/secret/secretmanager): predefined roles would add what they never
+# need (secretmanager.admin, for one, includes setIamPolicy).
+
+# CreateSecret. It is authorized against the parent project (the secret does
+# not exist yet), where resource.name is the project's, so its condition
+# also accepts the project; it is the only permission of its role, so the
+# project branch grants nothing else. Every later call on the secret is
+# fenced by the name prefix.
+resource "google_project_iam_custom_role" "secret_creator" {
+  project     = var.project
+  role_id     = "connectorsSecretCreator"
+  title       = "Connectors secret creator"
+  description = "Create Secret Manager secrets (the connectors admin functions); granted with a condition."
+  permissions = ["secretmanager.secrets.create"]
+}
+
+# What create/update/delete do to a connector's secret once it exists: add a
+# version, read the bundle to merge an update, destroy superseded versions,
+# delete the secret with its connector.
+resource "google_project_iam_custom_role" "secret_writer" {
+  project     = var.project
+  role_id     = "connectorsSecretWriter"
+  title       = "Connectors secret writer"
+  description = "Version, read and delete the connectors' Secret Manager secrets; granted with a name-prefix condition."
+  permissions = [
+    "secretmanager.secrets.delete",
+    "secretmanager.versions.access",
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+  ]
+}
+
+# What minting does: read a connector's bundle (and the token-cache key);
+# when the provider rotates a refresh token, add a version with the new one
+# and destroy the old versions. No create, no delete.
+resource "google_project_iam_custom_role" "secret_minter" {
+  project     = var.project
+  role_id     = "connectorsSecretMinter"
+  title       = "Connectors secret minter"
+  description = "Read the connectors' Secret Manager secrets and store rotated refresh tokens; granted with a name-prefix condition."
+  permissions = [
+    "secretmanager.versions.access",
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+  ]
+}
+
+locals {
+  custom_role = {
+    creator = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_creator.role_id}"
+    writer  = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_writer.role_id}"
+    minter  = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_minter.role_id}"
+  }
+
+  # Secret grants by access kind. The admin functions cannot touch the
+  # token-cache key: only minting reads it.
+  secret_grants = merge(
+    {
+      for name, f in local.functions : "${name}/creator" => {
+        function    = name
+        role        = local.custom_role.creator
+        title       = "connectors-secret-create"
+        description = "Create secrets named ${var.secret_prefix}*."
+        expression  = "resource.type == \"cloudresourcemanager.googleapis.com/Project\" || ${local.secret_condition}"
+      } if f.access == "write"
+    },
+    {
+      for name, f in local.functions : "${name}/writer" => {
+        function    = name
+        role        = local.custom_role.writer
+        title       = "connectors-secrets"
+        description = "Only secrets named ${var.secret_prefix}*, not the token-cache key."
+        expression  = "${local.secret_condition} && !resource.name.startsWith(\"${local.secrets_path}${local.token_cache_key}\")"
+      } if f.access == "write"
+    },
+    {
+      for name, f in local.functions : "${name}/minter" => {
+        function    = name
+        role        = local.custom_role.minter
+        title       = "connectors-secrets"
+        description = "Only secrets named ${var.secret_prefix}* (connector secrets and the token-cache key)."
+        expression  = local.secret_condition
+      } if f.access == "mint"
+    },
+  )
+}
+
+resource "google_project_iam_member" "secrets" {
+  for_each = local.secret_grants
+
+  project = var.project
+  role    = each.value.role
+  member  = "serviceAccount:${local.function_sa[each.value.function]}"
+
+  condition {
+    title       = each.value.title
+    description = each.value.description
+    expression  = each.value.expression
+  }
+}
+
+# The files function's own identity, for requests that name no connector.
+resource "google_project_iam_member" "files_default" {
+  for_each = contains(keys(local.functions), "files") ? toset(var.files_project_roles) : toset([])
+
+  project = var.project
+  role    = each.value
+  member  = "serviceAccount:${local.function_sa["files"]}"
+}
+
+# Builds: gen2 functions are built by Cloud Build as this account, not the
+# project's default compute account (which new projects no longer make an
+# editor).
+resource "google_service_account" "builder" {
+  project      = var.project
+  account_id   = "connectors-builder"
+  display_name = "Connectors function builds"
+
+  depends_on = [google_project_service.apis]
+}
+
+locals {
+  builder_sa = "${google_service_account.builder.account_id}@${var.project}.iam.gserviceaccount.com"
+}
+
+resource "google_project_iam_member" "builder" {
+  for_each = toset([
+    "roles/artifactregistry.writer",
+    "roles/cloudbuild.builds.builder",
+    "roles/logging.logWriter",
+  ])
+
+  project = var.project
+  role    = each.value
+  member  = "serviceAccount:${local.builder_sa}"
+}
+
+# Admins find the functions' URLs with gcloud (gcloud functions call and
+# describe read the function first).
+resource "google_project_iam_member" "admin_functions_viewer" {
+  for_each = toset(local.invokers.admins)
+
+  project = var.project
+  role    = "roles/cloudfunctions.viewer"
+  member  = each.value
+}

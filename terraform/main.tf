@@ -1,0 +1,98 @@
+# The whole Connectors stack: APIs, the Firestore database, the staged
+# sources, one service account per function with only what it needs, the
+# token-cache key, the functions (gen2, private) and who may invoke them.
+
+locals {
+  source_dir = var.source_dir != "" ? var.source_dir : "${path.module}/../.stage"
+  # Written by scripts/stage: per group, its functions, zip and sha256.
+  manifest = jsondecode(file("${local.source_dir}/manifest.json"))
+
+  # Every deployed function: its group (the staged source it is built
+  # from), what its service account may touch, and who may invoke it.
+  #   read:  Firestore read-only; no Secret Manager at all.
+  #   write: Firestore read/write; create, version and delete the
+  #          connector secrets (by name prefix).
+  #   mint:  Firestore read/write (the shared token cache); read the
+  #          connector secrets and add versions to them (a rotated refresh
+  #          token is written back), by name prefix.
+  functions = {
+    "connectors-create" = { group = "connectors", access = "write", invokers = "admins" }
+    "connectors-list"   = { group = "connectors", access = "read", invokers = "admins" }
+    "connectors-get"    = { group = "connectors", access = "read", invokers = "admins" }
+    "connectors-update" = { group = "connectors", access = "write", invokers = "admins" }
+    "connectors-delete" = { group = "connectors", access = "write", invokers = "admins" }
+    "connectors-test"   = { group = "connectors", access = "mint", invokers = "admins" }
+    "token"             = { group = "token", access = "mint", invokers = "agents" }
+    "files"             = { group = "files", access = "mint", invokers = "agents" }
+  }
+
+  groups = toset([for f in local.functions : f.group])
+
+  agents_bound = distinct(flatten([for agent, members in var.agent_bindings : members]))
+  invokers = {
+    admins = distinct(var.admin_members)
+    agents = distinct(concat(var.agent_members, local.agents_bound))
+  }
+
+  # The deployment's configuration, read by shared/config and shared/auth.
+  environment = {
+    GOOGLE_CLOUD_PROJECT              = var.project
+    CONNECTORS_COLLECTION_PREFIX      = var.collection_prefix
+    CONNECTORS_SECRET_PREFIX          = var.secret_prefix
+    CONNECTORS_ALLOW_INSECURE_URLS    = tostring(var.allow_insecure_urls)
+    CONNECTORS_ALLOW_PRIVATE_NETWORKS = tostring(var.allow_private_networks)
+    CONNECTORS_ADMINS                 = join(",", var.admin_members)
+    CONNECTORS_AGENT_PRINCIPALS       = join(",", var.agent_members)
+    CONNECTORS_AGENT_BINDINGS         = join(";", [for agent in sort(keys(var.agent_bindings)) : "${agent}=${join("|", var.agent_bindings[agent])}"])
+    # The functions are private (no allUsers invoker): Cloud Run's front end
+    # has checked every caller's ID token for roles/run.invoker.
+    CONNECTORS_TRUST_CLOUD_RUN_IAM = "true"
+  }
+
+  # Secret Manager names resources with the project number in IAM conditions.
+  secrets_path     = "projects/${var.project_number}/secrets/"
+  secret_condition = "resource.name.startsWith(\"${local.secrets_path}${var.secret_prefix}\")"
+  token_cache_key  = "${var.secret_prefix}token-cache-key"
+}
+
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+  project            = var.project
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# Firestore in native mode. Collections: <prefix>connectors,
+# <prefix>secret-orphans, <prefix>token-cache.
+#
+# Indexes: connectors-list queries <prefix>connectors with
+# `agents array-contains A` ordered by document ID ascending (and
+# <prefix>secret-orphans by document ID alone). Firestore's automatic
+# single-field index on `agents` (array-contains) serves that query: every
+# single-field index entry ends with the document name in ascending order,
+# so an equality or array-contains filter ordered by __name__ ascending needs
+# no composite index. One would be needed only for a descending __name__
+# order or for a second filtered or ordered field, so none is declared.
+resource "google_firestore_database" "default" {
+  count = var.create_firestore_database ? 1 : 0
+
+  project                 = var.project
+  name                    = "(default)"
+  location_id             = coalesce(var.firestore_location, var.region)
+  type                    = "FIRESTORE_NATIVE"
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  # terraform destroy leaves the data alone.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.apis]
+}

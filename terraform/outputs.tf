@@ -1,0 +1,29 @@
+output "function_urls" {
+  description = "Every function's URL (Cloud Run URI): the audience of callers' ID tokens and what they POST to."
+  value       = { for name, f in google_cloudfunctions2_function.function : name => f.service_config[0].uri }
+}
+
+output "token_url" {
+  description = "Where agents mint credentials."
+  value       = google_cloudfunctions2_function.function["token"].service_config[0].uri
+}
+
+output "files_url" {
+  description = "Where agents read and write objects."
+  value       = google_cloudfunctions2_function.function["files"].service_config[0].uri
+}
+
+output "service_accounts" {
+  description = "Each function's runtime service account."
+  value       = local.function_sa
+}
+
+output "sources_bucket" {
+  description = "Bucket of the staged sources."
+  value       = google_storage_bucket.sources.name
+}
+
+output "token_cache_key_secret" {
+  description = "Secret holding the token-cache key."
+  value       = google_secret_manager_secret.token_cache_key.secret_id
+}

@@ -1,0 +1,143 @@
+variable "project" {
+  description = "Project ID that holds everything: Firestore, Secret Manager, the functions."
+  type        = string
+}
+
+variable "project_number" {
+  description = "Number of that project (gcloud projects describe PROJECT --format='value(projectNumber)'). Secret Manager IAM conditions match resource names of the form projects/NUMBER/secrets/ID, so the secret-prefix conditions are written with it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.project_number))
+    error_message = "project_number is the project's number (digits), not its ID."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions and the sources bucket."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "firestore_location" {
+  description = "Location of the Firestore database (e.g. nam5, eur3, or a region). Defaults to var.region."
+  type        = string
+  default     = null
+}
+
+variable "create_firestore_database" {
+  description = "Create the project's (default) Firestore database in native mode. Set false when the project already has one (it must be in native mode)."
+  type        = bool
+  default     = true
+}
+
+variable "admin_members" {
+  description = "Who may call the connectors-* functions: IAM members user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_ADMINS (groups cannot be matched against an ID token, so they are refused)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.admin_members) > 0 && alltrue([for m in var.admin_members : can(regex("^(user|serviceAccount):[^@\\s,;|=:]+@[^@\\s,;|=:]+$", m))])
+    error_message = "admin_members: at least one, each user:EMAIL or serviceAccount:EMAIL."
+  }
+}
+
+variable "agent_members" {
+  description = "Agent runtimes that may call token and files for any agent ID: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.agent_members : can(regex("^(user|serviceAccount):[^@\\s,;|=:]+@[^@\\s,;|=:]+$", m))])
+    error_message = "agent_members: each user:EMAIL or serviceAccount:EMAIL."
+  }
+}
+
+variable "agent_bindings" {
+  description = "Agent ID => the members allowed to act for it (CONNECTORS_AGENT_BINDINGS). Bound members also get the agent role and roles/run.invoker on token and files."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition = alltrue([for agent, members in var.agent_bindings :
+      can(regex("^[^\\s;|=]+$", agent)) && length(members) > 0 &&
+      alltrue([for m in members : can(regex("^(user|serviceAccount):[^@\\s,;|=:]+@[^@\\s,;|=:]+$", m))])
+    ])
+    error_message = "agent_bindings: agent IDs without spaces or ;|=, each with at least one user:EMAIL or serviceAccount:EMAIL."
+  }
+}
+
+variable "allow_insecure_urls" {
+  description = "Allow http:// token URLs to loopback hosts (CONNECTORS_ALLOW_INSECURE_URLS). Development only."
+  type        = bool
+  default     = false
+}
+
+variable "allow_private_networks" {
+  description = "Let token requests reach private address ranges (CONNECTORS_ALLOW_PRIVATE_NETWORKS), for providers inside a VPC."
+  type        = bool
+  default     = false
+}
+
+variable "collection_prefix" {
+  description = "Prefix of the Firestore collections (CONNECTORS_COLLECTION_PREFIX)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]*$", var.collection_prefix))
+    error_message = "collection_prefix: letters, digits, _ and - only."
+  }
+}
+
+variable "secret_prefix" {
+  description = "Prefix of every Secret Manager secret the service owns (CONNECTORS_SECRET_PREFIX); the functions' Secret Manager roles are conditioned on it."
+  type        = string
+  default     = "connector-"
+
+  validation {
+    # Never empty: the IAM conditions would then match every secret.
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{2,100}$", var.secret_prefix))
+    error_message = "secret_prefix: 3 or more letters, digits, _ or -, starting with a letter."
+  }
+}
+
+variable "source_dir" {
+  description = "Directory written by `go run ./scripts/stage -out DIR` (manifest.json and one zip per function group). Defaults to .stage at the repository root."
+  type        = string
+  default     = ""
+}
+
+variable "go_runtime" {
+  description = "Cloud Functions Go runtime. It must provide the Go version go.mod requires (go 1.26)."
+  type        = string
+  default     = "go126"
+}
+
+variable "token_cache_key_version" {
+  description = "Bump to write a new random token-cache key (cached tokens are then fetched again)."
+  type        = number
+  default     = 1
+}
+
+variable "max_instance_count" {
+  description = "Maximum instances per function."
+  type        = number
+  default     = 10
+}
+
+variable "max_instance_request_concurrency" {
+  description = "Concurrent requests per instance."
+  type        = number
+  default     = 40
+}
+
+variable "files_project_roles" {
+  description = "Project roles for the files function's own identity, used when a files request names no connector (Application Default Credentials), e.g. [\"roles/storage.objectAdmin\"]. Secret Manager roles are refused."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.files_project_roles : !startswith(r, "roles/secretmanager.") && !contains(["roles/owner", "roles/editor"], r)])
+    error_message = "files_project_roles must not grant Secret Manager, owner or editor roles."
+  }
+}
