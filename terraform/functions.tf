@@ -61,10 +61,13 @@ resource "google_cloudfunctions2_function" "function" {
 
   service_config {
     service_account_email = local.function_sa[each.key]
-    environment_variables = local.environment
+    environment_variables = local.function_environment[each.key]
     # Reachable from anywhere, but private: only roles/run.invoker holders
-    # get through Cloud Run's front end (see invoker below).
-    ingress_settings                 = "ALLOW_ALL"
+    # get through Cloud Run's front end (see invoker below). The admin
+    # functions stay reachable so that the command-line path keeps working
+    # next to the console's load balancer; the console itself is reachable
+    # through the load balancer (and IAP) only (console.tf).
+    ingress_settings                 = contains(local.lb_only, each.key) ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     available_memory                 = "512M"
     available_cpu                    = "1"

@@ -30,7 +30,8 @@ locals {
 }
 
 resource "google_project_iam_member" "firestore" {
-  for_each = local.functions
+  # The console (access "none") gets no role at all.
+  for_each = { for name, f in local.functions : name => f if f.access != "none" }
 
   project = var.project
   role    = local.firestore_role[each.value.access]

@@ -15,6 +15,8 @@ locals {
   #   mint:  Firestore read/write (the shared token cache); read the
   #          connector secrets and add versions to them (a rotated refresh
   #          token is written back), by name prefix.
+  #   none:  no role at all (the console: it serves a page and reads
+  #          nothing; see console.tf).
   functions = {
     "connectors-create" = { group = "connectors", access = "write", invokers = "admins" }
     "connectors-list"   = { group = "connectors", access = "read", invokers = "admins" }
@@ -24,6 +26,7 @@ locals {
     "connectors-test"   = { group = "connectors", access = "mint", invokers = "admins" }
     "token"             = { group = "token", access = "mint", invokers = "agents" }
     "files"             = { group = "files", access = "mint", invokers = "agents" }
+    "console"           = { group = "console", access = "none", invokers = "none" }
   }
 
   groups = toset([for f in local.functions : f.group])
@@ -32,9 +35,12 @@ locals {
   invokers = {
     admins = distinct(var.admin_members)
     agents = distinct(concat(var.agent_members, local.agents_bound))
+    # Only through the load balancer, as the IAP service agent (console.tf).
+    none = []
   }
 
-  # The deployment's configuration, read by shared/config and shared/auth.
+  # The deployment's configuration, read by shared/config and shared/auth
+  # (the console gets local.function_environment's own, in console.tf).
   environment = {
     GOOGLE_CLOUD_PROJECT              = var.project
     CONNECTORS_COLLECTION_PREFIX      = var.collection_prefix
@@ -56,7 +62,7 @@ locals {
 }
 
 resource "google_project_service" "apis" {
-  for_each = toset([
+  for_each = toset(concat([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -66,7 +72,11 @@ resource "google_project_service" "apis" {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
-  ])
+    ], local.console_enabled ? [
+    # The console's load balancer and Identity-Aware Proxy (console.tf).
+    "compute.googleapis.com",
+    "iap.googleapis.com",
+  ] : []))
   project            = var.project
   service            = each.value
   disable_on_destroy = false

@@ -27,3 +27,18 @@ output "token_cache_key_secret" {
   description = "Secret holding the token-cache key."
   value       = google_secret_manager_secret.token_cache_key.secret_id
 }
+
+output "console_url" {
+  description = "The web console, behind Identity-Aware Proxy (null when console_domain is empty)."
+  value       = local.console_enabled ? "https://${var.console_domain}/console" : null
+}
+
+output "console_ip" {
+  description = "Address of the console's load balancer: console_domain's DNS A record (null when console_domain is empty)."
+  value       = local.console_enabled ? google_compute_global_address.console[0].address : null
+}
+
+output "function_environment" {
+  description = "Each function's environment variables. A function's whole environment shows as unknown in a plan while any value is (CONNECTORS_IAP_AUDIENCES holds the backend service's server-assigned ID); this output shows the known values next to the unknown."
+  value       = local.function_environment
+}

@@ -141,3 +141,14 @@ variable "files_project_roles" {
     error_message = "files_project_roles must not grant Secret Manager, owner or editor roles."
   }
 }
+
+variable "console_domain" {
+  description = "Hostname of the web console (e.g. console.connectors.example.com), served by an HTTPS load balancer with Identity-Aware Proxy in front of the console and the admin functions (console.tf). Point its DNS A record at the console_ip output; the Google-managed certificate is issued once it resolves. Empty: no load balancer, the console is not exposed."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.console_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.console_domain))
+    error_message = "console_domain: a lower-case DNS hostname without scheme, port or path, or empty."
+  }
+}

@@ -3,9 +3,11 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -33,6 +35,9 @@ const ProviderDirEnv = "CONNECTORS_TF_PROVIDER_DIR"
 var (
 	adminFunctions = []string{"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-test", "connectors-update"}
 	agentFunctions = []string{"files", "token"}
+	// console is the web console: no role at all, behind the load balancer
+	// and IAP only.
+	console = "console"
 	// readOnly functions must not reach Secret Manager at all.
 	readOnly = []string{"connectors-get", "connectors-list"}
 )
@@ -43,14 +48,19 @@ type plan struct {
 		Value json.RawMessage `json:"value"`
 	} `json:"variables"`
 	ResourceChanges []resourceChange `json:"resource_changes"`
+	OutputChanges   map[string]struct {
+		After        json.RawMessage `json:"after"`
+		AfterUnknown json.RawMessage `json:"after_unknown"`
+	} `json:"output_changes"`
 }
 
 type resourceChange struct {
 	Address string `json:"address"`
 	Type    string `json:"type"`
 	Change  struct {
-		Actions []string       `json:"actions"`
-		After   map[string]any `json:"after"`
+		Actions      []string       `json:"actions"`
+		After        map[string]any `json:"after"`
+		AfterUnknown map[string]any `json:"after_unknown"`
 	} `json:"change"`
 }
 
@@ -62,6 +72,7 @@ type vars struct {
 	Admins        []string            `json:"admin_members"`
 	Agents        []string            `json:"agent_members"`
 	Bindings      map[string][]string `json:"agent_bindings"`
+	ConsoleDomain string              `json:"console_domain"`
 }
 
 func (p *plan) vars() (vars, error) {
@@ -69,6 +80,7 @@ func (p *plan) vars() (vars, error) {
 	for name, dst := range map[string]any{
 		"project": &v.Project, "project_number": &v.ProjectNumber, "secret_prefix": &v.SecretPrefix,
 		"admin_members": &v.Admins, "agent_members": &v.Agents, "agent_bindings": &v.Bindings,
+		"console_domain": &v.ConsoleDomain,
 	} {
 		raw, ok := p.Variables[name]
 		if !ok {
@@ -84,7 +96,7 @@ func (p *plan) vars() (vars, error) {
 // grant is one IAM grant found in the plan.
 type grant struct {
 	addr      string
-	scope     string // "project", "secret", "service" (a function's Cloud Run service), "other"
+	scope     string // "project", "secret", "service" (a function's Cloud Run service), "iap" (a backend service), "other"
 	target    string // the secret or service for those scopes
 	role      string
 	members   []string
@@ -93,8 +105,19 @@ type grant struct {
 
 // function is one planned google_cloudfunctions2_function.
 type function struct {
-	name, entryPoint, serviceAccount string
-	env                              map[string]string
+	name, entryPoint, serviceAccount, ingress string
+	env                                       map[string]string
+	// envUnknown: the provider shows the whole environment as unknown
+	// (one of its values is); env then comes from the function_environment
+	// output, and unknownEnv names the values known only after apply.
+	envUnknown bool
+	unknownEnv []string
+}
+
+// loadBalancer is the console's load balancer as planned.
+type loadBalancer struct {
+	negs     map[string]string // NEG name -> Cloud Run service
+	backends map[string]bool   // backend service name -> IAP enabled
 }
 
 func str(m map[string]any, k string) string {
@@ -123,8 +146,9 @@ func strs(v any) []string {
 
 // scan extracts what the checks need from the planned resources (those
 // created or updated; deletions grant nothing).
-func (p *plan) scan() (fns map[string]function, sas map[string]string, roles map[string][]string, grants []grant, problems []string) {
+func (p *plan) scan() (fns map[string]function, sas map[string]string, roles map[string][]string, grants []grant, lb loadBalancer, problems []string) {
 	fns = map[string]function{}
+	lb = loadBalancer{negs: map[string]string{}, backends: map[string]bool{}}
 	sas = map[string]string{}     // email -> address
 	roles = map[string][]string{} // projects/P/roles/ID -> permissions
 	for _, rc := range p.ResourceChanges {
@@ -140,13 +164,30 @@ func (p *plan) scan() (fns map[string]function, sas map[string]string, roles map
 			}
 			if s := block(a, "service_config"); s != nil {
 				f.serviceAccount = str(s, "service_account_email")
+				f.ingress = str(s, "ingress_settings")
 				if env, ok := s["environment_variables"].(map[string]any); ok {
 					for k, v := range env {
 						f.env[k], _ = v.(string)
 					}
 				}
 			}
+			if u := block(rc.Change.AfterUnknown, "service_config"); u != nil && u["environment_variables"] == true {
+				f.envUnknown = true
+				f.env, f.unknownEnv = p.outputEnv(f.name)
+			}
 			fns[f.name] = f
+		case "google_compute_region_network_endpoint_group", "google_compute_network_endpoint_group", "google_compute_global_network_endpoint_group":
+			service := "?"
+			if b := block(a, "cloud_run"); b != nil {
+				service = str(b, "service")
+				if service == "" {
+					service = "url_mask " + str(b, "url_mask")
+				}
+			}
+			lb.negs[str(a, "name")] = service
+		case "google_compute_backend_service":
+			iap := block(a, "iap")
+			lb.backends[str(a, "name")] = iap != nil && iap["enabled"] == true
 		case "google_service_account":
 			sas[str(a, "account_id")+"@"+str(a, "project")+".iam.gserviceaccount.com"] = rc.Address
 		case "google_project_iam_custom_role":
@@ -178,10 +219,38 @@ func (p *plan) scan() (fns map[string]function, sas map[string]string, roles map
 			g.scope, g.target = "service", lastSegment(str(a, "service"))
 		case strings.HasPrefix(rc.Type, "google_cloudfunctions2_function_iam_"):
 			g.scope, g.target = "service", lastSegment(str(a, "cloud_function"))
+		case strings.HasPrefix(rc.Type, "google_iap_web_backend_service_iam_"):
+			g.scope, g.target = "iap", lastSegment(str(a, "web_backend_service"))
 		}
 		grants = append(grants, g)
 	}
-	return fns, sas, roles, grants, problems
+	return fns, sas, roles, grants, lb, problems
+}
+
+// outputEnv reads a function's environment from the function_environment
+// output: its known values, and the names of those known after apply.
+func (p *plan) outputEnv(name string) (env map[string]string, unknown []string) {
+	env = map[string]string{}
+	o, ok := p.OutputChanges["function_environment"]
+	if !ok {
+		return env, nil
+	}
+	var after map[string]map[string]any
+	var afterUnknown map[string]any
+	_ = json.Unmarshal(o.After, &after)
+	_ = json.Unmarshal(o.AfterUnknown, &afterUnknown)
+	for k, v := range after[name] {
+		env[k], _ = v.(string)
+	}
+	if u, ok := afterUnknown[name].(map[string]any); ok {
+		for k, v := range u {
+			if v == true {
+				unknown = append(unknown, k)
+			}
+		}
+	}
+	sort.Strings(unknown)
+	return env, unknown
 }
 
 func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
@@ -243,10 +312,10 @@ func checkPlan(p *plan) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	fns, sas, custom, grants, problems := p.scan()
+	fns, sas, custom, grants, lb, problems := p.scan()
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	want := setOf(adminFunctions, agentFunctions)
+	want := setOf(adminFunctions, agentFunctions, []string{console})
 	var got []string
 	for name := range fns {
 		got = append(got, name)
@@ -274,6 +343,40 @@ func checkPlan(p *plan) []string {
 		if _, ok := sas[f.serviceAccount]; !ok {
 			fail("%s: service account %s is not created by this configuration", name, f.serviceAccount)
 		}
+		if f.envUnknown && len(f.env) == 0 {
+			fail("%s: its environment is unknown until apply and the function_environment output does not show it", name)
+		}
+		for _, k := range f.unknownEnv {
+			if k != "CONNECTORS_IAP_AUDIENCES" {
+				fail("%s: %s is unknown until apply", name, k)
+			}
+		}
+		if name == console {
+			// Only its project: no backend, no identity configuration, and
+			// no CONNECTORS_FUNCTION_BASE_URL (the admin functions are on
+			// its own origin, behind the same load balancer).
+			if want := map[string]string{"GOOGLE_CLOUD_PROJECT": v.Project}; !maps.Equal(f.env, want) || len(f.unknownEnv) > 0 {
+				fail("%s: environment %v (unknown: %v), want exactly %v", name, f.env, f.unknownEnv, want)
+			}
+			if f.ingress != "ALLOW_INTERNAL_AND_GCLB" {
+				fail("%s: ingress %q, want ALLOW_INTERNAL_AND_GCLB (through the load balancer only)", name, f.ingress)
+			}
+			continue
+		}
+		iapAudience, iapSet := f.env["CONNECTORS_IAP_AUDIENCES"]
+		iapUnknown := slices.Contains(f.unknownEnv, "CONNECTORS_IAP_AUDIENCES")
+		switch {
+		case v.ConsoleDomain == "" || !slices.Contains(adminFunctions, name):
+			if iapSet || iapUnknown {
+				fail("%s: CONNECTORS_IAP_AUDIENCES is set, but the function is not behind IAP", name)
+			}
+		case iapUnknown:
+			// Its backend service's ID is assigned on creation.
+		case !iapSet:
+			fail("%s: behind IAP without CONNECTORS_IAP_AUDIENCES", name)
+		case !regexp.MustCompile(`^/projects/` + regexp.QuoteMeta(v.ProjectNumber) + `/global/backendServices/[0-9]+$`).MatchString(iapAudience):
+			fail("%s: CONNECTORS_IAP_AUDIENCES=%q is not /projects/%s/global/backendServices/ID", name, iapAudience, v.ProjectNumber)
+		}
 		for k, want := range map[string]string{
 			"GOOGLE_CLOUD_PROJECT":           v.Project,
 			"CONNECTORS_SECRET_PREFIX":       v.SecretPrefix,
@@ -295,6 +398,7 @@ func checkPlan(p *plan) []string {
 	prefixClause := fmt.Sprintf("resource.name.startsWith(%q)", "projects/"+v.ProjectNumber+"/secrets/"+v.SecretPrefix)
 	secretAccess := map[string]bool{} // function -> holds some Secret Manager grant
 	invokers := map[string][]string{}
+	iapAccess := map[string][]string{} // backend service -> members
 	for _, g := range grants {
 		for _, m := range g.members {
 			if m == "allUsers" || m == "allAuthenticatedUsers" {
@@ -306,6 +410,17 @@ func checkPlan(p *plan) []string {
 				fail("%s: invoker grant on %q, which is no function here", g.addr, g.target)
 			}
 			invokers[g.target] = append(invokers[g.target], g.members...)
+		}
+		for _, m := range g.members {
+			if owner[strings.TrimPrefix(m, "serviceAccount:")] == console && !secretRole(g.role, custom) {
+				fail("%s: the console's service account gets %s; it must have no role", g.addr, g.role)
+			}
+		}
+		if g.scope == "iap" {
+			iapAccess[g.target] = append(iapAccess[g.target], g.members...)
+			if g.role != "roles/iap.httpsResourceAccessor" {
+				fail("%s: %s on backend service %s, want only roles/iap.httpsResourceAccessor", g.addr, g.role, g.target)
+			}
 		}
 		if !secretRole(g.role, custom) {
 			continue
@@ -320,6 +435,9 @@ func checkPlan(p *plan) []string {
 		for _, m := range g.members {
 			if fn, ok := owner[strings.TrimPrefix(m, "serviceAccount:")]; ok {
 				secretAccess[fn] = true
+				if fn == console {
+					fail("%s: the console's service account gets %s; it must have no role", g.addr, g.role)
+				}
 				if g.role == "roles/owner" || g.role == "roles/editor" {
 					fail("%s: function %s gets %s", g.addr, fn, g.role)
 				}
@@ -327,6 +445,9 @@ func checkPlan(p *plan) []string {
 		}
 	}
 	for _, name := range got {
+		if name == console {
+			continue
+		}
 		reads := slices.Contains(readOnly, name)
 		switch {
 		case reads && secretAccess[name]:
@@ -340,13 +461,61 @@ func checkPlan(p *plan) []string {
 	for _, members := range v.Bindings {
 		bound = append(bound, members...)
 	}
+	iapAgent := "serviceAccount:service-" + v.ProjectNumber + "@gcp-sa-iap.iam.gserviceaccount.com"
 	for _, name := range got {
 		want := setOf(v.Admins)
-		if slices.Contains(agentFunctions, name) {
+		switch {
+		case slices.Contains(agentFunctions, name):
 			want = setOf(v.Agents, bound)
+		case name == console && v.ConsoleDomain == "":
+			want = []string{}
+		case name == console:
+			want = []string{iapAgent}
+		case v.ConsoleDomain != "":
+			want = setOf(v.Admins, []string{iapAgent})
 		}
 		if have := setOf(invokers[name]); !slices.Equal(have, want) {
 			fail("%s: invokers %v, want exactly %v", name, have, want)
+		}
+	}
+
+	// The console's load balancer: the console and the admin functions,
+	// each through a serverless NEG and a backend service with IAP on that
+	// lets exactly the admins through; never token or files.
+	var routed []string
+	for neg, service := range lb.negs {
+		routed = append(routed, service)
+		if !lb.backends[neg] {
+			if _, ok := lb.backends[neg]; !ok {
+				fail("NEG %s (%s) has no backend service of its name", neg, service)
+			}
+		}
+		if slices.Contains(agentFunctions, service) {
+			fail("%s is behind the load balancer (NEG %s); only the console and the admin functions may be", service, neg)
+		}
+	}
+	sort.Strings(routed)
+	wantRouted := []string{}
+	if v.ConsoleDomain != "" {
+		wantRouted = setOf(adminFunctions, []string{console})
+	}
+	if have := setOf(routed); !slices.Equal(have, wantRouted) {
+		fail("the load balancer routes to %v, want %v", have, wantRouted)
+	}
+	for backend, iap := range lb.backends {
+		if !iap {
+			fail("backend service %s: IAP is not enabled", backend)
+		}
+		if _, ok := lb.negs[backend]; !ok {
+			fail("backend service %s has no NEG of its name", backend)
+		}
+		if have, want := setOf(iapAccess[backend]), setOf(v.Admins); !slices.Equal(have, want) {
+			fail("backend service %s: roles/iap.httpsResourceAccessor for %v, want exactly %v", backend, have, want)
+		}
+	}
+	for backend := range iapAccess {
+		if _, ok := lb.backends[backend]; !ok {
+			fail("IAP grants on %s, which is no backend service here", backend)
 		}
 	}
 	return problems
@@ -492,7 +661,7 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	saOf := func(p *plan, fn string) string {
-		fns, _, _, _, _ := p.scan()
+		fns, _, _, _, _, _ := p.scan()
 		return "serviceAccount:" + fns[fn].serviceAccount
 	}
 	add := func(p *plan, typ string, after map[string]any) {
@@ -537,6 +706,44 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 				}
 			}
 		}, "share the service account"},
+		{"token behind the load balancer", func(p *plan) {
+			add(p, "google_compute_region_network_endpoint_group", map[string]any{"name": "token", "cloud_run": []any{map[string]any{"service": "token"}}})
+			add(p, "google_compute_backend_service", map[string]any{"name": "token", "iap": []any{map[string]any{"enabled": true}}})
+		}, "token is behind the load balancer"},
+		{"IAP off", func(p *plan) {
+			for i, rc := range p.ResourceChanges {
+				if rc.Type == "google_compute_backend_service" {
+					block(p.ResourceChanges[i].Change.After, "iap")["enabled"] = false
+				}
+			}
+		}, "IAP is not enabled"},
+		{"extra IAP accessor", func(p *plan) {
+			add(p, "google_iap_web_backend_service_iam_member", map[string]any{"web_backend_service": "connectors-console", "role": "roles/iap.httpsResourceAccessor", "member": "user:eve@example.com"})
+		}, "httpsResourceAccessor"},
+		{"console gets a role", func(p *plan) {
+			add(p, "google_project_iam_member", map[string]any{"role": "roles/datastore.viewer", "member": saOf(p, console)})
+		}, "must have no role"},
+		{"console told another origin", func(p *plan) {
+			for i, rc := range p.ResourceChanges {
+				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == console {
+					block(p.ResourceChanges[i].Change.After, "service_config")["environment_variables"] = map[string]any{"GOOGLE_CLOUD_PROJECT": v.Project, "CONNECTORS_FUNCTION_BASE_URL": "https://elsewhere.example.com"}
+				}
+			}
+		}, "console: environment"},
+		{"admin function without an IAP audience", func(p *plan) {
+			o := p.OutputChanges["function_environment"]
+			var after map[string]map[string]any
+			var unknown map[string]map[string]any
+			if err := json.Unmarshal(o.After, &after); err != nil {
+				t.Fatal(err)
+			}
+			_ = json.Unmarshal(o.AfterUnknown, &unknown)
+			delete(after["connectors-get"], "CONNECTORS_IAP_AUDIENCES")
+			delete(unknown["connectors-get"], "CONNECTORS_IAP_AUDIENCES")
+			o.After, _ = json.Marshal(after)
+			o.AfterUnknown, _ = json.Marshal(unknown)
+			p.OutputChanges["function_environment"] = o
+		}, "connectors-get: behind IAP without CONNECTORS_IAP_AUDIENCES"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -16,3 +16,4 @@ agent_bindings = {
 collection_prefix   = "prod-"
 secret_prefix       = "cx-"
 files_project_roles = ["roles/storage.objectAdmin"]
+console_domain      = "console.connectors-ci.example.com"
