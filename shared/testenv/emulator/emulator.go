@@ -30,18 +30,30 @@ func Main(m *testing.M) int {
 	if os.Getenv(FirestoreEnv) != "" {
 		return m.Run()
 	}
-	gcloud, err := exec.LookPath("gcloud")
-	if err != nil {
-		// NeedFirestore reports it per test (fatal under CI).
+	_, stop, err := Start()
+	if errors.Is(err, exec.ErrNotFound) {
+		// No gcloud: NeedFirestore reports it per test (fatal under CI).
 		return m.Run()
 	}
-	stop, err := startFirestore(gcloud)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: start Firestore emulator: %v\n", err)
 		return 1
 	}
 	defer stop()
 	return m.Run()
+}
+
+// Start runs an emulator from the gcloud SDK on a free loopback port, waits
+// until it answers, sets FIRESTORE_EMULATOR_HOST to it and returns its
+// address and a stop function, which kills the emulator's process group (by
+// PID) and unsets the variable. Without gcloud on PATH the error wraps
+// exec.ErrNotFound. Programs (scripts/bench) use it as Main does.
+func Start() (hostPort string, stop func(), err error) {
+	gcloud, err := exec.LookPath("gcloud")
+	if err != nil {
+		return "", nil, fmt.Errorf("emulator: %w", err)
+	}
+	return startFirestore(gcloud)
 }
 
 // NeedFirestore skips the test when no emulator is available, except under
@@ -62,15 +74,15 @@ func NeedFirestore(t testing.TB) {
 // startFirestore runs the emulator on a free loopback port in its own
 // process group (gcloud starts a JVM child; killing the group stops both),
 // waits until it answers and sets FIRESTORE_EMULATOR_HOST.
-func startFirestore(gcloud string) (stop func(), err error) {
+func startFirestore(gcloud string) (hostPort string, stop func(), err error) {
 	port, err := FreePort()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	hostPort := fmt.Sprintf("127.0.0.1:%d", port)
+	hostPort = fmt.Sprintf("127.0.0.1:%d", port)
 	logFile, err := os.CreateTemp("", "firestore-emulator-*.log")
 	if err != nil {
-		return nil, fmt.Errorf("emulator log: %w", err)
+		return "", nil, fmt.Errorf("emulator log: %w", err)
 	}
 	cmd := exec.Command(gcloud, "emulators", "firestore", "start", "--host-port="+hostPort)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -78,7 +90,7 @@ func startFirestore(gcloud string) (stop func(), err error) {
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		_ = os.Remove(logFile.Name())
-		return nil, fmt.Errorf("start emulator: %w", err)
+		return "", nil, fmt.Errorf("start emulator: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -100,7 +112,7 @@ func startFirestore(gcloud string) (stop func(), err error) {
 	if err := waitHTTP(hostPort, exited); err != nil {
 		out, _ := os.ReadFile(logFile.Name())
 		kill()
-		return nil, fmt.Errorf("emulator on %s: %w\nemulator output:\n%s", hostPort, err, out)
+		return "", nil, fmt.Errorf("emulator on %s: %w\nemulator output:\n%s", hostPort, err, out)
 	}
 	// An interrupted test run must not leave a JVM behind.
 	sigs := make(chan os.Signal, 1)
@@ -117,9 +129,9 @@ func startFirestore(gcloud string) (stop func(), err error) {
 	}()
 	if err := os.Setenv(FirestoreEnv, hostPort); err != nil {
 		kill()
-		return nil, err
+		return "", nil, err
 	}
-	return func() {
+	return hostPort, func() {
 		signal.Stop(sigs)
 		close(done)
 		kill()
