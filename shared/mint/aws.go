@@ -76,7 +76,7 @@ func (a *AWS) Mint(ctx context.Context, c *connector.Connector, b secret.Bundle)
 	// A copy that shares the guarded transport but never follows a
 	// redirect, whatever the given client says.
 	hc := *base
-	hc.CheckRedirect = noRedirect
+	hc.CheckRedirect = oauth.NoRedirect
 	endpoint := "STS"
 	opts := sts.Options{
 		Region:      region,
@@ -182,8 +182,8 @@ func stsError(ctx context.Context, endpoint string, err error, secretKey string)
 		}
 		e := &oauth.UpstreamError{
 			Status:      status,
-			Code:        sanitize(ae.ErrorCode(), 100, secretKey),
-			Description: sanitize(ae.ErrorMessage(), 300, secretKey),
+			Code:        oauth.Sanitize(ae.ErrorCode(), 100, secretKey),
+			Description: oauth.Sanitize(ae.ErrorMessage(), 300, secretKey),
 		}
 		if e.Code == "" && e.Description == "" {
 			e.Description = fmt.Sprintf("STS answered HTTP %d", status)
@@ -207,8 +207,8 @@ func stsError(ctx context.Context, endpoint string, err error, secretKey string)
 		return fmt.Errorf("%w: %w", &oauth.UpstreamError{Status: status, Description: "STS response cannot be parsed"}, oauth.ErrInvalidResponse)
 	}
 	var se *smithyhttp.RequestSendError
-	if errors.As(err, &se) || isTimeout(err) || ctx.Err() != nil {
-		return classifyTransport(ctx, endpoint, err)
+	if errors.As(err, &se) || oauth.IsTimeout(err) || ctx.Err() != nil {
+		return oauth.TransportError(ctx, endpoint, err)
 	}
-	return fmt.Errorf("STS request failed: %s", sanitize(err.Error(), 300, secretKey))
+	return fmt.Errorf("STS request failed: %s", oauth.Sanitize(err.Error(), 300, secretKey))
 }

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -82,7 +80,7 @@ func (g *Google) Mint(ctx context.Context, c *connector.Connector, b secret.Bund
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rec := &recorder{ctx: ctx, base: base.Transport}
-	hc := &http.Client{Transport: rec, CheckRedirect: noRedirect}
+	hc := &http.Client{Transport: rec, CheckRedirect: oauth.NoRedirect}
 	tok, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc)).Token()
 	if err != nil {
 		return nil, googleError(ctx, c.Name, endpoint, rec, err, keyLines(cfg.PrivateKey))
@@ -164,7 +162,7 @@ func googleError(ctx context.Context, name, endpoint string, rec *recorder, err 
 		return fmt.Errorf("google: connector %s: %w", name, retrieveError(re, secrets))
 	}
 	if terr := rec.err(); terr != nil {
-		return fmt.Errorf("google: connector %s: %w", name, classifyTransport(ctx, endpoint, terr))
+		return fmt.Errorf("google: connector %s: %w", name, oauth.TransportError(ctx, endpoint, terr))
 	}
 	if s := rec.status(); s >= 200 && s <= 299 {
 		// The endpoint answered 2xx with a body x/oauth2 could not parse.
@@ -291,101 +289,15 @@ func (b *recordingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// classifyTransport mirrors the oauth package's classification of a failure
-// to get a complete response, so that the HTTP layer maps every minter's
-// failures alike. The *url.Error wrapper is dropped: its text repeats the
-// request URL.
-func classifyTransport(ctx context.Context, endpoint string, err error) error {
-	cause := err
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		cause = uerr.Err
-	}
-	switch {
-	case errors.Is(err, netguard.ErrForbidden):
-		return fmt.Errorf("token request to %s refused: %w", endpoint, cause)
-	case errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("token request to %s: %w", endpoint, context.Canceled)
-	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("token request to %s: %w: %w", endpoint, oauth.ErrTimeout, cause)
-	default:
-		return fmt.Errorf("token request to %s: %w: %w", endpoint, oauth.ErrUnreachable, cause)
-	}
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
-}
-
-// noRedirect stops at the first redirect: re-sending credentials (a signed
-// assertion, a signed STS request) wherever a 3xx points is never right.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 // jwtLike matches compact JWS/JWT serialisations, such as an assertion an
 // endpoint echoes back.
 var jwtLike = regexp.MustCompile(`[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)
 
-// sanitize makes provider text safe to show and log: the given secrets and
-// anything shaped like a JWT replaced, control and format characters
-// removed, whitespace collapsed, truncated to max runes.
+// sanitize is oauth.Sanitize with anything shaped like a JWT redacted as
+// well: an endpoint could echo the signed assertion, which is not one of the
+// known secrets.
 func sanitize(s string, max int, secrets ...string) string {
-	s = strings.ToValidUTF8(s, "")
-	redact := func(s string) string {
-		for _, sec := range secrets {
-			if len(sec) >= 4 {
-				s = replaceFold(s, sec, "[redacted]")
-			}
-		}
-		return jwtLike.ReplaceAllString(s, "[redacted]")
-	}
-	// Before and after removing invisible characters, which could otherwise
-	// split a secret.
-	s = redact(s)
-	s = strings.Map(func(c rune) rune {
-		switch {
-		case c == '\t' || c == '\n' || c == '\r':
-			return ' '
-		case unicode.IsControl(c) || unicode.Is(unicode.Cf, c):
-			return -1
-		}
-		return c
-	}, s)
-	s = redact(strings.Join(strings.Fields(s), " "))
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max]) + "…"
-	}
-	return s
+	return oauth.SanitizeFunc(s, max, redactJWTs, secrets...)
 }
 
-// replaceFold replaces every occurrence of old in s, ignoring ASCII case
-// (folding only ASCII keeps byte offsets equal in the folded copy).
-func replaceFold(s, old, repl string) string {
-	ls, lo := lowerASCII(s), lowerASCII(old)
-	var b strings.Builder
-	start := 0
-	for {
-		i := strings.Index(ls[start:], lo)
-		if i < 0 {
-			break
-		}
-		b.WriteString(s[start : start+i])
-		b.WriteString(repl)
-		start += i + len(old)
-	}
-	b.WriteString(s[start:])
-	return b.String()
-}
-
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+func redactJWTs(s string) string { return jwtLike.ReplaceAllString(s, "[redacted]") }

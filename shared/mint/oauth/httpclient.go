@@ -72,7 +72,7 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 	return &http.Client{
 		Transport:     &guardTransport{policy: o.Policy, base: transport},
 		Timeout:       o.Timeout,
-		CheckRedirect: noRedirect,
+		CheckRedirect: NoRedirect,
 	}
 }
 

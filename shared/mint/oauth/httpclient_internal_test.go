@@ -118,7 +118,7 @@ func TestTLS(t *testing.T) {
 	if err == nil {
 		t.Fatal("TLS 1.1 server accepted")
 	}
-	if got := transportError(context.Background(), old.URL, err); !errors.Is(got, ErrUnreachable) {
+	if got := TransportError(context.Background(), old.URL, err); !errors.Is(got, ErrUnreachable) {
 		t.Errorf("TLS failure classified as %v, want ErrUnreachable", got)
 	}
 }

@@ -124,12 +124,12 @@ func (c *Client) Mint(ctx context.Context, conn *connector.Connector, b secret.B
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, transportError(ctx, endpoint, err)
+		return nil, fmt.Errorf("oauth: %w", TransportError(ctx, endpoint, err))
 	}
 	defer resp.Body.Close()
 	body, tooLarge, err := readBody(resp.Body)
 	if err != nil {
-		return nil, transportError(ctx, endpoint, fmt.Errorf("read token response: %w", err))
+		return nil, fmt.Errorf("oauth: %w", TransportError(ctx, endpoint, fmt.Errorf("read token response: %w", err)))
 	}
 	return parseTokenResponse(resp.StatusCode, resp.Header, body, tooLarge, c.now(), c.lifetime(), newRedactor(conn, b))
 }
@@ -144,7 +144,7 @@ func (c *Client) httpClient() *http.Client {
 	// us force the redirect policy: a redirect could lead anywhere, and
 	// re-POSTing credentials to it is never right for a token endpoint.
 	hc := *base
-	hc.CheckRedirect = noRedirect
+	hc.CheckRedirect = NoRedirect
 	return &hc
 }
 
@@ -283,10 +283,20 @@ func encodeBody(conn *connector.Connector, params map[string]string) ([]byte, st
 	}
 }
 
-// transportError classifies a failure to get a (complete) response. cause is
-// the inner error of a *url.Error: the url.Error's text repeats the request
-// URL with its query, which we keep out of messages.
-func transportError(ctx context.Context, endpoint string, err error) error {
+// TransportError classifies a failure to get a (complete) response from a
+// token endpoint, the same way for every minter, so that callers map all
+// failures alike (see the package comment):
+//
+//   - a destination refused by the address policy wraps netguard.ErrForbidden;
+//   - a cancelled ctx gives context.Canceled;
+//   - a timeout (of err, or ctx's deadline) wraps ErrTimeout;
+//   - anything else wraps ErrUnreachable.
+//
+// endpoint names the endpoint in the message; it should carry no query or
+// credentials. A *url.Error in err is unwrapped to its cause, because its
+// text repeats the request URL with its query. The message has no package
+// prefix ("token request to <endpoint>: …"); callers add their own.
+func TransportError(ctx context.Context, endpoint string, err error) error {
 	cause := err
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
@@ -294,17 +304,19 @@ func transportError(ctx context.Context, endpoint string, err error) error {
 	}
 	switch {
 	case errors.Is(err, netguard.ErrForbidden):
-		return fmt.Errorf("oauth: token request to %s refused: %w", endpoint, cause)
+		return fmt.Errorf("token request to %s refused: %w", endpoint, cause)
 	case errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("oauth: token request to %s: %w", endpoint, context.Canceled)
-	case isTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("oauth: token request to %s: %w: %w", endpoint, ErrTimeout, cause)
+		return fmt.Errorf("token request to %s: %w", endpoint, context.Canceled)
+	case IsTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("token request to %s: %w: %w", endpoint, ErrTimeout, cause)
 	default:
-		return fmt.Errorf("oauth: token request to %s: %w: %w", endpoint, ErrUnreachable, cause)
+		return fmt.Errorf("token request to %s: %w: %w", endpoint, ErrUnreachable, cause)
 	}
 }
 
-func isTimeout(err error) bool {
+// IsTimeout reports whether err is, or wraps, context.DeadlineExceeded or
+// an error whose Timeout method reports true (a net.Error, say).
+func IsTimeout(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
@@ -312,6 +324,8 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// noRedirect stops the client at the first redirect and hands back the 3xx
-// response, which the parser turns into an UpstreamError.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// NoRedirect is an http.Client CheckRedirect that stops at the first
+// redirect and hands back the 3xx response: re-sending credentials (a
+// client secret, a signed assertion, a signed STS request) wherever a 3xx
+// points is never right for a token request.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -387,6 +387,32 @@ func isTypeName(s string) bool {
 // it.
 type redactor struct {
 	needles []string // longest first, so a secret is replaced before its parts
+	// extra, when set, is a further redaction run after the needles' each
+	// time they are searched (see SanitizeFunc).
+	extra func(string) string
+}
+
+// Sanitize makes provider-supplied text (an error code or description) safe
+// to show and log, as this package does for the token endpoint's error
+// texts: each secret is replaced by "[redacted]" in every encoding a request
+// may have carried it in (raw, form- and path-encoded, JSON-escaped, base64
+// in its four variants), ignoring ASCII case, both before and after control
+// and format characters (which could split a secret) are removed; invalid
+// UTF-8 is dropped, whitespace collapsed to single spaces, and the result
+// truncated to max runes (with "…" appended when cut). Empty secrets are
+// ignored; others are redacted whatever their length.
+func Sanitize(s string, max int, secrets ...string) string {
+	return redactor{}.with(secrets...).clean(s, max)
+}
+
+// SanitizeFunc is Sanitize with a caller-specific redaction added: redact
+// (nil means none) runs after the secrets are replaced, each of the two
+// times they are searched, for texts a caller wants gone that are not known
+// values (tokens recognised by their shape, say).
+func SanitizeFunc(s string, max int, redact func(string) string, secrets ...string) string {
+	r := redactor{}.with(secrets...)
+	r.extra = redact
+	return r.clean(s, max)
 }
 
 func newRedactor(conn *connector.Connector, b secret.Bundle) redactor {
@@ -423,7 +449,7 @@ func (r redactor) withExact(needles ...string) redactor {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return redactor{needles: out}
+	return redactor{needles: out, extra: r.extra}
 }
 
 func jsonEscaped(s string, escapeHTML bool) string {
@@ -438,6 +464,9 @@ func jsonEscaped(s string, escapeHTML bool) string {
 func (r redactor) redact(s string) string {
 	for _, n := range r.needles {
 		s = replaceFoldASCII(s, n, redactedText)
+	}
+	if r.extra != nil {
+		s = r.extra(s)
 	}
 	return s
 }
