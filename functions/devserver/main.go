@@ -89,9 +89,16 @@ func run(addr, dataDir string, log *slog.Logger) error {
 type app struct {
 	handlers map[string]http.HandlerFunc
 	closers  []func() error
+	// timeout bounds each request (CONNECTORS_REQUEST_TIMEOUT), as in a
+	// deployment.
+	timeout time.Duration
 }
 
 func newApp(dataDir string, log *slog.Logger) (*app, error) {
+	timeout, err := config.RequestTimeoutFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -116,7 +123,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		Options: connector.Options{AllowInsecureURLs: true},
 		Log:     log,
 	}
-	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}}
+	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}, timeout: timeout}
 	minter := mint.NewService(cat, store.TokenCache(), true, config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
@@ -159,14 +166,14 @@ func (a *app) Names() []string {
 }
 
 // Handler routes /<function-name> to each function, as Cloud Functions
-// gives each its own URL.
+// gives each its own URL, under the request deadline a deployment has.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for name, h := range a.handlers {
-		mux.HandleFunc("/"+name, h)
+		mux.Handle("/"+name, httpx.WithDeadline(h, a.timeout))
 	}
 	if h, ok := a.handlers[console.FnConsole]; ok {
-		mux.HandleFunc("/"+console.FnConsole+"/", h) // its config.json
+		mux.Handle("/"+console.FnConsole+"/", httpx.WithDeadline(h, a.timeout)) // its config.json
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {

@@ -43,9 +43,26 @@ type Catalog struct {
 // orphanSweepLimit bounds the cleanup work piggybacked on one mutation.
 const orphanSweepLimit = 10
 
+// sweepTimeout bounds the time that work may take from the mutation's own
+// deadline: a secret store that does not answer must not make a mutation
+// that never touches it (a metadata-only update) fail.
+const sweepTimeout = time.Second
+
 // updateAttempts is how often an update without a caller revision re-reads
 // and retries when it loses a race; with a caller revision it never retries.
 const updateAttempts = 3
+
+// cleanupTimeout bounds each compensating step (the re-read that tells
+// whether a failed write committed, a secret's removal, an orphan record).
+// They run detached from the request's context: when a deadline or the
+// caller cut the write short, that context is over, and a cleanup under
+// it would fail at once and leave the secret behind unrecorded.
+const cleanupTimeout = 2 * time.Second
+
+// detach returns a context for one compensating step.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
 
 func (c *Catalog) now() time.Time {
 	if c.Now != nil {
@@ -201,7 +218,7 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 		if changes.TouchesSecrets() && !c.committed(ctx, next.Name, next.SecretID, next.SecretVersion, err) {
 			if newSecret {
 				c.discardSecret(ctx, next.SecretID)
-			} else if derr := c.Secrets.DestroyVersion(ctx, next.SecretID, next.SecretVersion); derr != nil {
+			} else if derr := c.destroyVersion(ctx, next.SecretID, next.SecretVersion); derr != nil {
 				// Harmless: the version is unreferenced and the next
 				// successful write prunes it.
 				c.log().Warn("catalog: destroy unused secret version", "connector", name, "error", derr.Error())
@@ -247,6 +264,8 @@ func (c *Catalog) committed(ctx context.Context, name, secretID, version string,
 	if errors.Is(writeErr, connector.ErrExists) || errors.Is(writeErr, connector.ErrConflict) || errors.Is(writeErr, connector.ErrNotFound) {
 		return false
 	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	cur, err := c.Store.Get(ctx, name)
 	if errors.Is(err, connector.ErrNotFound) {
 		return false
@@ -254,7 +273,7 @@ func (c *Catalog) committed(ctx context.Context, name, secretID, version string,
 	if err != nil {
 		// Unknown either way; keeping the secret can only leave an orphan,
 		// removing it could break a live connector.
-		c.log().Warn("catalog: cannot tell whether a write committed; keeping its secret", "connector", name, "error", err.Error())
+		c.log().Warn("catalog: cannot tell whether a write committed; keeping its secret", "connector", name, "secretId", secretID, "error", err.Error())
 		return true
 	}
 	return cur.SecretID == secretID && cur.SecretVersion == version
@@ -267,21 +286,41 @@ func (c *Catalog) deleted(ctx context.Context, old *connector.Connector, deleteE
 	if errors.Is(deleteErr, connector.ErrConflict) || errors.Is(deleteErr, connector.ErrNotFound) {
 		return false
 	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	cur, err := c.Store.Get(ctx, old.Name)
 	if errors.Is(err, connector.ErrNotFound) {
 		return true
 	}
-	return err == nil && cur.Revision != old.Revision && cur.SecretID != old.SecretID
+	if err != nil {
+		// Unknown either way, as in committed: keep the secret, and say so.
+		if old.SecretID != "" {
+			c.log().Warn("catalog: cannot tell whether a delete committed; keeping its secret", "connector", old.Name, "secretId", old.SecretID, "error", err.Error())
+		}
+		return false
+	}
+	return cur.Revision != old.Revision && cur.SecretID != old.SecretID
+}
+
+// destroyVersion destroys a secret version nothing refers to.
+func (c *Catalog) destroyVersion(ctx context.Context, id, version string) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	return c.Secrets.DestroyVersion(ctx, id, version)
 }
 
 // discardSecret deletes a secret nothing refers to, or records it as an
 // orphan for a later sweep when the delete fails.
 func (c *Catalog) discardSecret(ctx context.Context, id string) {
-	err := c.Secrets.Delete(ctx, id)
+	dctx, cancel := detach(ctx)
+	err := c.Secrets.Delete(dctx, id)
+	cancel()
 	if err == nil {
 		return
 	}
-	if oerr := c.Store.AddOrphan(ctx, id); oerr != nil {
+	octx, cancel := detach(ctx)
+	defer cancel()
+	if oerr := c.Store.AddOrphan(octx, id); oerr != nil {
 		c.log().Error("catalog: secret left behind", "secretId", id, "deleteError", err.Error(), "recordError", oerr.Error())
 	}
 }
@@ -289,6 +328,8 @@ func (c *Catalog) discardSecret(ctx context.Context, id string) {
 // sweepOrphans finishes deletions that failed earlier. Best effort: a
 // failure here must not fail the caller's mutation.
 func (c *Catalog) sweepOrphans(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
 	ids, err := c.Store.Orphans(ctx, orphanSweepLimit)
 	if err != nil {
 		return
@@ -357,7 +398,7 @@ func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connec
 			if newSecret {
 				c.discardSecret(ctx, id)
 			} else {
-				_ = c.Secrets.DestroyVersion(ctx, id, v)
+				_ = c.destroyVersion(ctx, id, v)
 			}
 		} else {
 			return c.Store.Get(ctx, cur.Name)

@@ -35,6 +35,10 @@ type Config struct {
 	// DefaultTokenLifetime is assumed when a provider omits expires_in
 	// (CONNECTORS_DEFAULT_TOKEN_LIFETIME).
 	DefaultTokenLifetime time.Duration
+	// RequestTimeout bounds every request's context
+	// (CONNECTORS_REQUEST_TIMEOUT), so that a request to an unreachable
+	// backend ends as 503 unavailable before the platform kills it.
+	RequestTimeout time.Duration
 }
 
 // Defaults of the token request settings.
@@ -42,6 +46,8 @@ const (
 	DefaultTokenConnectTimeout  = 5 * time.Second
 	DefaultTokenTimeout         = 15 * time.Second
 	DefaultDefaultTokenLifetime = time.Hour
+	// DefaultRequestTimeout leaves room under the functions' 60 s limit.
+	DefaultRequestTimeout = 20 * time.Second
 )
 
 // DefaultSecretPrefix names secrets connector-<opaque id>.
@@ -75,12 +81,19 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"CONNECTORS_TOKEN_CONNECT_TIMEOUT", &c.TokenConnectTimeout, DefaultTokenConnectTimeout},
 		{"CONNECTORS_TOKEN_TIMEOUT", &c.TokenTimeout, DefaultTokenTimeout},
 		{"CONNECTORS_DEFAULT_TOKEN_LIFETIME", &c.DefaultTokenLifetime, DefaultDefaultTokenLifetime},
+		{"CONNECTORS_REQUEST_TIMEOUT", &c.RequestTimeout, DefaultRequestTimeout},
 	} {
 		if *d.dst, err = durationVar(getenv, d.name, d.def); err != nil {
 			return Config{}, err
 		}
 	}
 	return c, nil
+}
+
+// RequestTimeoutFromEnv reads CONNECTORS_REQUEST_TIMEOUT alone, for the
+// local run, which has no project to configure.
+func RequestTimeoutFromEnv(getenv func(string) string) (time.Duration, error) {
+	return durationVar(getenv, "CONNECTORS_REQUEST_TIMEOUT", DefaultRequestTimeout)
 }
 
 func boolVar(getenv func(string) string, name string) (bool, error) {

@@ -31,3 +31,28 @@ func TestDurations(t *testing.T) {
 		t.Fatal("bad boolean accepted")
 	}
 }
+
+func TestRequestTimeout(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}))
+	if err != nil || c.RequestTimeout != DefaultRequestTimeout {
+		t.Fatalf("default: %+v, %v", c, err)
+	}
+	c, err = FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_REQUEST_TIMEOUT": "2s"}))
+	if err != nil || c.RequestTimeout.Seconds() != 2 {
+		t.Fatalf("2s: %+v, %v", c, err)
+	}
+	if d, err := RequestTimeoutFromEnv(env(map[string]string{"CONNECTORS_REQUEST_TIMEOUT": "45s"})); err != nil || d.Seconds() != 45 {
+		t.Fatalf("local run: %v, %v", d, err)
+	}
+	if d, err := RequestTimeoutFromEnv(env(nil)); err != nil || d != DefaultRequestTimeout {
+		t.Fatalf("local run default: %v, %v", d, err)
+	}
+	for _, bad := range []string{"soon", "0s", "-5s"} {
+		if _, err := FromEnv(env(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CONNECTORS_REQUEST_TIMEOUT": bad})); err == nil {
+			t.Fatalf("%q accepted", bad)
+		}
+		if _, err := RequestTimeoutFromEnv(env(map[string]string{"CONNECTORS_REQUEST_TIMEOUT": bad})); err == nil {
+			t.Fatalf("local run: %q accepted", bad)
+		}
+	}
+}

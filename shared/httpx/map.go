@@ -73,10 +73,23 @@ func Map(err error) *Error {
 		return mapObjects(err)
 	case errors.Is(err, connector.ErrInvalidPageToken):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "pageToken", Message: "is not a token this service issued", Err: err}
+	case isCancelled(err):
+		return &Error{Status: StatusClientClosedRequest, Code: CodeCancelled, Message: "the caller cancelled the request", Err: err}
 	case isUnavailable(err):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "a backend is unavailable; retry later", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+// isCancelled reports a request given up by its caller: its context was
+// cancelled, and backends report that as context.Canceled or gRPC's
+// Canceled. (A deadline is not a cancellation: see isUnavailable.)
+func isCancelled(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return true
+	}
+	s, ok := status.FromError(err)
+	return ok && s.Code() == codes.Canceled
 }
 
 func isUnavailable(err error) bool {

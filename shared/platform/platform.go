@@ -85,14 +85,21 @@ func (p *Platform) Minter() *mint.Service {
 
 // Register registers each named function with the Functions Framework.
 // build runs once, on the first request to any of them, and returns the
-// handlers by name.
+// handlers by name; each is served under the configured request deadline
+// (httpx.WithDeadline).
 func Register(names []string, build func(p *Platform) map[string]http.HandlerFunc) {
 	handlers := sync.OnceValues(func() (map[string]http.HandlerFunc, error) {
 		p, err := FromEnv(context.Background(), os.Getenv)
 		if err != nil {
 			return nil, err
 		}
-		return build(p), nil
+		hs := build(p)
+		for name, h := range hs {
+			// A backend that does not answer ends the request as 503
+			// before the platform's own timeout does.
+			hs[name] = httpx.WithDeadline(h, p.Config.RequestTimeout)
+		}
+		return hs, nil
 	})
 	for _, name := range names {
 		functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {

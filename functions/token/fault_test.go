@@ -1,0 +1,337 @@
+package token_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/token"
+	"connectors.dev/connectors/shared/auth"
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/faulttest"
+	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/mint"
+)
+
+// Fault tests: a backend goes away for real (its proxy cuts or stalls every
+// connection) while requests run, and comes back. Timing: faulttest.
+
+// faultEnv serves token and the admin functions over proxied backends under
+// the request deadline, as platform.Register does.
+type faultEnv struct {
+	t    *testing.T
+	b    faulttest.Backends
+	cat  *catalog.Catalog
+	logs *syncBuffer
+	url  string
+	rec  *faulttest.Recorder
+}
+
+func newFaultEnv(t *testing.T, b faulttest.Backends) *faultEnv {
+	t.Helper()
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
+	})
+	e := &faultEnv{
+		t:    t,
+		b:    b,
+		logs: logs,
+		cat:  &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: logging.New(logs)},
+		rec:  &faulttest.Recorder{Client: &http.Client{Timeout: faulttest.Deadline + faulttest.RecoveryBound}},
+	}
+	e.rec.SetPhase("setup")
+	// Provisioned, as Terraform does, so that several instances share it.
+	if err := mint.ProvisionKey(context.Background(), b.Secrets); err != nil {
+		t.Fatal(err)
+	}
+	e.url = e.instance()
+	return e
+}
+
+// instance serves the functions as one more function instance would: its
+// own minting service, with empty in-process caches, over the same
+// backends. It returns the base URL.
+func (e *faultEnv) instance() string {
+	e.t.Helper()
+	authn, err := auth.New(auth.Config{Local: true}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	log := logging.New(e.logs)
+	svc := mint.NewService(e.cat, e.b.Cache, false, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
+	// A fill outlives its request by LeaseTTL + 5 s; keep that short here.
+	svc.LeaseTTL = 3 * time.Second
+	mux := http.NewServeMux()
+	for _, hs := range []map[string]http.HandlerFunc{
+		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),
+		(&connectors.Server{Catalog: e.cat, Auth: authn, Log: log, Tester: svc}).Handlers(),
+	} {
+		for name, h := range hs {
+			mux.Handle("/"+name, httpx.WithDeadline(h, faulttest.Deadline))
+		}
+	}
+	srv := httptest.NewServer(mux)
+	e.t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func (e *faultEnv) post(base, fn string, body any) (int, map[string]any) {
+	return e.rec.Post(base+"/"+fn, fn, body)
+}
+
+func (e *faultEnv) mustPost(base, fn string, body any, want int) map[string]any {
+	e.t.Helper()
+	code, out := e.post(base, fn, body)
+	if code != want {
+		e.t.Fatalf("%s %v: %d %v, want %d", fn, body, code, out, want)
+	}
+	return out
+}
+
+// anyClientProvider issues a token to any client: the load rotates its
+// connectors' secrets.
+func anyClientProvider(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, accessToken)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// seed creates a connector straight through the catalog, without the
+// request deadline, and mints from it once on this instance (retrying
+// while the backends warm up), so its credential, secrets and the
+// token-cache key are held in-process.
+func (e *faultEnv) seed(in map[string]any) {
+	e.t.Helper()
+	raw, _ := json.Marshal(in)
+	var input connector.Input
+	if err := json.Unmarshal(raw, &input); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.cat.Create(ctx, &input, "setup"); err != nil {
+		e.t.Fatal(err)
+	}
+	faulttest.Until(e.t, "first token", func() bool {
+		code, _ := e.post(e.url, token.FnToken, tokenReq(in["name"].(string)))
+		return code == http.StatusOK
+	})
+}
+
+func tokenReq(name string) map[string]any {
+	return map[string]any{"connector": name, "agent": "agent-1"}
+}
+
+// load is one goroutine's share of the mixed load: it creates connectors of
+// its own and rewrites their secrets and scope (each name written by one
+// goroutine only, as History needs), and reads, lists and mints from the
+// seeded ones and its own.
+func (e *faultEnv) load(g int, seeds []string, providerURL string, h *faulttest.History, stop <-chan struct{}) {
+	var own []string // created with 201
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		seed := seeds[(g+i)%len(seeds)]
+		switch i % 7 {
+		case 0:
+			name := fmt.Sprintf("L%dn%d", g, i)
+			secret := "cs-" + name + "-0"
+			in := clientCreds(name, providerURL, "agent-1")
+			in["clientSecret"] = secret
+			code, _ := e.post(e.url, connectors.FnCreate, in)
+			h.Create(name, secret, "", code)
+			if code == http.StatusCreated {
+				own = append(own, name)
+			}
+		case 1, 2:
+			if len(own) == 0 {
+				continue
+			}
+			// A new secret together with a new scope (one request that must
+			// show in both or neither), or a new scope alone.
+			name := own[len(own)-1]
+			changes := map[string]string{faulttest.FieldScope: fmt.Sprintf("scope-%d", i)}
+			if i%7 == 1 {
+				changes[faulttest.FieldClientSecret] = fmt.Sprintf("cs-%s-%d", name, i)
+			}
+			code, _ := e.post(e.url, connectors.FnUpdate, map[string]any{"name": name, "changes": changes})
+			h.Update(name, changes, code)
+		case 3:
+			e.post(e.url, connectors.FnGet, map[string]any{"name": seed})
+		case 4:
+			e.post(e.url, connectors.FnList, map[string]any{"agent": "agent-1"})
+		case 5:
+			e.post(e.url, token.FnToken, tokenReq(seed))
+		case 6:
+			if len(own) > 0 {
+				e.post(e.url, token.FnToken, tokenReq(own[len(own)-1]))
+			}
+		}
+	}
+}
+
+// TestFaultFirestoreOutage stops Firestore under a mixed load and brings it
+// back: requests during the outage end as 503 unavailable (or succeed from
+// a cache) within the deadline, none as 500; afterwards every connector is
+// whole, every write answered 503 happened entirely or not at all, and
+// minting works again on the same instance.
+func TestFaultFirestoreOutage(t *testing.T) {
+	for _, fault := range faulttest.Faults {
+		t.Run(fault.Name, func(t *testing.T) {
+			t.Parallel()
+			b := faulttest.NewBackends(t)
+			p := newProvider(t)
+			loadProvider := anyClientProvider(t)
+			e := newFaultEnv(t, b)
+
+			seeds := []string{"Seed0", "Seed1", "Seed2", "Seed3"}
+			for _, name := range seeds {
+				e.seed(clientCreds(name, p.srv.URL, "agent-1"))
+			}
+			before := faulttest.Observe(t, b.Direct)
+
+			e.rec.SetPhase("before")
+			var h faulttest.History
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for g := range 10 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e.load(g, seeds, loadProvider, &h, stop)
+				}()
+			}
+			time.Sleep(time.Second)
+			e.rec.SetPhase("outage")
+			fault.Start(b.Firestore)
+			time.Sleep(faulttest.Outage)
+			e.rec.SetPhase("after")
+			b.Firestore.Restore()
+
+			// The same instance recovers: a new connector is created and
+			// minted from (the shared token cache written), and a seeded
+			// one is minted again at the provider.
+			n := 0
+			took := faulttest.Until(t, "create and mint after the restore", func() bool {
+				n++
+				name := fmt.Sprintf("After%d", n)
+				if code, _ := e.post(e.url, connectors.FnCreate, clientCreds(name, p.srv.URL, "agent-1")); code != http.StatusCreated {
+					return false
+				}
+				code, _ := e.post(e.url, token.FnToken, tokenReq(name))
+				return code == http.StatusOK
+			})
+			tested := faulttest.Until(t, "connectors-test after the restore", func() bool {
+				code, _ := e.post(e.url, connectors.FnTest, map[string]any{"name": seeds[0]})
+				return code == http.StatusOK
+			})
+			time.Sleep(time.Second) // the load goes on against the recovered backend
+			close(stop)
+			wg.Wait()
+			t.Logf("recovered %v after the restore (connectors-test %v later)\n%s", took.Round(time.Millisecond), tested.Round(time.Millisecond), e.rec.Summary())
+
+			e.rec.Check(t, faulttest.Deadline+faulttest.Slack, http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable)
+			if e.rec.Count("outage", http.StatusServiceUnavailable) == 0 {
+				t.Error("no request failed during the outage: the fault did not bite")
+			}
+
+			after := faulttest.Observe(t, b.Direct)
+			for _, name := range seeds {
+				was, is := before[name], after[name]
+				if is.Connector == nil || is.Connector.Revision != was.Connector.Revision || is.Bundle != was.Bundle {
+					t.Errorf("seeded connector %s changed or vanished", name)
+				}
+			}
+			checked, applied := h.Check(t, after)
+			strays, keptFor := faulttest.CheckStrays(t, b.Direct, e.logs.String())
+			t.Logf("%d load connectors checked; %d requests answered 503 took effect anyway; "+
+				"%d stray secrets, each kept by a write the catalog could not resolve (%v)", checked, applied, len(strays), keptFor)
+		})
+	}
+}
+
+// TestFaultSecretManagerOutage stops Secret Manager: writes that need it
+// are refused with 503 and leave nothing behind, what an instance already
+// holds (a cached credential, a connector's secrets, the token-cache key)
+// keeps working, an instance with cold caches gets 503 until Secret Manager
+// is back and then 200 from the shared cache, without a restart.
+func TestFaultSecretManagerOutage(t *testing.T) {
+	for _, fault := range faulttest.Faults {
+		t.Run(fault.Name, func(t *testing.T) {
+			t.Parallel()
+			b := faulttest.NewBackends(t)
+			p := newProvider(t)
+			e := newFaultEnv(t, b)
+			for _, name := range []string{"Warm", "Meta", "Rotate"} {
+				e.seed(clientCreds(name, p.srv.URL, "agent-1"))
+			}
+			before := faulttest.Observe(t, b.Direct)
+
+			e.rec.SetPhase("outage")
+			fault.Start(b.SecretManager)
+			// Writes that need Secret Manager are refused.
+			e.mustPost(e.url, connectors.FnCreate, clientCreds("New", p.srv.URL, "agent-1"), http.StatusServiceUnavailable)
+			e.mustPost(e.url, connectors.FnUpdate, map[string]any{"name": "Rotate", "changes": map[string]any{"clientSecret": "rotated"}}, http.StatusServiceUnavailable)
+			// What needs only Firestore works.
+			e.mustPost(e.url, connectors.FnGet, map[string]any{"name": "Warm"}, http.StatusOK)
+			e.mustPost(e.url, connectors.FnList, map[string]any{}, http.StatusOK)
+			e.mustPost(e.url, connectors.FnUpdate, map[string]any{"name": "Meta", "changes": map[string]any{"scope": "other"}}, http.StatusOK)
+			// This instance holds the credential, the secrets and the key.
+			e.mustPost(e.url, token.FnToken, tokenReq("Warm"), http.StatusOK)
+			// A new revision mints anew, from the secrets held in-process.
+			e.mustPost(e.url, token.FnToken, tokenReq("Meta"), http.StatusOK)
+			e.mustPost(e.url, connectors.FnTest, map[string]any{"name": "Warm"}, http.StatusOK)
+			calls := p.calls.Load()
+			// A cold instance has none of it.
+			cold := e.instance()
+			e.mustPost(cold, token.FnToken, tokenReq("Warm"), http.StatusServiceUnavailable)
+
+			e.rec.SetPhase("after")
+			b.SecretManager.Restore()
+			took := faulttest.Until(t, "the cold instance", func() bool {
+				code, _ := e.post(cold, token.FnToken, tokenReq("Warm"))
+				return code == http.StatusOK
+			})
+			if n := p.calls.Load(); n != calls {
+				t.Errorf("the cold instance called the provider %d times; the shared cache had the credential", n-calls)
+			}
+			e.mustPost(e.url, connectors.FnCreate, clientCreds("New", p.srv.URL, "agent-1"), http.StatusCreated)
+			e.mustPost(e.url, connectors.FnUpdate, map[string]any{"name": "Rotate", "changes": map[string]any{"clientSecret": "rotated"}}, http.StatusOK)
+			e.mustPost(cold, token.FnToken, tokenReq("New"), http.StatusOK)
+			t.Logf("the cold instance recovered %v after the restore\n%s", took.Round(time.Millisecond), e.rec.Summary())
+
+			e.rec.Check(t, faulttest.Deadline+faulttest.Slack, http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable)
+			after := faulttest.Observe(t, b.Direct)
+			if is, was := after["Warm"], before["Warm"]; is.Connector.Revision != was.Connector.Revision || is.Bundle != was.Bundle {
+				t.Error("Warm changed")
+			}
+			if after["Meta"].Connector.Scope != "other" || after["Meta"].Bundle != before["Meta"].Bundle {
+				t.Error("Meta's update went wrong")
+			}
+			if after["Rotate"].Bundle.ClientSecret != "rotated" {
+				t.Error("Rotate's secret was not rotated after the restore")
+			}
+			if strays := faulttest.Strays(t, b.Direct); len(strays) > 0 {
+				t.Errorf("secrets no connector refers to and none will clean up: %v", strays)
+			}
+		})
+	}
+}

@@ -1,0 +1,236 @@
+package catalog_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/secret"
+	"connectors.dev/connectors/shared/testenv"
+)
+
+// hang names the one backend call that, like a call to a backend gone
+// silent, runs (or not) and then waits for its context to end; every call
+// refuses an ended context, as a network client does.
+type hang struct {
+	call   atomic.Value // string: "store.Create", "store.Delete", "secrets.Put"
+	commit atomic.Bool  // the hanging call takes effect before it waits
+	// stay: after the hanging call the metadata store stays silent.
+	stay, down atomic.Bool
+}
+
+func (h *hang) run(ctx context.Context, name string, call func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if h.down.Load() && strings.HasPrefix(name, "store.") {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if h.call.Load() != name {
+		return call()
+	}
+	h.down.Store(h.stay.Load())
+	if h.commit.Load() {
+		if err := call(); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+type hangStore struct {
+	connector.Store
+	h *hang
+}
+
+func (s hangStore) Create(ctx context.Context, c *connector.Connector) (out *connector.Connector, err error) {
+	err = s.h.run(ctx, "store.Create", func() (e error) { out, e = s.Store.Create(ctx, c); return })
+	return out, err
+}
+
+func (s hangStore) Get(ctx context.Context, name string) (out *connector.Connector, err error) {
+	err = s.h.run(ctx, "store.Get", func() (e error) { out, e = s.Store.Get(ctx, name); return })
+	return out, err
+}
+
+func (s hangStore) Delete(ctx context.Context, name, rev string) error {
+	return s.h.run(ctx, "store.Delete", func() error { return s.Store.Delete(ctx, name, rev) })
+}
+
+func (s hangStore) AddOrphan(ctx context.Context, id string) error {
+	return s.h.run(ctx, "store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id) })
+}
+
+type hangSecrets struct {
+	secret.Store
+	h *hang
+}
+
+func (s hangSecrets) Put(ctx context.Context, id string, labels map[string]string, b secret.Bundle) (v string, err error) {
+	err = s.h.run(ctx, "secrets.Put", func() (e error) { v, e = s.Store.Put(ctx, id, labels, b); return })
+	return v, err
+}
+
+func (s hangSecrets) Delete(ctx context.Context, id string) error {
+	return s.h.run(ctx, "secrets.Delete", func() error { return s.Store.Delete(ctx, id) })
+}
+
+// TestCleanupOutlivesTheDeadline: when a request's deadline cuts a write
+// short, the steps that undo or resolve it still run, so no secret is left
+// behind that nothing refers to and nothing will clean up.
+func TestCleanupOutlivesTheDeadline(t *testing.T) {
+	cases := []struct {
+		name   string
+		hang   string
+		commit bool
+		setup  bool // the connector exists first
+		run    func(ctx context.Context, cat *catalog.Catalog) error
+		exists bool
+		// resolved: the catalog finds out the write happened and reports
+		// success instead of the deadline.
+		resolved bool
+	}{
+		{name: "create: secret written, reply lost", hang: "secrets.Put", commit: true,
+			run: func(ctx context.Context, cat *catalog.Catalog) error {
+				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
+				return err
+			}},
+		{name: "create: metadata never written", hang: "store.Create",
+			run: func(ctx context.Context, cat *catalog.Catalog) error {
+				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
+				return err
+			}},
+		{name: "create: metadata written, reply lost", hang: "store.Create", commit: true, exists: true,
+			run: func(ctx context.Context, cat *catalog.Catalog) error {
+				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
+				return err
+			}},
+		{name: "delete: metadata deleted, reply lost", hang: "store.Delete", commit: true, setup: true, resolved: true,
+			run: func(ctx context.Context, cat *catalog.Catalog) error {
+				return cat.Delete(ctx, "Svc", "")
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testenv.New(t, testenv.Embedded)
+			h := &hang{}
+			h.call.Store("")
+			wrapped := testenv.Backends{Kind: b.Kind, Store: hangStore{b.Store, h}, Secrets: hangSecrets{b.Secrets, h}}
+			cat := &catalog.Catalog{Store: wrapped.Store, Secrets: wrapped.Secrets}
+			if tc.setup {
+				if _, err := cat.Create(context.Background(), baseInput("Svc"), "tester"); err != nil {
+					t.Fatal(err)
+				}
+				tc.exists = false
+			}
+			h.call.Store(tc.hang)
+			h.commit.Store(tc.commit)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if err := tc.run(ctx, cat); tc.resolved && err != nil {
+				t.Fatalf("got %v, want the write resolved as done", err)
+			} else if !tc.resolved && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %v, want the deadline", err)
+			}
+			h.call.Store("")
+			got := observe(t, b)
+			if _, ok := got["Svc"]; ok != tc.exists {
+				t.Fatalf("connector exists: %v, want %v", ok, tc.exists)
+			}
+			checkNoOrphans(t, b, cat, true)
+		})
+	}
+}
+
+// TestSweepDoesNotStarveTheMutation: the orphan sweep piggybacked on a
+// mutation gives up on a secret store that does not answer in time, and a
+// mutation that needs no secret (a metadata-only update) still succeeds.
+func TestSweepDoesNotStarveTheMutation(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	h := &hang{}
+	h.call.Store("")
+	cat := &catalog.Catalog{Store: hangStore{b.Store, h}, Secrets: hangSecrets{b.Secrets, h}}
+	ctx := context.Background()
+	if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store.AddOrphan(ctx, "left-over"); err != nil {
+		t.Fatal(err)
+	}
+	h.call.Store("secrets.Delete") // the secret store has gone silent
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := cat.Update(ctx, "Svc", "", &connector.Input{Scope: ptr("write")}, "tester")
+	if err != nil || c.Scope != "write" {
+		t.Fatalf("metadata-only update with a silent secret store: %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the sweep held the update for %v", took)
+	}
+	if orphans, _ := b.Store.Orphans(context.Background(), 10); len(orphans) != 1 {
+		t.Fatalf("the orphan record must stay for a later sweep: %v", orphans)
+	}
+}
+
+// TestUncertainWritesAreNamed: when the metadata store goes silent during a
+// write and stays so, the catalog cannot tell whether the write happened;
+// it keeps the secret (removing it could break a live connector) and names
+// it in a warning, so that what may be left behind is never silent.
+func TestUncertainWritesAreNamed(t *testing.T) {
+	cases := []struct {
+		name   string
+		hang   string
+		commit bool
+		setup  bool
+		run    func(ctx context.Context, cat *catalog.Catalog) error
+	}{
+		{name: "create that did not happen", hang: "store.Create",
+			run: func(ctx context.Context, cat *catalog.Catalog) error {
+				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
+				return err
+			}},
+		{name: "delete that happened", hang: "store.Delete", commit: true, setup: true,
+			run: func(ctx context.Context, cat *catalog.Catalog) error {
+				return cat.Delete(ctx, "Svc", "")
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := testenv.New(t, testenv.Embedded)
+			h := &hang{}
+			h.call.Store("")
+			var logs bytes.Buffer
+			cat := &catalog.Catalog{Store: hangStore{b.Store, h}, Secrets: hangSecrets{b.Secrets, h}, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+			if tc.setup {
+				if _, err := cat.Create(context.Background(), baseInput("Svc"), "tester"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.call.Store(tc.hang)
+			h.commit.Store(tc.commit)
+			h.stay.Store(true)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if err := tc.run(ctx, cat); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("got %v, want the deadline", err)
+			}
+			ids, err := b.Secrets.IDs(context.Background())
+			if err != nil || len(ids) != 1 {
+				t.Fatalf("secrets %v (%v), want the one kept", ids, err)
+			}
+			if !strings.Contains(logs.String(), "cannot tell whether") || !strings.Contains(logs.String(), ids[0]) {
+				t.Fatalf("the kept secret %s is named in no warning:\n%s", ids[0], logs.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,38 @@
+package httpx
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"connectors.dev/connectors/shared/config"
+)
+
+// StatusClientClosedRequest (nginx's 499) and CodeCancelled are what Map
+// makes of a request its caller gave up on. Nobody reads that response; the
+// status keeps it out of the 5xx a handler logs as a failure.
+const (
+	StatusClientClosedRequest = 499
+	CodeCancelled             = "cancelled"
+)
+
+// WithDeadline bounds the context of every request h serves by d (d <= 0:
+// config.DefaultRequestTimeout). The backend clients honour it: their own
+// retries against an unreachable Firestore or Secret Manager would otherwise
+// go on until the platform kills the request with an empty 504 or 500. A
+// backend call cut off by the deadline fails with context.DeadlineExceeded
+// (or gRPC's DeadlineExceeded), which Map turns into 503 unavailable.
+//
+// Only the context is bounded: a handler must stop when it is done, and a
+// response still streaming when the deadline passes (a files read) is cut
+// short, so d must exceed the longest legitimate request.
+func WithDeadline(h http.Handler, d time.Duration) http.HandlerFunc {
+	if d <= 0 {
+		d = config.DefaultRequestTimeout
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}
+}

@@ -1,0 +1,115 @@
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"connectors.dev/connectors/shared/config"
+)
+
+// backendCall stands for a backend client: it gives up when ctx does.
+func backendCall(ctx context.Context) error {
+	<-ctx.Done()
+	return fmt.Errorf("firestore: get %q: %w", "X", ctx.Err())
+}
+
+func TestWithDeadline(t *testing.T) {
+	var deadline atomic.Int64
+	h := WithDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, ok := r.Context().Deadline(); ok {
+			deadline.Store(int64(time.Until(d)))
+		}
+		WriteError(w, Map(backendCall(r.Context())))
+	}), 200*time.Millisecond)
+	start := time.Now()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/x", nil))
+	took := time.Since(start)
+	if left := time.Duration(deadline.Load()); left <= 0 || left > 200*time.Millisecond {
+		t.Fatalf("handler saw %v left, want a deadline within 200ms", left)
+	}
+	if took < 200*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("took %v, want about 200ms", took)
+	}
+	var body struct{ Error struct{ Code string } }
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusServiceUnavailable || body.Error.Code != CodeUnavailable {
+		t.Fatalf("got %d %s, want 503 unavailable", w.Code, w.Body)
+	}
+
+	// No duration: the default.
+	WithDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, ok := r.Context().Deadline()
+		if left := time.Until(d); !ok || left > config.DefaultRequestTimeout || left < config.DefaultRequestTimeout-time.Second {
+			t.Errorf("default deadline: %v left (set %v)", left, ok)
+		}
+	}), 0).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+
+	// A shorter deadline of the caller's own stays.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	WithDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, _ := r.Context().Deadline(); time.Until(d) > 50*time.Millisecond {
+			t.Errorf("the caller's shorter deadline was extended to %v", time.Until(d))
+		}
+	}), time.Minute).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil).WithContext(ctx))
+}
+
+func TestMapDeadlinesAndCancellation(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), 503, CodeUnavailable},
+		{fmt.Errorf("x: %w", status.Error(codes.DeadlineExceeded, "context deadline exceeded")), 503, CodeUnavailable},
+		{fmt.Errorf("x: %w", context.Canceled), StatusClientClosedRequest, CodeCancelled},
+		{fmt.Errorf("x: %w", status.Error(codes.Canceled, "context canceled")), StatusClientClosedRequest, CodeCancelled},
+	}
+	for _, tt := range tests {
+		if e := Map(tt.err); e.Status != tt.status || e.Code != tt.code {
+			t.Errorf("Map(%v) = %d %s, want %d %s", tt.err, e.Status, e.Code, tt.status, tt.code)
+		}
+	}
+}
+
+// TestClientCancelIsNotAFailure: a caller that hangs up mid-request ends
+// below 500, so handlers (which log 5xx as failures) stay quiet.
+func TestClientCancelIsNotAFailure(t *testing.T) {
+	statuses := make(chan int, 1)
+	srv := httptest.NewServer(WithDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := Map(backendCall(r.Context()))
+		statuses <- e.Status
+		WriteError(w, e)
+	}), 10*time.Second))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was not cancelled")
+	} else if !errors.Is(err, context.Canceled) {
+		t.Fatalf("client: %v", err)
+	}
+	select {
+	case s := <-statuses:
+		if s >= 500 {
+			t.Fatalf("a client cancellation mapped to %d", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler did not see the cancellation")
+	}
+}
