@@ -295,7 +295,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector) (*C
 // is stale: the store decides, and a newer connector is returned to retry
 // with.
 func (s *Service) tryUse(ctx context.Context, conn *connector.Connector, e *tokencache.Entry, now time.Time) (*Credential, *connector.Connector, error) {
-	if c := s.usable(conn, e, now); c != nil {
+	if c := s.usable(ctx, conn, e, now); c != nil {
 		return c, nil, nil
 	}
 	if e == nil || len(e.Sealed) == 0 || e.Revision == conn.Revision || !now.Before(e.Expiry) {
@@ -316,12 +316,12 @@ func (s *Service) tryUse(ctx context.Context, conn *connector.Connector, e *toke
 
 // usable opens a shared entry minted for conn's revision that is still
 // outside its refresh margin, and keeps it in-process.
-func (s *Service) usable(conn *connector.Connector, e *tokencache.Entry, now time.Time) *Credential {
+func (s *Service) usable(ctx context.Context, conn *connector.Connector, e *tokencache.Entry, now time.Time) *Credential {
 	if e == nil || len(e.Sealed) == 0 || e.Revision != conn.Revision || !now.Before(e.Expiry) {
 		return nil
 	}
 	var c Credential
-	if err := s.Sealer.Open(context.Background(), conn.Name, conn.Revision, e.Sealed, &c); err != nil {
+	if err := s.Sealer.Open(ctx, conn.Name, conn.Revision, e.Sealed, &c); err != nil {
 		return nil // a key change or corruption: mint anew
 	}
 	if !s.fresh(&c, now) {
