@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/logging/logtest"
+
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -95,7 +97,7 @@ func TestFaultAdminWrites(t *testing.T) {
 				if backend == "secretmanager" {
 					proxy = b.SecretManager
 				}
-				logs := &syncBuffer{}
+				logs := &logtest.Buffer{}
 				log := logging.New(logs)
 				t.Cleanup(func() {
 					if t.Failed() {

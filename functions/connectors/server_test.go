@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"connectors.dev/connectors/shared/logging/logtest"
+
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/auth/authtest"
@@ -34,38 +36,20 @@ const (
 
 var allSecrets = []string{gmailSecret, gmailRefresh, otherSecret, newSecret, passwordVal}
 
-// syncBuffer collects log lines from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is the admin functions over one pair of backends, served over real
 // loopback HTTP the way the local run serves them.
 type env struct {
 	t      *testing.T
 	url    string
 	cat    *catalog.Catalog
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	mu     sync.Mutex
 	bodies []string
 }
 
 func newEnv(t *testing.T, b testenv.Backends, authn connectors.Authenticator) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs)
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
 	if authn == nil {

@@ -18,25 +18,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"connectors.dev/connectors/shared/logging/logtest"
 )
-
-// lockedBuffer collects log lines written by concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLeakScan runs the whole scenario set through the local run — every
 // grant type created, updated, minted and deleted, and every error path —
@@ -95,7 +79,7 @@ func TestLeakScan(t *testing.T) {
 		"client_email": "svc@leak-proj.iam.gserviceaccount.com", "token_uri": provider.URL + "/google",
 	})
 
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	a, err := newApp(t.TempDir(), slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

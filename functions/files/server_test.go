@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/logging/logtest"
+
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/shared/auth"
@@ -54,27 +56,10 @@ const (
 	defaultAWSSec   = "default-chain-secret-5e0b"
 )
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	t      *testing.T
 	url    string
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	gcs    *objectservers.GCS
 	s3     *objectservers.S3
 	saKey  *rsa.PrivateKey
@@ -104,7 +89,7 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 	b := testenv.New(t, kind)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs)
 	authn := o.authn
 	if authn == nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/logging/logtest"
+
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
@@ -31,14 +33,14 @@ type faultEnv struct {
 	t    *testing.T
 	b    faulttest.Backends
 	cat  *catalog.Catalog
-	logs *syncBuffer
+	logs *logtest.Buffer
 	url  string
 	rec  *faulttest.Recorder
 }
 
 func newFaultEnv(t *testing.T, b faulttest.Backends) *faultEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs)

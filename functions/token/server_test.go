@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/logging/logtest"
+
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
@@ -36,23 +38,6 @@ const (
 )
 
 var secrets = []string{clientSecret, accessToken}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // provider is a client_credentials token endpoint on loopback.
 type provider struct {
@@ -96,7 +81,7 @@ func newProvider(t *testing.T) *provider {
 type env struct {
 	t      *testing.T
 	url    string
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	cat    *catalog.Catalog
 	mu     sync.Mutex
 	bodies []string
@@ -106,7 +91,7 @@ type env struct {
 // over b, authenticating with authn (nil: local mode).
 func newEnv(t *testing.T, b testenv.Backends, authn *auth.Authenticator, timeout time.Duration) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs)
 	if authn == nil {
 		var err error
