@@ -16,9 +16,10 @@ package mint
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -190,6 +191,10 @@ func (s *Service) shared(ctx context.Context, conn *connector.Connector, force b
 // and mints one, or waits for the lease holder's result.
 func (s *Service) fill(ctx context.Context, conn *connector.Connector, force bool) (*Credential, error) {
 	poll := orDefault(s.PollInterval, DefaultPollInterval)
+	// The lease belongs to this fill, not to the instance: two fills of one
+	// instance (callers that read different revisions, say, one from before
+	// a rotation and one from after) must not both pass as the holder.
+	holder := s.Instance + "/" + rand.Text()[:8]
 	for {
 		now := s.now()
 		e, err := s.Cache.Load(ctx, conn.Name)
@@ -206,13 +211,13 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 				continue
 			}
 		}
-		if e.Leased(s.Instance, now) {
+		if e.Leased(holder, now) {
 			if err := sleep(ctx, poll); err != nil {
 				return nil, fmt.Errorf("mint: %s: waiting for another instance: %w", conn.Name, err)
 			}
 			continue
 		}
-		read, ok, err := s.Cache.Acquire(ctx, conn.Name, s.Instance, now, now.Add(orDefault(s.LeaseTTL, DefaultLeaseTTL)))
+		read, ok, err := s.Cache.Acquire(ctx, conn.Name, holder, now, now.Add(orDefault(s.LeaseTTL, DefaultLeaseTTL)))
 		if err != nil {
 			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
@@ -223,7 +228,7 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 			// Another instance may have filled it between Load and Acquire.
 			c, newer, err := s.tryUse(ctx, conn, read, now)
 			if err != nil || c != nil || newer != nil {
-				_ = s.Cache.Release(ctx, conn.Name, s.Instance)
+				_ = s.Cache.Release(ctx, conn.Name, holder)
 				if err != nil || c != nil {
 					return c, err
 				}
@@ -231,9 +236,9 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 				continue
 			}
 		}
-		c, err := s.mintLeased(ctx, conn)
+		c, err := s.mintLeased(ctx, conn, holder)
 		if err != nil {
-			_ = s.Cache.Release(ctx, conn.Name, s.Instance)
+			_ = s.Cache.Release(ctx, conn.Name, holder)
 			return nil, err
 		}
 		return c, nil
@@ -242,7 +247,7 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 
 // mintLeased calls the provider while holding the lease, stores a rotated
 // refresh token, then publishes the credential.
-func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector) (*Credential, error) {
+func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, holder string) (*Credential, error) {
 	if conn.GrantType == connector.GrantRefreshToken {
 		// The refresh token may have rotated since the metadata was cached;
 		// using a superseded one would make the provider revoke the chain.
@@ -282,7 +287,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector) (*C
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Cache.Fill(ctx, conn.Name, s.Instance, &tokencache.Entry{Revision: conn.Revision, Sealed: sealed, Expiry: c.Expiry}); err != nil {
+	if err := s.Cache.Fill(ctx, conn.Name, holder, &tokencache.Entry{Revision: conn.Revision, Sealed: sealed, Expiry: c.Expiry}); err != nil {
 		return nil, fmt.Errorf("mint: %s: publish: %w", conn.Name, err)
 	}
 	s.localPut(conn, &c)
@@ -427,7 +432,7 @@ func (s *Service) bundle(ctx context.Context, conn *connector.Connector) (secret
 
 // sleep waits about d (jittered, so waiting instances do not poll in step).
 func sleep(ctx context.Context, d time.Duration) error {
-	d = d/2 + rand.N(d)
+	d = d/2 + mrand.N(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
