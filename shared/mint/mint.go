@@ -23,10 +23,14 @@ import (
 	"sync"
 	"time"
 
+	"net"
+	"net/http"
+
 	"golang.org/x/sync/singleflight"
 
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/tokencache"
 )
@@ -267,9 +271,30 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 	} else if !connector.IsOAuth(conn.GrantType) {
 		return nil, fmt.Errorf("mint: %s: %s: %w", conn.Name, conn.GrantType, ErrUnsupported)
 	}
-	minted, err := minter.Mint(ctx, conn, bundle)
-	if err != nil {
-		return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+	var minted *Minted
+	start := s.now()
+	for attempt := 1; ; attempt++ {
+		minted, err = minter.Mint(ctx, conn, bundle)
+		if err == nil {
+			break
+		}
+		// Stay well inside the lease: past it another instance may mint.
+		if attempt >= mintAttempts || !retryable(conn, err) || s.now().Sub(start) > orDefault(s.LeaseTTL, DefaultLeaseTTL)/3 {
+			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+		}
+		if conn.GrantType == connector.GrantRefreshToken {
+			// Ask again with what is stored now, never with a token that
+			// may have been superseded meanwhile.
+			if conn, err = s.connector(ctx, conn.Name, true); err != nil {
+				return nil, err
+			}
+			if bundle, err = s.bundle(ctx, conn); err != nil {
+				return nil, err
+			}
+		}
+		if err := sleep(ctx, retryBackoff<<(attempt-1)); err != nil {
+			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+		}
 	}
 	if minted.RefreshToken != "" && minted.RefreshToken != bundle.RefreshToken {
 		// Before anyone sees the access token: the new refresh token is the
@@ -317,6 +342,34 @@ func (s *Service) tryUse(ctx context.Context, conn *connector.Connector, e *toke
 		return nil, nil, fmt.Errorf("mint: %s: %w", conn.Name, ErrInactive)
 	}
 	return nil, fresh, nil
+}
+
+// Upstream retries: at most mintAttempts calls, backing off from
+// retryBackoff with jitter.
+const (
+	mintAttempts = 3
+	retryBackoff = 200 * time.Millisecond
+)
+
+// retryable reports whether asking the provider again is safe and useful:
+// it answered that it failed (5xx, 429), so it issued nothing, or the
+// connection was never made. A timeout or a reset after the request went
+// out is retried only for grants without a refresh token: a provider that
+// rotates may have consumed the token, and asking again with it would make
+// it revoke the whole chain.
+func retryable(conn *connector.Connector, err error) bool {
+	var ue *oauth.UpstreamError
+	if errors.As(err, &ue) {
+		return ue.Status >= 500 || ue.Status == http.StatusTooManyRequests
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	if conn.GrantType == connector.GrantRefreshToken {
+		return false
+	}
+	return errors.Is(err, oauth.ErrUnreachable)
 }
 
 // usable opens a shared entry minted for conn's revision that is still

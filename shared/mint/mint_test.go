@@ -58,7 +58,9 @@ type provider struct {
 	issued       int
 	expiresIn    int
 	delay        time.Duration
-	status       int // non-zero: answer every request with this status
+	status       int          // non-zero: answer every request with this status
+	failFirst    atomic.Int32 // answer this many requests 503 first
+	resetFirst   atomic.Int32 // drop this many connections after reading the request
 }
 
 func newProvider(t *testing.T, refresh string) *provider {
@@ -72,6 +74,19 @@ func (p *provider) serve(w http.ResponseWriter, r *http.Request) {
 	p.calls.Add(1)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", 400)
+		return
+	}
+	if p.resetFirst.Add(-1) >= 0 {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	if p.failFirst.Add(-1) >= 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(503)
+		fmt.Fprint(w, `{"error":"temporarily_unavailable"}`)
 		return
 	}
 	p.mu.Lock()
@@ -257,6 +272,9 @@ func TestProviderErrorReleasesLease(t *testing.T) {
 	if strings.Contains(err.Error(), "client-secret-mint-test") {
 		t.Fatal("error carries the client secret")
 	}
+	if p.calls.Load() != 1 {
+		t.Fatalf("a refusal was retried: %d calls", p.calls.Load())
+	}
 	// The lease was released: the next call tries at once, from another
 	// instance too.
 	p.mu.Lock()
@@ -404,4 +422,51 @@ func burst(t *testing.T, instances []*mint.Service, name string, n int) map[stri
 		t.Fatalf("%d of %d requests failed, first: %v", len(errs), n*len(instances), errs[0])
 	}
 	return tokens
+}
+
+// TestRetries: failures after which asking again is safe are retried with
+// backoff; a refresh_token request whose outcome is unknown is not.
+func TestRetries(t *testing.T) {
+	cases := []struct {
+		name              string
+		refresh           bool
+		failFirst, resets int32
+		wantOK            bool
+		wantCalls         int32
+	}{
+		{"client_credentials after two 503s", false, 2, 0, true, 3},
+		{"client_credentials after three 503s gives up", false, 3, 0, false, 3},
+		{"client_credentials after a reset", false, 0, 1, true, 2},
+		{"refresh_token after a 503", true, 1, 0, true, 2},
+		{"refresh_token after a reset is not retried", true, 0, 1, false, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			b := testenv.New(t, testenv.Embedded)
+			p := newProvider(t, "refresh-0")
+			p.failFirst.Store(c.failFirst)
+			p.resetFirst.Store(c.resets)
+			clk := newClock()
+			in := clientCredentials("Svc", p.srv.URL)
+			if c.refresh {
+				in = refreshing("Svc", p.srv.URL, "refresh-0")
+			}
+			createConnector(t, b, in)
+			_, err := instance(t, b, clk, "i1").Token(ctx, "Svc", "agent-1")
+			if (err == nil) != c.wantOK || p.calls.Load() != c.wantCalls {
+				t.Fatalf("err %v after %d calls; want ok=%v after %d", err, p.calls.Load(), c.wantOK, c.wantCalls)
+			}
+			if p.invalidGrant.Load() != 0 {
+				t.Fatal("a retry reused a refresh token")
+			}
+			if c.refresh && c.wantOK {
+				stored, _ := b.Store.Get(ctx, "Svc")
+				bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
+				if err != nil || bundle.RefreshToken != p.currentRefresh() {
+					t.Fatalf("stored refresh token is not the provider's current one (%v)", err)
+				}
+			}
+		})
+	}
 }
