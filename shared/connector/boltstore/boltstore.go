@@ -14,13 +14,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -262,33 +260,6 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 	return nil
 }
 
-// encodeToken makes a page token from the last name of a page.
-func encodeToken(name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(name))
-}
-
-// decodeToken returns the name a token encodes; "" for no token.
-func decodeToken(tok string) (string, error) {
-	if tok == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) == 0 || !utf8.Valid(b) {
-		return "", connector.ErrInvalidPageToken
-	}
-	return string(b), nil
-}
-
-func pageSize(n int) int {
-	switch {
-	case n <= 0:
-		return connector.DefaultPageSize
-	case n > connector.MaxPageSize:
-		return connector.MaxPageSize
-	}
-	return n
-}
-
 // List returns one page of connectors sorted by name. With an agent it walks
 // that agent's range of the index; without, the connectors bucket in key
 // order. Both start just after the name in the page token.
@@ -296,11 +267,11 @@ func (s *Store) List(ctx context.Context, opts connector.ListOptions) (*connecto
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: list: %w", err)
 	}
-	after, err := decodeToken(opts.PageToken)
+	after, err := opts.After()
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: list: %w", err)
 	}
-	size := pageSize(opts.PageSize)
+	size := opts.Size()
 	// One extra tells whether another page follows, so the last page never
 	// carries a token.
 	var out []*connector.Connector
@@ -319,7 +290,7 @@ func (s *Store) List(ctx context.Context, opts connector.ListOptions) (*connecto
 	page := &connector.Page{Connectors: out}
 	if len(out) > size {
 		page.Connectors = out[:size]
-		page.NextPageToken = encodeToken(out[size-1].Name)
+		page.NextPageToken = connector.EncodePageToken(out[size-1].Name)
 	}
 	return page, nil
 }

@@ -11,7 +11,6 @@ package firestore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -257,44 +256,19 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 	return nil
 }
 
-// encodeToken makes a page token from the last name of a page.
-func encodeToken(name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(name))
-}
-
-// decodeToken returns the name a token encodes; "" for no token. Only
-// tokens that decode to a possible document ID are accepted, so a forged
-// token cannot make the query fail in a confusing way.
-func decodeToken(tok string) (string, error) {
-	if tok == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !validID(string(b)) {
-		return "", connector.ErrInvalidPageToken
-	}
-	return string(b), nil
-}
-
-func pageSize(n int) int {
-	switch {
-	case n <= 0:
-		return connector.DefaultPageSize
-	case n > connector.MaxPageSize:
-		return connector.MaxPageSize
-	}
-	return n
-}
-
 // List returns one page of connectors sorted by name. An agent filter is an
 // array-contains query, served by Firestore's automatic single-field index
 // on agents; ordering by document ID needs no composite index.
 func (s *Store) List(ctx context.Context, opts connector.ListOptions) (*connector.Page, error) {
-	after, err := decodeToken(opts.PageToken)
+	after, err := opts.After()
+	if err == nil && after != "" && !validID(after) {
+		// A forged token must not make the query fail in a confusing way.
+		err = connector.ErrInvalidPageToken
+	}
 	if err != nil {
 		return nil, fmt.Errorf("firestore: list: %w", err)
 	}
-	size := pageSize(opts.PageSize)
+	size := opts.Size()
 	q := s.connectors().Query
 	if opts.Agent != "" {
 		q = q.Where("agents", "array-contains", opts.Agent)
@@ -327,7 +301,7 @@ func (s *Store) List(ctx context.Context, opts connector.ListOptions) (*connecto
 	page := &connector.Page{Connectors: out}
 	if len(out) > size {
 		page.Connectors = out[:size]
-		page.NextPageToken = encodeToken(out[size-1].Name)
+		page.NextPageToken = connector.EncodePageToken(out[size-1].Name)
 	}
 	return page, nil
 }
