@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"connectors.dev/connectors/shared/logging/logtest"
-
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -19,6 +17,7 @@ import (
 	"connectors.dev/connectors/shared/faulttest"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/logging/logtest"
 )
 
 // Fault tests: a backend goes away for real (its proxy cuts or stalls every

@@ -13,14 +13,13 @@ import (
 	"sync"
 	"testing"
 
-	"connectors.dev/connectors/shared/logging/logtest"
-
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/auth/authtest"
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/testenv"
 )
 

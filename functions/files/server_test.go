@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"connectors.dev/connectors/shared/logging/logtest"
-
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/shared/auth"
@@ -32,6 +30,7 @@ import (
 	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/objects/objectservers"
 	"connectors.dev/connectors/shared/secret"

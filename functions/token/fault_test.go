@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"connectors.dev/connectors/shared/logging/logtest"
-
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
@@ -21,6 +19,7 @@ import (
 	"connectors.dev/connectors/shared/faulttest"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
 )
 

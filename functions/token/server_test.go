@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"connectors.dev/connectors/shared/logging/logtest"
-
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
@@ -26,6 +24,7 @@ import (
 	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/testenv"
 )

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/firestore"
@@ -27,24 +28,6 @@ import (
 
 // project is any project ID: the emulators accept every one.
 const project = "connectors-bench"
-
-// clock is a fake clock shared by instances, so tokens expire on demand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // cloud holds the deployed shape's backends: the Firestore emulator (named
 // by FIRESTORE_EMULATOR_HOST) and an in-process Secret Manager server.
@@ -85,7 +68,7 @@ func (c *cloud) secrets(ctx context.Context, secretPrefix string) (*secretmanage
 
 // instance is one token-function instance as platform wiring builds it
 // (mint.NewService over Firestore and Secret Manager), on the fake clock.
-func instance(cat *catalog.Catalog, cache *firestore.Store, clk *clock) *mint.Service {
+func instance(cat *catalog.Catalog, cache *firestore.Store, clk *clock.Fake) *mint.Service {
 	cfg := config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
@@ -108,7 +91,7 @@ type fixture struct {
 	store   *firestore.Store
 	secrets *secretmanager.Store
 	cat     *catalog.Catalog
-	clk     *clock
+	clk     *clock.Fake
 	prefix  string
 	closers []func() error
 }
@@ -120,7 +103,7 @@ func (f *fixture) Close() {
 }
 
 func (c *cloud) fixture(ctx context.Context, kind string, p *provider) (*fixture, error) {
-	f := &fixture{clk: &clock{now: time.Now()}, prefix: prefix(kind)}
+	f := &fixture{clk: clock.NewFake(), prefix: prefix(kind)}
 	var err error
 	if f.store, err = c.firestore(ctx, f.prefix); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/mint"
@@ -246,7 +247,7 @@ func TestAWSGetSessionToken(t *testing.T) {
 	ctx := context.Background()
 	b := testenv.New(t, testenv.Embedded)
 	sts := newSTSServer(t, "us-east-1")
-	clk := newClock()
+	clk := clock.NewFake()
 	createConnector(t, b, awsConnector("S3", sts.srv.URL, awsAccessKeyID, awsSecretKey, nil))
 	s := cloudInstance(t, b, clk, "i1")
 
@@ -279,7 +280,7 @@ func TestAWSRegionAndDuration(t *testing.T) {
 	sts := newSTSServer(t, "eu-central-1")
 	createConnector(t, b, awsConnector("S3", sts.srv.URL, awsAccessKeyID, awsSecretKey,
 		map[string]string{"region": "eu-central-1", "durationSeconds": "900"}))
-	s := cloudInstance(t, b, newClock(), "i1")
+	s := cloudInstance(t, b, clock.NewFake(), "i1")
 	c, err := s.Token(context.Background(), "S3", "agent-1")
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +301,7 @@ func TestAWSAssumeRole(t *testing.T) {
 		map[string]string{"roleArn": "arn:aws:iam::123456789012:role/Writer", "roleSessionName": "rag-agent", "durationSeconds": "7200"}))
 	createConnector(t, b, awsConnector("S3Denied", sts.srv.URL, awsAccessKeyID, awsSecretKey,
 		map[string]string{"roleArn": "arn:aws:iam::999999999999:role/Other"}))
-	s := cloudInstance(t, b, newClock(), "i1")
+	s := cloudInstance(t, b, clock.NewFake(), "i1")
 
 	c, err := s.Token(ctx, "S3Role", "agent-1")
 	if err != nil {
@@ -337,7 +338,7 @@ func TestAWSRefused(t *testing.T) {
 	const wrongSecret = "wrongSecretKeyForTheConnectorTest0123456"
 	createConnector(t, b, awsConnector("WrongSecret", sts.srv.URL, awsAccessKeyID, wrongSecret, nil))
 	createConnector(t, b, awsConnector("UnknownKey", sts.srv.URL, "AKIAUNKNOWNKEY000000", awsSecretKey, nil))
-	s := cloudInstance(t, b, newClock(), "i1")
+	s := cloudInstance(t, b, clock.NewFake(), "i1")
 
 	cases := []struct {
 		name, code, secret string

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/testenv"
 )
@@ -27,7 +28,7 @@ func TestConcurrencyRotationFosite(t *testing.T) {
 			as.AddUser("alice", "wonderland")
 			initial := as.RefreshToken(t, "cid", "alice", "read")
 
-			clk := newClock()
+			clk := clock.NewFake()
 			input := refreshing("Mail", as.TokenURL(), initial)
 			input.HeaderAsPayload = ptr(false) // client_secret_post
 			createConnector(t, b, input)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/mint"
@@ -34,7 +35,7 @@ const saEmail = "rag-builder@demo-project.iam.gserviceaccount.com"
 
 // cloudInstance is instance() with the cloud minters registered, on a
 // client that may reach the loopback test servers.
-func cloudInstance(t *testing.T, b testenv.Backends, clk *clock, name string) *mint.Service {
+func cloudInstance(t *testing.T, b testenv.Backends, clk *clock.Fake, name string) *mint.Service {
 	t.Helper()
 	s := instance(t, b, clk, name)
 	hc := oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
@@ -248,7 +249,7 @@ func TestGoogleServiceAccountToken(t *testing.T) {
 	ctx := context.Background()
 	b := testenv.New(t, testenv.Embedded)
 	g := newGoogleTokenServer(t)
-	clk := newClock()
+	clk := clock.NewFake()
 	createConnector(t, b, gcsConnector("Gcs", g.keyJSON(t), ""))
 	s := cloudInstance(t, b, clk, "i1")
 
@@ -287,7 +288,7 @@ func TestGoogleServiceAccountConnectorScope(t *testing.T) {
 	// Scopes separated by several spaces are sent separated by one.
 	g.wantScope = "https://www.googleapis.com/auth/devstorage.read_only https://www.googleapis.com/auth/generative-language"
 	createConnector(t, b, gcsConnector("Gcs", g.keyJSON(t), "https://www.googleapis.com/auth/devstorage.read_only  https://www.googleapis.com/auth/generative-language"))
-	s := cloudInstance(t, b, newClock(), "i1")
+	s := cloudInstance(t, b, clock.NewFake(), "i1")
 	if c, err := s.Token(context.Background(), "Gcs", "agent-1"); err != nil || c.AccessToken == "" {
 		t.Fatalf("token: %v %v", c, err)
 	}
@@ -304,7 +305,7 @@ func TestGoogleServiceAccountRefused(t *testing.T) {
 	_ = json.Unmarshal([]byte(key), &k)
 	g.echo = strings.Split(k.PrivateKey, "\n")[3] // a line of the key's body
 	createConnector(t, b, gcsConnector("Gcs", key, ""))
-	s := cloudInstance(t, b, newClock(), "i1")
+	s := cloudInstance(t, b, clock.NewFake(), "i1")
 	_, err := s.Token(context.Background(), "Gcs", "agent-1")
 	var ue *oauth.UpstreamError
 	if !errors.As(err, &ue) || ue.Status != 400 || ue.Code != "invalid_grant" {

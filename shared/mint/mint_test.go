@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/shared/catalog"
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/oauth"
@@ -25,26 +26,6 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 func ptr[T any](v T) *T { return &v }
-
-// clock is a shared fake clock, so tests can expire tokens without waiting.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // provider is a token endpoint that rotates refresh tokens the way strict
 // providers do: each refresh token works once, and reusing one is
@@ -126,7 +107,7 @@ func (p *provider) currentRefresh() string {
 }
 
 // instance is one token-function instance over shared backends.
-func instance(t *testing.T, b testenv.Backends, clk *clock, name string) *mint.Service {
+func instance(t *testing.T, b testenv.Backends, clk *clock.Fake, name string) *mint.Service {
 	t.Helper()
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Now: clk.Now}
 	client := &oauth.Client{
@@ -180,7 +161,7 @@ func TestTokenIsCached(t *testing.T) {
 			ctx := context.Background()
 			b := testenv.New(t, kind)
 			p := newProvider(t, "")
-			clk := newClock()
+			clk := clock.NewFake()
 			createConnector(t, b, clientCredentials("Svc", p.srv.URL))
 			s := instance(t, b, clk, "i1")
 			c1, err := s.Token(ctx, "Svc", "agent-1")
@@ -213,7 +194,7 @@ func TestAuthorizationAndState(t *testing.T) {
 	ctx := context.Background()
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t, "")
-	clk := newClock()
+	clk := clock.NewFake()
 	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
 	s := instance(t, b, clk, "i1")
 	if _, err := s.Token(ctx, "Svc", "agent-2"); !errors.Is(err, mint.ErrAgentNotAllowed) {
@@ -261,7 +242,7 @@ func TestProviderErrorReleasesLease(t *testing.T) {
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t, "")
 	p.status = 401
-	clk := newClock()
+	clk := clock.NewFake()
 	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
 	s := instance(t, b, clk, "i1")
 	_, err := s.Token(ctx, "Svc", "agent-1")
@@ -292,7 +273,7 @@ func TestRotatedRefreshTokenStoredBeforeReturn(t *testing.T) {
 			ctx := context.Background()
 			b := testenv.New(t, kind)
 			p := newProvider(t, "refresh-0")
-			clk := newClock()
+			clk := clock.NewFake()
 			createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
 			s := instance(t, b, clk, "i1")
 			if _, err := s.Token(ctx, "Mail", "agent-1"); err != nil {
@@ -322,7 +303,7 @@ func TestConcurrencySingleUpstream(t *testing.T) {
 			b := testenv.New(t, kind)
 			p := newProvider(t, "")
 			p.delay = 50 * time.Millisecond
-			clk := newClock()
+			clk := clock.NewFake()
 			createConnector(t, b, clientCredentials("Svc", p.srv.URL))
 			instances := fourInstances(t, b, clk)
 			if _, err := instances[0].Token(context.Background(), "Svc", "agent-1"); err != nil {
@@ -350,7 +331,7 @@ func TestConcurrencyRotation(t *testing.T) {
 			b := testenv.New(t, kind)
 			p := newProvider(t, "refresh-0")
 			p.delay = 20 * time.Millisecond
-			clk := newClock()
+			clk := clock.NewFake()
 			createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
 			instances := fourInstances(t, b, clk)
 			const rounds = 3
@@ -374,7 +355,7 @@ func TestConcurrencyRotation(t *testing.T) {
 	}
 }
 
-func fourInstances(t *testing.T, b testenv.Backends, clk *clock) []*mint.Service {
+func fourInstances(t *testing.T, b testenv.Backends, clk *clock.Fake) []*mint.Service {
 	var out []*mint.Service
 	for i := range 4 {
 		ib := b
@@ -447,7 +428,7 @@ func TestRetries(t *testing.T) {
 			p := newProvider(t, "refresh-0")
 			p.failFirst.Store(c.failFirst)
 			p.resetFirst.Store(c.resets)
-			clk := newClock()
+			clk := clock.NewFake()
 			in := clientCredentials("Svc", p.srv.URL)
 			if c.refresh {
 				in = refreshing("Svc", p.srv.URL, "refresh-0")
