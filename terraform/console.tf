@@ -49,6 +49,7 @@ locals {
         contains(keys(local.console_routes), name) ? {
           CONNECTORS_IAP_AUDIENCES = "/projects/${var.project_number}/global/backendServices/${google_compute_backend_service.console[name].generated_id}"
         } : {},
+        name == "files" ? { CONNECTORS_FILES_READ_TIMEOUT = "${var.files_read_timeout_seconds}s" } : {},
       ))
     )
   }

@@ -67,11 +67,13 @@ resource "google_cloudfunctions2_function" "function" {
     # functions stay reachable so that the command-line path keeps working
     # next to the console's load balancer; the console itself is reachable
     # through the load balancer (and IAP) only (console.tf).
-    ingress_settings                 = contains(local.lb_only, each.key) ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
-    all_traffic_on_latest_revision   = true
-    available_memory                 = "512M"
-    available_cpu                    = "1"
-    timeout_seconds                  = 60
+    ingress_settings               = contains(local.lb_only, each.key) ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    available_memory               = "512M"
+    available_cpu                  = "1"
+    # Requests end by CONNECTORS_REQUEST_TIMEOUT (20 s) well inside 60 s;
+    # a files read streams its body for up to its own timeout after that.
+    timeout_seconds                  = each.key == "files" ? var.files_read_timeout_seconds + 60 : 60
     max_instance_count               = var.max_instance_count
     max_instance_request_concurrency = var.max_instance_request_concurrency
   }

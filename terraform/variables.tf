@@ -142,6 +142,17 @@ variable "files_project_roles" {
   }
 }
 
+variable "files_read_timeout_seconds" {
+  description = "How long the files function may stream one read's body (CONNECTORS_FILES_READ_TIMEOUT). The request deadline bounds only opening the object; the files function's platform timeout is this plus a minute."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.files_read_timeout_seconds >= 1 && var.files_read_timeout_seconds <= 3540
+    error_message = "files_read_timeout_seconds must be from 1 to 3540: a Cloud Run request may last an hour at most, and the files function needs a minute more than its reads."
+  }
+}
+
 variable "console_domain" {
   description = "Hostname of the web console (e.g. console.connectors.example.com), served by an HTTPS load balancer with Identity-Aware Proxy in front of the console and the admin functions (console.tf). Point its DNS A record at the console_ip output; the Google-managed certificate is issued once it resolves. Empty: no load balancer, the console is not exposed."
   type        = string

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -43,6 +44,11 @@ type Options struct {
 	// MaxWriteBytes caps a write's decoded data
 	// (CONNECTORS_FILES_MAX_WRITE_BYTES; default DefaultMaxWriteBytes).
 	MaxWriteBytes int64
+	// ReadTimeout bounds streaming a read's body
+	// (CONNECTORS_FILES_READ_TIMEOUT, a Go duration; default
+	// DefaultReadTimeout). The request deadline bounds only opening the
+	// object: a large object takes longer than that to stream.
+	ReadTimeout time.Duration
 }
 
 // OptionsFromEnv reads Options; errors name the variable.
@@ -73,6 +79,13 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 			return Options{}, fmt.Errorf("files: CONNECTORS_FILES_MAX_WRITE_BYTES must be a byte count from 1 to %d, not %q", 1<<30, v)
 		}
 		o.MaxWriteBytes = n
+	}
+	if v := strings.TrimSpace(getenv("CONNECTORS_FILES_READ_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Options{}, fmt.Errorf("files: CONNECTORS_FILES_READ_TIMEOUT must be a positive duration such as 10m, not %q", v)
+		}
+		o.ReadTimeout = d
 	}
 	return o, nil
 }

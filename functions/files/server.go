@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -60,6 +61,9 @@ const (
 	// 20 MiB of data is about 27 MiB of request. Larger uploads go
 	// straight to the bucket through a signed PUT URL.
 	DefaultMaxWriteBytes = 20 << 20
+	// DefaultReadTimeout bounds streaming one read's body; Terraform gives
+	// the files function a platform timeout above it (functions.tf).
+	DefaultReadTimeout = 10 * time.Minute
 	// DefaultGrantRole is what grantAccess gives when no role is named:
 	// full control of objects, none of the bucket's settings.
 	DefaultGrantRole = "roles/storage.objectAdmin"
@@ -102,6 +106,13 @@ func (s *Server) maxWrite() int64 {
 		return s.Options.MaxWriteBytes
 	}
 	return DefaultMaxWriteBytes
+}
+
+func (s *Server) readTimeout() time.Duration {
+	if s.Options.ReadTimeout > 0 {
+		return s.Options.ReadTimeout
+	}
+	return DefaultReadTimeout
 }
 
 // requestLimit fits a write of maxWrite bytes in base64 plus the other
@@ -465,10 +476,27 @@ func (s *Server) run(ctx context.Context, w http.ResponseWriter, req *request, u
 }
 
 // read streams the object: nothing is buffered beyond io.Copy's buffer.
+// The request deadline bounds opening the object (an unreachable storage
+// service still ends as 503 in time); the body then streams under the
+// read timeout, because a large object outlasts the request deadline.
 // Once the status is sent an error can only cut the body short, so the
 // connection is dropped rather than letting a truncated body end cleanly.
 func (s *Server) read(ctx context.Context, w http.ResponseWriter, u objects.URI, t *target) error {
-	rd, err := t.client.Read(ctx, u.Bucket, u.Key)
+	streamCtx, cancel := httpx.StreamContext(ctx, s.readTimeout())
+	defer cancel()
+	// The reader keeps the context it was opened with for the whole body,
+	// so it is opened with streamCtx, which the request deadline cancels
+	// until the object is open.
+	stop := context.AfterFunc(ctx, cancel)
+	rd, err := t.client.Read(streamCtx, u.Bucket, u.Key)
+	if !stop() {
+		// ctx ended first: report its cause (a deadline is 503), not the
+		// cancellation it caused.
+		if err == nil {
+			rd.Body.Close()
+		}
+		return fmt.Errorf("files: read: %w", context.Cause(ctx))
+	}
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ import (
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/faulttest"
+	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
@@ -65,6 +67,8 @@ type env struct {
 	saJSON string
 	mints  atomic.Int32
 
+	gcsProxy, s3Proxy *faulttest.Proxy
+
 	mu     sync.Mutex
 	bodies []string
 }
@@ -72,6 +76,13 @@ type env struct {
 type envOptions struct {
 	maxWrite int64
 	authn    *auth.Authenticator
+	// requestTimeout, when set, serves the functions under
+	// httpx.WithDeadline, as deployed.
+	requestTimeout time.Duration
+	readTimeout    time.Duration
+	// proxied puts a faulttest.Proxy between the function and each
+	// storage server (env.gcsProxy, env.s3Proxy).
+	proxied bool
 }
 
 func newEnv(t *testing.T, kind string, o envOptions) *env {
@@ -122,15 +133,25 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 		}),
 	}
 	e.saKey, e.saJSON = serviceAccountKey(t)
+	gcsURL, s3URL := e.gcs.URL, e.s3.URL
+	if o.proxied {
+		e.gcsProxy = faulttest.Start(t, strings.TrimPrefix(gcsURL, "http://"))
+		e.s3Proxy = faulttest.Start(t, strings.TrimPrefix(s3URL, "http://"))
+		gcsURL, s3URL = "http://"+e.gcsProxy.Addr(), "http://"+e.s3Proxy.Addr()
+	}
 	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: files.Options{
-		GCSEndpoint:   e.gcs.URL,
-		S3Endpoint:    e.s3.URL,
+		GCSEndpoint:   gcsURL,
+		S3Endpoint:    s3URL,
 		GCSProject:    "default-project",
 		MaxWriteBytes: o.maxWrite,
+		ReadTimeout:   o.readTimeout,
 	}}
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers()} {
 		for name, h := range hs {
+			if o.requestTimeout > 0 {
+				h = httpx.WithDeadline(h, o.requestTimeout)
+			}
 			mux.HandleFunc("/"+name, h)
 		}
 	}
@@ -653,9 +674,10 @@ func TestOptionsFromEnv(t *testing.T) {
 		"AWS_REGION":                       "eu-west-1",
 		"GOOGLE_CLOUD_PROJECT":             "p1",
 		"CONNECTORS_FILES_MAX_WRITE_BYTES": "1048576",
+		"CONNECTORS_FILES_READ_TIMEOUT":    "90s",
 	}
 	o, err := files.OptionsFromEnv(func(k string) string { return env[k] })
-	if err != nil || o.GCSEndpoint != "http://127.0.0.1:4443" || o.S3Endpoint != "http://127.0.0.1:9000" || o.S3Region != "eu-west-1" || o.GCSProject != "p1" || o.MaxWriteBytes != 1<<20 {
+	if err != nil || o.GCSEndpoint != "http://127.0.0.1:4443" || o.S3Endpoint != "http://127.0.0.1:9000" || o.S3Region != "eu-west-1" || o.GCSProject != "p1" || o.MaxWriteBytes != 1<<20 || o.ReadTimeout != 90*time.Second {
 		t.Fatalf("%+v %v", o, err)
 	}
 	env["CONNECTORS_S3_REGION"] = "ap-south-1"
@@ -666,10 +688,103 @@ func TestOptionsFromEnv(t *testing.T) {
 		"CONNECTORS_GCS_ENDPOINT":          "127.0.0.1:4443",
 		"CONNECTORS_S3_ENDPOINT":           "ftp://x",
 		"CONNECTORS_FILES_MAX_WRITE_BYTES": "lots",
+		"CONNECTORS_FILES_READ_TIMEOUT":    "-1s",
 	} {
 		bad := map[string]string{k: v}
 		if _, err := files.OptionsFromEnv(func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
+	}
+}
+
+// TestReadOutlastsRequestDeadline: the request deadline bounds reaching the
+// storage service, not streaming the body. A large object read by a slow
+// client takes several request deadlines and arrives whole; a stalled
+// storage service still ends as 503 unavailable within one.
+func TestReadOutlastsRequestDeadline(t *testing.T) {
+	const deadline = 300 * time.Millisecond
+	e := newEnv(t, testenv.Embedded, envOptions{requestTimeout: deadline, proxied: true})
+	e.connectors()
+	// More than the loopback socket buffers hold, so the server cannot
+	// finish writing before the slow client has read most of it.
+	data := make([]byte, 32<<20)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	e.gcs.Put(t, "gcs-bucket", "big.bin", "application/octet-stream", data)
+	e.s3.Put(t, "s3-bucket", "big.bin", "application/octet-stream", data)
+
+	for _, c := range []struct{ uri, conn string }{
+		{"gs://gcs-bucket/big.bin", "GCS"},
+		{"s3://s3-bucket/big.bin", "S3"},
+	} {
+		t.Run(c.uri, func(t *testing.T) {
+			resp := e.postStream(files.FnFiles, op("read", c.uri, "connector", c.conn))
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("read: %d", resp.StatusCode)
+			}
+			start := time.Now()
+			got, err := slowRead(resp.Body, 1<<20, 40*time.Millisecond)
+			took := time.Since(start)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read %d of %d bytes in %v: %v", len(got), len(data), took, err)
+			}
+			if took < 2*deadline {
+				t.Fatalf("the slow read took %v: it did not outlast the request deadline, so it tests nothing", took)
+			}
+		})
+	}
+
+	t.Run("stalled", func(t *testing.T) {
+		e.gcsProxy.Stall()
+		start := time.Now()
+		r := e.files(op("read", "gs://gcs-bucket/big.bin", "connector", "GCS"))
+		took := time.Since(start)
+		e.gcsProxy.Restore()
+		if r.code != 503 || r.err()["code"] != "unavailable" || took > deadline+2*time.Second {
+			t.Fatalf("read from a stalled service: %d %s after %v; want 503 unavailable at the deadline", r.code, r.raw, took)
+		}
+	})
+}
+
+// TestReadTimeout: the read timeout cuts a body streaming too long, and the
+// connection is dropped so the client cannot take the short body as whole.
+func TestReadTimeout(t *testing.T) {
+	e := newEnv(t, testenv.Embedded, envOptions{requestTimeout: time.Minute, readTimeout: 300 * time.Millisecond})
+	data := make([]byte, 32<<20)
+	e.gcs.Put(t, "gcs-bucket", "big.bin", "application/octet-stream", data)
+	resp := e.postStream(files.FnFiles, op("read", "gs://gcs-bucket/big.bin"))
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("read: %d", resp.StatusCode)
+	}
+	got, err := slowRead(resp.Body, 1<<20, 40*time.Millisecond)
+	if err == nil || len(got) >= len(data) {
+		t.Fatalf("read %d of %d bytes, error %v: the read timeout did not cut the body", len(got), len(data), err)
+	}
+}
+
+// postStream posts to fn and returns the response unread.
+func (e *env) postStream(fn string, body any) *http.Response {
+	e.t.Helper()
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(e.url+"/"+fn, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+// slowRead reads r a chunk at a time, pausing between chunks; a nil error
+// means r ended cleanly.
+func slowRead(r io.Reader, chunk int, pause time.Duration) ([]byte, error) {
+	var out bytes.Buffer
+	for {
+		n, err := out.ReadFrom(io.LimitReader(r, int64(chunk)))
+		if err != nil || n == 0 {
+			return out.Bytes(), err
+		}
+		time.Sleep(pause)
 	}
 }

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"connectors.dev/connectors/shared/config"
 )
 
 // The provider .ci/run builds from the module proxy (the Terraform registry
@@ -106,6 +109,7 @@ type grant struct {
 // function is one planned google_cloudfunctions2_function.
 type function struct {
 	name, entryPoint, serviceAccount, ingress string
+	timeout                                   time.Duration // the platform's
 	env                                       map[string]string
 	// envUnknown: the provider shows the whole environment as unknown
 	// (one of its values is); env then comes from the function_environment
@@ -165,6 +169,9 @@ func (p *plan) scan() (fns map[string]function, sas map[string]string, roles map
 			if s := block(a, "service_config"); s != nil {
 				f.serviceAccount = str(s, "service_account_email")
 				f.ingress = str(s, "ingress_settings")
+				if n, ok := s["timeout_seconds"].(float64); ok {
+					f.timeout = time.Duration(n) * time.Second
+				}
 				if env, ok := s["environment_variables"].(map[string]any); ok {
 					for k, v := range env {
 						f.env[k], _ = v.(string)
@@ -331,6 +338,23 @@ func checkPlan(p *plan) []string {
 		f := fns[name]
 		if f.entryPoint != name {
 			fail("%s: entry point %q, want the function's name", name, f.entryPoint)
+		}
+		// The service's own deadlines end a request (503, or a read's
+		// body cut) before the platform's timeout kills it with an empty
+		// answer.
+		need := config.DefaultRequestTimeout
+		if d, err := time.ParseDuration(f.env["CONNECTORS_REQUEST_TIMEOUT"]); err == nil {
+			need = d
+		}
+		if name == "files" {
+			read, err := time.ParseDuration(f.env["CONNECTORS_FILES_READ_TIMEOUT"])
+			if err != nil {
+				fail("files: CONNECTORS_FILES_READ_TIMEOUT %q: %v", f.env["CONNECTORS_FILES_READ_TIMEOUT"], err)
+			}
+			need += read
+		}
+		if f.timeout <= need {
+			fail("%s: platform timeout %v, want more than the %v its own deadlines allow a request", name, f.timeout, need)
 		}
 		if f.serviceAccount == "" {
 			fail("%s: no service account (it would run as the default compute account)", name)
@@ -744,6 +768,13 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 			o.AfterUnknown, _ = json.Marshal(unknown)
 			p.OutputChanges["function_environment"] = o
 		}, "connectors-get: behind IAP without CONNECTORS_IAP_AUDIENCES"},
+		{"files timeout shorter than its reads", func(p *plan) {
+			for i, rc := range p.ResourceChanges {
+				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "files" {
+					block(p.ResourceChanges[i].Change.After, "service_config")["timeout_seconds"] = 60.0
+				}
+			}
+		}, "files: platform timeout 1m0s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

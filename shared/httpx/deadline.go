@@ -23,16 +23,31 @@ const (
 // backend call cut off by the deadline fails with context.DeadlineExceeded
 // (or gRPC's DeadlineExceeded), which Map turns into 503 unavailable.
 //
-// Only the context is bounded: a handler must stop when it is done, and a
-// response still streaming when the deadline passes (a files read) is cut
-// short, so d must exceed the longest legitimate request.
+// Only the context is bounded: a handler must stop when it is done. A
+// handler that streams a long body (a files read) takes the body's own
+// bound from StreamContext instead, once the part the deadline is for
+// (reaching the backend) is over.
 func WithDeadline(h http.Handler, d time.Duration) http.HandlerFunc {
 	if d <= 0 {
 		d = config.DefaultRequestTimeout
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
+		unbounded := r.Context()
+		ctx, cancel := context.WithTimeout(context.WithValue(unbounded, unboundedKey{}, unbounded), d)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}
+}
+
+type unboundedKey struct{}
+
+// StreamContext returns a context for streaming a response body that may
+// outlast the request deadline: the request's context as it was before
+// WithDeadline bounded it (so it still ends when the caller goes away),
+// bounded by d instead. Outside WithDeadline it is ctx bounded by d.
+func StreamContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if u, ok := ctx.Value(unboundedKey{}).(context.Context); ok {
+		ctx = u
+	}
+	return context.WithTimeout(ctx, d)
 }

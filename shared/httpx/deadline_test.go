@@ -67,6 +67,42 @@ func TestWithDeadline(t *testing.T) {
 	}), time.Minute).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil).WithContext(ctx))
 }
 
+// TestStreamContext: a stream context outlives the request deadline, is
+// bounded by its own, and still ends when the caller's context does.
+func TestStreamContext(t *testing.T) {
+	caller, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	var stream context.Context
+	var cancelStream context.CancelFunc
+	WithDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stream, cancelStream = StreamContext(r.Context(), time.Hour)
+		d, _ := stream.Deadline()
+		if left := time.Until(d); left < 59*time.Minute {
+			t.Errorf("stream deadline %v away, want the stream's own hour", left)
+		}
+		<-r.Context().Done() // the request deadline passes
+		if stream.Err() != nil {
+			t.Errorf("the request deadline ended the stream: %v", stream.Err())
+		}
+	}), 20*time.Millisecond).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil).WithContext(caller))
+	defer cancelStream()
+	if stream.Err() != nil {
+		t.Fatalf("the stream ended with its request: %v", stream.Err())
+	}
+	hangUp()
+	if !errors.Is(stream.Err(), context.Canceled) {
+		t.Fatalf("the caller hung up, the stream goes on: %v", stream.Err())
+	}
+
+	// Its own bound, and outside WithDeadline, ctx bounded by it.
+	short, cancel := StreamContext(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	<-short.Done()
+	if !errors.Is(short.Err(), context.DeadlineExceeded) {
+		t.Fatalf("stream bound: %v", short.Err())
+	}
+}
+
 func TestMapDeadlinesAndCancellation(t *testing.T) {
 	tests := []struct {
 		err    error

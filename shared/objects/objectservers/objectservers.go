@@ -9,6 +9,7 @@
 package objectservers
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -109,6 +110,16 @@ func NewGCS(t testing.TB, buckets ...string) *GCS {
 	return g
 }
 
+// Put stores an object directly in the server, for tests that need one
+// larger or quicker than a write through the code under test.
+func (g *GCS) Put(t testing.TB, bucket, key, contentType string, data []byte) {
+	t.Helper()
+	g.Fake.CreateObject(fakestorage.Object{
+		ObjectAttrs: fakestorage.ObjectAttrs{BucketName: bucket, Name: key, ContentType: contentType},
+		Content:     data,
+	})
+}
+
 // Endpoint is the JSON API endpoint to give the storage client.
 func (g *GCS) Endpoint() string { return g.URL + "/storage/v1/" }
 
@@ -138,6 +149,12 @@ func (g *GCS) Members(bucket, role string) []string {
 func (g *GCS) handler(fake http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.auth.add(r.Header.Get("Authorization"))
+		// The fake tells XML API requests by their host; one that reached
+		// it through a loopback proxy (faulttest) is answered as if sent
+		// to it directly.
+		if strings.HasPrefix(r.Host, "127.0.0.1:") {
+			r.Host = strings.TrimPrefix(g.URL, "http://")
+		}
 		rest, ok := strings.CutPrefix(r.URL.Path, "/storage/v1/b/")
 		if bucket, ok2 := strings.CutSuffix(rest, "/iam"); ok && ok2 && !strings.Contains(bucket, "/") {
 			g.serveIAM(w, r, bucket)
@@ -200,7 +217,18 @@ func decodeEtag(e string) string {
 type S3 struct {
 	URL string
 
-	auth recorder
+	backend *s3mem.Backend
+	auth    recorder
+}
+
+// Put stores an object directly in the server, for tests that need one
+// larger or quicker than a write through the code under test.
+func (s *S3) Put(t testing.TB, bucket, key, contentType string, data []byte) {
+	t.Helper()
+	meta := map[string]string{"Content-Type": contentType}
+	if _, err := s.backend.PutObject(bucket, key, meta, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // NewS3 starts a server holding the named (empty) buckets; it stops when t
@@ -214,7 +242,7 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 		}
 	}
 	faker := gofakes3.New(backend)
-	s := &S3{}
+	s := &S3{backend: backend}
 	h := faker.Server()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.auth.add(accessKeyOf(r))
