@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 )
 
@@ -48,6 +49,28 @@ var (
 	// between read and write too often).
 	ErrConflict = errors.New("concurrent change")
 )
+
+// StatusKind is the sentinel for a storage service's HTTP error status,
+// the same for every provider; nil for a status that is no error.
+func StatusKind(status int) error {
+	switch {
+	case status == http.StatusNotFound:
+		return ErrNotFound
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return ErrPermissionDenied
+	case status == http.StatusConflict:
+		return ErrExists
+	case status == http.StatusPreconditionFailed:
+		return ErrConflict
+	case status == http.StatusRequestEntityTooLarge:
+		return ErrTooLarge
+	case status == http.StatusTooManyRequests || status >= 500:
+		return ErrUnavailable
+	case status >= 300:
+		return ErrInvalid
+	}
+	return nil
+}
 
 // Error is a backend error: the operation, the URI it was about, the
 // sentinel that classifies it and the provider's error. Neither URI nor the

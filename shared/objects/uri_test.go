@@ -77,3 +77,17 @@ func TestErrorWrapsKindAndCause(t *testing.T) {
 		t.Fatalf("LimitError: %v", le)
 	}
 }
+
+func TestStatusKind(t *testing.T) {
+	for status, want := range map[int]error{
+		200: nil, 204: nil,
+		301: ErrInvalid, 400: ErrInvalid, 405: ErrInvalid,
+		401: ErrPermissionDenied, 403: ErrPermissionDenied,
+		404: ErrNotFound, 409: ErrExists, 412: ErrConflict, 413: ErrTooLarge,
+		429: ErrUnavailable, 500: ErrUnavailable, 503: ErrUnavailable,
+	} {
+		if got := StatusKind(status); got != want {
+			t.Errorf("StatusKind(%d) = %v, want %v", status, got, want)
+		}
+	}
+}

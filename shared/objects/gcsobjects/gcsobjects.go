@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -118,21 +117,8 @@ func classify(err error) error {
 	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
-		switch c := ge.Code; {
-		case c == http.StatusNotFound:
-			return objects.ErrNotFound
-		case c == http.StatusUnauthorized || c == http.StatusForbidden:
-			return objects.ErrPermissionDenied
-		case c == http.StatusConflict:
-			return objects.ErrExists
-		case c == http.StatusPreconditionFailed:
-			return objects.ErrConflict
-		case c == http.StatusRequestEntityTooLarge:
-			return objects.ErrTooLarge
-		case c == http.StatusTooManyRequests || c >= 500:
-			return objects.ErrUnavailable
-		case c >= 400:
-			return objects.ErrInvalid
+		if kind := objects.StatusKind(ge.Code); kind != nil {
+			return kind
 		}
 	}
 	var ne net.Error

@@ -152,19 +152,8 @@ func classify(err error) error {
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
-		switch s := re.HTTPStatusCode(); {
-		case s == http.StatusNotFound:
-			return objects.ErrNotFound
-		case s == http.StatusUnauthorized || s == http.StatusForbidden:
-			return objects.ErrPermissionDenied
-		case s == http.StatusConflict:
-			return objects.ErrExists
-		case s == http.StatusPreconditionFailed:
-			return objects.ErrConflict
-		case s == http.StatusTooManyRequests || s >= 500:
-			return objects.ErrUnavailable
-		case s >= 300:
-			return objects.ErrInvalid
+		if kind := objects.StatusKind(re.HTTPStatusCode()); kind != nil {
+			return kind
 		}
 	}
 	var ne net.Error
