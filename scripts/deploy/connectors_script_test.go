@@ -213,6 +213,11 @@ func TestConnectorsScriptAgainstTheLocalRun(t *testing.T) {
 	if cs, _ := l["connectors"].([]any); len(cs) != 1 || cs[0].(map[string]any)["name"] != "Billing" {
 		t.Fatalf("list mailer: %v", l)
 	}
+	// --url before the command is the base URL (after it, a connector's).
+	l = mustSucceed(t, runScript(t, nil, "", "--url", base, "list"))
+	if cs, _ := l["connectors"].([]any); len(cs) != 2 {
+		t.Fatalf("--url %s list: %v", base, l)
+	}
 
 	// Get; update with a stale revision (409), then rename with the
 	// current one.
