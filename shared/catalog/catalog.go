@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"connectors.dev/connectors/shared/connector"
@@ -38,6 +39,29 @@ type Catalog struct {
 	// Now and NewID are replaceable in tests.
 	Now   func() time.Time
 	NewID func() string
+
+	watchMu  sync.Mutex
+	watchers []func(name string)
+}
+
+// Watch registers f to hear the name of every connector an update or
+// delete through c may have changed, once that mutation is over (whatever
+// its outcome): an in-process cache of connectors (mint's) drops it at
+// once instead of serving it until its TTL. f must not block. Other
+// instances' caches still expire by their TTL.
+func (c *Catalog) Watch(f func(name string)) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	c.watchers = append(c.watchers, f)
+}
+
+func (c *Catalog) changed(name string) {
+	c.watchMu.Lock()
+	ws := c.watchers
+	c.watchMu.Unlock()
+	for _, f := range ws {
+		f(name)
+	}
 }
 
 // orphanSweepLimit bounds the cleanup work piggybacked on one mutation.
@@ -157,6 +181,7 @@ func (c *Catalog) Update(ctx context.Context, name, revision string, changes *co
 	if err := connector.ValidateName(name); err != nil {
 		return nil, err
 	}
+	defer c.changed(name)
 	c.sweepOrphans(ctx)
 	for attempt := 1; ; attempt++ {
 		stored, err := c.updateOnce(ctx, name, revision, changes, principal)
@@ -239,6 +264,7 @@ func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
 	if err := connector.ValidateName(name); err != nil {
 		return err
 	}
+	defer c.changed(name)
 	c.sweepOrphans(ctx)
 	cur, err := c.Store.Get(ctx, name)
 	if err != nil {

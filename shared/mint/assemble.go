@@ -25,7 +25,7 @@ func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cf
 		Timeout:        cfg.TokenTimeout,
 	})
 	client := &oauth.Client{HTTP: hc, DefaultLifetime: cfg.DefaultTokenLifetime}
-	return &Service{
+	s := &Service{
 		Catalog: cat,
 		Cache:   cache,
 		Sealer:  &Sealer{Secrets: cat.Secrets, Create: createKey},
@@ -36,6 +36,8 @@ func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cf
 		},
 		Instance: instanceID(),
 	}
+	cat.Watch(s.Forget)
+	return s
 }
 
 // instanceID names this process as a lease holder.

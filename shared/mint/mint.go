@@ -9,7 +9,8 @@
 //
 // Connector metadata is cached in-process for MetadataTTL (5 s), and cache
 // entries are tied to the connector's revision, so an update, deactivation or
-// deletion takes effect on every instance within that time. A refresh token
+// deletion takes effect on every instance within that time, and at once on
+// the instance that served it (Forget, through Catalog.Watch). A refresh token
 // that the provider rotates is written back (catalog.RotateRefreshToken)
 // before the new access token is handed to anyone.
 package mint
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -418,7 +420,7 @@ func (s *Service) localPut(conn *connector.Connector, c *Credential) {
 	}
 	// One credential per connector: drop those of older revisions.
 	for k := range s.local {
-		if len(k) > len(conn.Name) && k[:len(conn.Name)+1] == conn.Name+"\x00" {
+		if strings.HasPrefix(k, conn.Name+"\x00") {
 			delete(s.local, k)
 		}
 	}
@@ -447,6 +449,21 @@ func (s *Service) connector(ctx context.Context, name string, fresh bool) (*conn
 	}
 	s.putMeta(c)
 	return c, nil
+}
+
+// Forget drops what this process caches of the connector called name (its
+// metadata and its credential), so the next Token reads it afresh; NewService
+// registers it with the catalog (Catalog.Watch), so that an update or
+// delete served by this instance applies to its own mints at once.
+func (s *Service) Forget(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.meta, name)
+	for k := range s.local {
+		if strings.HasPrefix(k, name+"\x00") {
+			delete(s.local, k)
+		}
+	}
 }
 
 func (s *Service) putMeta(c *connector.Connector) {

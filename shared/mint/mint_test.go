@@ -16,6 +16,7 @@ import (
 
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/clock"
+	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/oauth"
@@ -233,6 +234,43 @@ func TestAuthorizationAndState(t *testing.T) {
 	}
 	clk.Advance(mint.DefaultMetadataTTL + time.Millisecond)
 	if _, err := s.Token(ctx, "Svc", "agent-1"); !errors.Is(err, connector.ErrNotFound) {
+		t.Fatalf("deleted: %v", err)
+	}
+}
+
+// TestSameInstanceChangesApplyAtOnce: an update or delete served by the
+// instance that mints (the local run, an admin's Test after an edit)
+// applies to its next mint at once, not after MetadataTTL.
+func TestSameInstanceChangesApplyAtOnce(t *testing.T) {
+	ctx := context.Background()
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t, "")
+	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
+	s := mint.NewService(cat, b.Cache, false, config.Config{AllowInsecureURLs: true})
+	s.MetadataTTL = time.Hour // what a TTL alone would serve
+	if _, err := s.Token(ctx, "Svc", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.Update(ctx, "Svc", "", &connector.Input{Active: ptr(false)}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, "Svc", "agent-1"); !errors.Is(err, mint.ErrInactive) {
+		t.Fatalf("deactivated: %v", err)
+	}
+	if _, err := cat.Update(ctx, "Svc", "", &connector.Input{Active: ptr(true), Name: ptr("Svc2")}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, "Svc", "agent-1"); !errors.Is(err, connector.ErrNotFound) {
+		t.Fatalf("renamed away: %v", err)
+	}
+	if _, err := s.Token(ctx, "Svc2", "agent-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Delete(ctx, "Svc2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, "Svc2", "agent-1"); !errors.Is(err, connector.ErrNotFound) {
 		t.Fatalf("deleted: %v", err)
 	}
 }
