@@ -48,4 +48,35 @@ func TestLocalToken(t *testing.T) {
 	if code, out := post(t, srv.URL+"/connectors-test", `{"name":"Local"}`); code != 200 || out["ok"] != true {
 		t.Fatalf("connectors-test: %d %v", code, out)
 	}
+
+	// Deactivated: refused at once by the instance that served the update.
+	if code, out := post(t, srv.URL+"/connectors-update", `{"name":"Local","changes":{"active":false}}`); code != 200 {
+		t.Fatalf("deactivate: %d %v", code, out)
+	}
+	if code, out := post(t, srv.URL+"/token", `{"connector":"Local","agent":"a1"}`); code != 409 || errorCode(out) != "failed_precondition" {
+		t.Fatalf("inactive: %d %v", code, out)
+	}
+
+	// The provider refuses the client: 502 with its RFC 6749 error.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
+	}))
+	defer refusing.Close()
+	body = fmt.Sprintf(`{"name":"Refused","url":%q,"grantType":"client_credentials","clientId":"c","clientSecret":"s","agents":["a1"]}`, refusing.URL)
+	if code, out := post(t, srv.URL+"/connectors-create", body); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	code, out := post(t, srv.URL+"/token", `{"connector":"Refused","agent":"a1"}`)
+	e, _ := out["error"].(map[string]any)
+	up, _ := e["upstream"].(map[string]any)
+	if code != 502 || e["code"] != "upstream_error" || up["error"] != "invalid_client" || up["status"] != 401.0 {
+		t.Fatalf("refused: %d %v", code, out)
+	}
+}
+
+func errorCode(out map[string]any) any {
+	e, _ := out["error"].(map[string]any)
+	return e["code"]
 }
