@@ -105,7 +105,9 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, s.wire(c))
+	resp := s.wire(c)
+	httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
+
 }
 
 // wire renders c; expires_in counts from now, not from when the credential

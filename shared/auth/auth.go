@@ -445,6 +445,10 @@ func (a *Authenticator) Authenticate(r *http.Request, need Role) (Principal, err
 	return p, nil
 }
 
+// localDevRoles are local-dev's roles, shared by every local request (a
+// Principal's Roles are only read).
+var localDevRoles = []Role{RoleAdmin, RoleAgent}
+
 func (a *Authenticator) identify(r *http.Request) (Principal, error) {
 	if len(a.iapAudiences) > 0 {
 		// IAP vouches for this request; its assertion alone names the
@@ -458,7 +462,7 @@ func (a *Authenticator) identify(r *http.Request) (Principal, error) {
 	serverless := r.Header.Values(headerServerless)
 	if len(authz) == 0 && len(serverless) == 0 {
 		if a.local && isLoopback(r.RemoteAddr) {
-			return Principal{Email: LocalDev, Roles: []Role{RoleAdmin, RoleAgent}, Local: true}, nil
+			return Principal{Email: LocalDev, Roles: localDevRoles, Local: true}, nil
 		}
 		msg := "missing Authorization header; send \"Authorization: Bearer <Google ID token>\""
 		if len(a.iapAudiences) > 0 {

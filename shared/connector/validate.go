@@ -53,7 +53,6 @@ const (
 )
 
 var (
-	nameRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	grantNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`) // RFC 6749 §A.10 grant-name
 	paramRE     = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
 	accessKeyRE = regexp.MustCompile(`^[A-Za-z0-9_]{3,128}$`)
@@ -115,10 +114,25 @@ func validateName(name string) *FieldError {
 		return fieldErr("name", "must be at most %d characters", MaxNameLen)
 	case strings.ContainsFunc(name, unicode.IsSpace):
 		return fieldErr("name", "must not contain spaces; use an identifier such as MyServiceOAuth")
-	case !nameRE.MatchString(name):
+	case !isIdentifier(name):
 		return fieldErr("name", "must start with a letter or _ and contain only letters, digits and _")
 	}
 	return nil
+}
+
+// isIdentifier reports whether name matches ^[A-Za-z_][A-Za-z0-9_]*$; a
+// loop, not a regexp, because every token request checks a name.
+func isIdentifier(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
 }
 
 func validateAgents(agents []string) *FieldError {
