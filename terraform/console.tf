@@ -44,7 +44,8 @@ locals {
   # services by string), so this is no cycle.
   function_environment = {
     for name, f in local.functions : name => (
-      f.access == "none" ? tomap({ GOOGLE_CLOUD_PROJECT = var.project }) : tomap(merge(
+      f.access == "none" ? tomap(merge(local.go_runtime_environment, { GOOGLE_CLOUD_PROJECT = var.project })) : tomap(merge(
+        local.go_runtime_environment,
         local.environment,
         contains(keys(local.console_routes), name) ? {
           CONNECTORS_IAP_AUDIENCES = "/projects/${var.project_number}/global/backendServices/${google_compute_backend_service.console[name].generated_id}"

@@ -55,6 +55,15 @@ locals {
     CONNECTORS_TRUST_CLOUD_RUN_IAM = "true"
   }
 
+  # The Go runtime's settings for every function: the collector at
+  # shared/config.DefaultGCPercent (tiny live heap, heavy allocation), and a
+  # soft memory limit at 75% of the instance's 512M so that the heap, not
+  # the instance, gives way first.
+  go_runtime_environment = {
+    GOGC       = "400"
+    GOMEMLIMIT = "384MiB"
+  }
+
   # Secret Manager names resources with the project number in IAM conditions.
   secrets_path     = "projects/${var.project_number}/secrets/"
   secret_condition = "resource.name.startsWith(\"${local.secrets_path}${var.secret_prefix}\")"

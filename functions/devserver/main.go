@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"syscall"
 	"time"
@@ -60,6 +61,9 @@ func main() {
 }
 
 func run(addr, dataDir string, log *slog.Logger) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(config.DefaultGCPercent) // as deployed
+	}
 	app, err := newApp(dataDir, log)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ type httpBench struct {
 	dataDir             string
 	provider            *provider
 	opts                options
+	cpus                cpuSplit
 	notes               *[]string
 }
 
@@ -40,7 +41,7 @@ func (h *httpBench) throughput() (Row, Row) {
 		return row, rss
 	}
 
-	dev, _, err := startServer("devserver", h.devserver, []string{"-data", h.dataDir}, h.work)
+	dev, _, err := startServer(h.cpus, "devserver", h.devserver, []string{"-data", h.dataDir}, h.work)
 	if err != nil {
 		return fail(err)
 	}
@@ -66,7 +67,7 @@ func (h *httpBench) throughput() (Row, Row) {
 	}
 	callsAfterWarmup := h.provider.calls.Load()
 
-	base, _, err := startServer("baseline", h.baseline, nil, h.work)
+	base, _, err := startServer(h.cpus, "baseline", h.baseline, nil, h.work)
 	if err != nil {
 		return fail(err)
 	}
@@ -75,6 +76,10 @@ func (h *httpBench) throughput() (Row, Row) {
 		return fail(err)
 	}
 
+	if err := h.cpus.pinGenerator(); err != nil {
+		return fail(err)
+	}
+	defer h.cpus.release()
 	// One unmeasured second each, then alternate baseline and mint so that
 	// both see the same spread of background load; keep each side's best run.
 	runLoad(base.base+"/token", mintBody, h.opts.clients, time.Second)
@@ -166,7 +171,7 @@ func (h *httpBench) coldStart() Row {
 			{"devserver", h.devserver, []string{"-data", h.dataDir}, &devTimes},
 			{"baseline", h.baseline, nil, &baseTimes},
 		} {
-			s, started, err := startServer(side.name, side.bin, side.args, h.work)
+			s, started, err := startServer(h.cpus, side.name, side.bin, side.args, h.work)
 			if err != nil {
 				row.Err = err
 				return row

@@ -38,9 +38,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
+	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/secret/smserver"
 	"connectors.dev/connectors/shared/testenv/emulator"
 )
@@ -55,6 +57,7 @@ type options struct {
 	big, small int
 	mine       int
 	listRuns   int
+	pin        bool
 }
 
 func main() {
@@ -69,6 +72,7 @@ func main() {
 	flag.IntVar(&o.small, "small", 100, "row 5: connectors in the small store")
 	flag.IntVar(&o.mine, "mine", 20, "row 5: connectors of the measured agent in each store")
 	flag.IntVar(&o.listRuns, "listruns", 30, "row 5: List calls per store")
+	flag.BoolVar(&o.pin, "pin", true, "rows 1, 4, 4b: run each server on a CPU of its own (taskset) and the load generator on the others")
 	flag.Parse()
 	os.Exit(run(o))
 }
@@ -118,7 +122,15 @@ func run(o options) int {
 	}
 	defer os.RemoveAll(work)
 	progress("building functions/devserver and scripts/bench/baseline")
-	hb := &httpBench{work: work, dataDir: filepath.Join(work, "data"), opts: o, notes: &notes}
+	// Both servers (and this generator) run with the deployment's collector
+	// setting, so that the ratio compares handlers, not GC settings.
+	if os.Getenv("GOGC") == "" {
+		_ = os.Setenv("GOGC", strconv.Itoa(config.DefaultGCPercent))
+	}
+	notes = append(notes, "rows 1, 4, 4b: GOGC="+os.Getenv("GOGC")+" for both servers (terraform sets "+strconv.Itoa(config.DefaultGCPercent)+"; the devserver defaults to it)")
+	cpus, split := newCPUSplit(o.pin)
+	notes = append(notes, "rows 1, 4, 4b: "+split)
+	hb := &httpBench{work: work, dataDir: filepath.Join(work, "data"), opts: o, notes: &notes, cpus: cpus}
 	root, err := moduleRoot()
 	if err == nil {
 		hb.devserver, err = build(root, work, "devserver", "./functions/devserver")

@@ -52,7 +52,7 @@ type server struct {
 }
 
 // startServer runs bin with the listen address appended as -addr.
-func startServer(name, bin string, args []string, logDir string) (*server, time.Time, error) {
+func startServer(cpus cpuSplit, name, bin string, args []string, logDir string) (*server, time.Time, error) {
 	port, err := emulator.FreePort()
 	if err != nil {
 		return nil, time.Time{}, err
@@ -62,7 +62,7 @@ func startServer(name, bin string, args []string, logDir string) (*server, time.
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	cmd := exec.Command(bin, append(args, "-addr", addr)...)
+	cmd := cpus.command(bin, append(args, "-addr", addr)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = os.Environ()
 	s := &server{name: name, cmd: cmd, base: "http://" + addr, out: out, exited: make(chan struct{})}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -356,6 +357,11 @@ func checkPlan(p *plan) []string {
 		if f.timeout <= need {
 			fail("%s: platform timeout %v, want more than the %v its own deadlines allow a request", name, f.timeout, need)
 		}
+		// The Go runtime as the bench measured it (config.DefaultGCPercent),
+		// under a memory limit.
+		if f.env["GOGC"] != strconv.Itoa(config.DefaultGCPercent) || f.env["GOMEMLIMIT"] == "" {
+			fail("%s: GOGC %q and GOMEMLIMIT %q, want GOGC %d and a memory limit", name, f.env["GOGC"], f.env["GOMEMLIMIT"], config.DefaultGCPercent)
+		}
 		if f.serviceAccount == "" {
 			fail("%s: no service account (it would run as the default compute account)", name)
 			continue
@@ -379,7 +385,8 @@ func checkPlan(p *plan) []string {
 			// Only its project: no backend, no identity configuration, and
 			// no CONNECTORS_FUNCTION_BASE_URL (the admin functions are on
 			// its own origin, behind the same load balancer).
-			if want := map[string]string{"GOOGLE_CLOUD_PROJECT": v.Project}; !maps.Equal(f.env, want) || len(f.unknownEnv) > 0 {
+			want := map[string]string{"GOOGLE_CLOUD_PROJECT": v.Project, "GOGC": f.env["GOGC"], "GOMEMLIMIT": f.env["GOMEMLIMIT"]}
+			if !maps.Equal(f.env, want) || len(f.unknownEnv) > 0 {
 				fail("%s: environment %v (unknown: %v), want exactly %v", name, f.env, f.unknownEnv, want)
 			}
 			if f.ingress != "ALLOW_INTERNAL_AND_GCLB" {
@@ -768,6 +775,13 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 			o.AfterUnknown, _ = json.Marshal(unknown)
 			p.OutputChanges["function_environment"] = o
 		}, "connectors-get: behind IAP without CONNECTORS_IAP_AUDIENCES"},
+		{"token on Go's default collector", func(p *plan) {
+			for i, rc := range p.ResourceChanges {
+				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "token" {
+					delete(block(p.ResourceChanges[i].Change.After, "service_config")["environment_variables"].(map[string]any), "GOGC")
+				}
+			}
+		}, `token: GOGC ""`},
 		{"files timeout shorter than its reads", func(p *plan) {
 			for i, rc := range p.ResourceChanges {
 				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "files" {
