@@ -23,16 +23,21 @@ import (
 // Fault tests: a backend goes away for real (its proxy cuts or stalls every
 // connection) while admin writes run, and comes back. Timing: faulttest.
 
-// adminLoad is one goroutine's share of the writes: it creates connectors
-// of its own, rewrites their secrets and scope, deletes them (each name
-// written by this goroutine only, as History needs), and reads and lists
-// the seeded ones.
+// adminFn names the function of each faulttest.Writer operation.
+var adminFn = map[string]string{"create": connectors.FnCreate, "update": connectors.FnUpdate, "delete": connectors.FnDelete}
+
+// adminLoad is one goroutine's share of the writes (faulttest.Writer:
+// creates, secret and scope rewrites, deletes of its own connectors), with
+// reads and lists of the seeded ones.
 func adminLoad(rec *faulttest.Recorder, url string, g int, seeds []string, h *faulttest.History, stop <-chan struct{}) {
 	post := func(fn string, body any) int {
 		code, _ := rec.Post(url+"/"+fn, fn, body)
 		return code
 	}
-	var own []string // created with 201, not yet deleted
+	w := &faulttest.Writer{G: g, H: h,
+		Post: func(op string, body any) int { return post(adminFn[op], body) },
+		New:  func(name string) map[string]any { return clientCreds(name, "agent-1") },
+	}
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -41,36 +46,11 @@ func adminLoad(rec *faulttest.Recorder, url string, g int, seeds []string, h *fa
 		}
 		switch i % 6 {
 		case 0:
-			name := fmt.Sprintf("L%dn%d", g, i)
-			secret := "cs-" + name + "-0"
-			in := clientCreds(name, "agent-1")
-			in["clientSecret"] = secret
-			code := post(connectors.FnCreate, in)
-			h.Create(name, secret, "", code)
-			if code == http.StatusCreated {
-				own = append(own, name)
-			}
+			w.Create(i)
 		case 1, 2:
-			if len(own) == 0 {
-				continue
-			}
-			// A new secret together with a new scope (one request that must
-			// show in both or neither), or a new scope alone.
-			name := own[len(own)-1]
-			changes := map[string]string{faulttest.FieldScope: fmt.Sprintf("scope-%d", i)}
-			if i%6 == 1 {
-				changes[faulttest.FieldClientSecret] = fmt.Sprintf("cs-%s-%d", name, i)
-			}
-			h.Update(name, changes, post(connectors.FnUpdate, map[string]any{"name": name, "changes": changes}))
+			w.Update(i, i%6 == 1)
 		case 3:
-			// Delete every other connector, the oldest first; whatever
-			// the answer, it is not written to again.
-			if len(own) < 2 {
-				continue
-			}
-			name := own[0]
-			own = own[1:]
-			h.Delete(name, post(connectors.FnDelete, map[string]any{"name": name}))
+			w.DeleteOldest()
 		case 4:
 			post(connectors.FnGet, map[string]any{"name": seeds[(g+i)%len(seeds)]})
 		case 5:

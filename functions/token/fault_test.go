@@ -138,12 +138,20 @@ func tokenReq(name string) map[string]any {
 	return map[string]any{"connector": name, "agent": "agent-1"}
 }
 
-// load is one goroutine's share of the mixed load: it creates connectors of
-// its own and rewrites their secrets and scope (each name written by one
-// goroutine only, as History needs), and reads, lists and mints from the
-// seeded ones and its own.
+// adminFn names the function of each faulttest.Writer operation.
+var adminFn = map[string]string{"create": connectors.FnCreate, "update": connectors.FnUpdate, "delete": connectors.FnDelete}
+
+// load is one goroutine's share of the mixed load: connector writes of its
+// own (faulttest.Writer, no deletes: its connectors are minted from), and
+// reads, lists and mints of the seeded ones and its own.
 func (e *faultEnv) load(g int, seeds []string, providerURL string, h *faulttest.History, stop <-chan struct{}) {
-	var own []string // created with 201
+	w := &faulttest.Writer{G: g, H: h,
+		Post: func(op string, body any) int {
+			code, _ := e.post(e.url, adminFn[op], body)
+			return code
+		},
+		New: func(name string) map[string]any { return clientCreds(name, providerURL, "agent-1") },
+	}
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -153,28 +161,9 @@ func (e *faultEnv) load(g int, seeds []string, providerURL string, h *faulttest.
 		seed := seeds[(g+i)%len(seeds)]
 		switch i % 7 {
 		case 0:
-			name := fmt.Sprintf("L%dn%d", g, i)
-			secret := "cs-" + name + "-0"
-			in := clientCreds(name, providerURL, "agent-1")
-			in["clientSecret"] = secret
-			code, _ := e.post(e.url, connectors.FnCreate, in)
-			h.Create(name, secret, "", code)
-			if code == http.StatusCreated {
-				own = append(own, name)
-			}
+			w.Create(i)
 		case 1, 2:
-			if len(own) == 0 {
-				continue
-			}
-			// A new secret together with a new scope (one request that must
-			// show in both or neither), or a new scope alone.
-			name := own[len(own)-1]
-			changes := map[string]string{faulttest.FieldScope: fmt.Sprintf("scope-%d", i)}
-			if i%7 == 1 {
-				changes[faulttest.FieldClientSecret] = fmt.Sprintf("cs-%s-%d", name, i)
-			}
-			code, _ := e.post(e.url, connectors.FnUpdate, map[string]any{"name": name, "changes": changes})
-			h.Update(name, changes, code)
+			w.Update(i, i%7 == 1)
 		case 3:
 			e.post(e.url, connectors.FnGet, map[string]any{"name": seed})
 		case 4:
@@ -182,8 +171,8 @@ func (e *faultEnv) load(g int, seeds []string, providerURL string, h *faulttest.
 		case 5:
 			e.post(e.url, token.FnToken, tokenReq(seed))
 		case 6:
-			if len(own) > 0 {
-				e.post(e.url, token.FnToken, tokenReq(own[len(own)-1]))
+			if name, ok := w.Newest(); ok {
+				e.post(e.url, token.FnToken, tokenReq(name))
 			}
 		}
 	}
