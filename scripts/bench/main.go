@@ -24,7 +24,7 @@
 //  4. cold start, exec to the first 200 on /token, and 4b: peak RSS under
 //     row 1's load, devserver against the constant handler;
 //  5. connectors-list by agent with 10,000 against 100 connectors stored
-//     (Firestore emulator).
+//     (Firestore emulator), and 5b: the same on the embedded store.
 //
 // The Firestore emulator named by FIRESTORE_EMULATOR_HOST is used, else one
 // is started (gcloud) and stopped at the end. A missed goal is reported, not
@@ -178,8 +178,11 @@ func run(o options) int {
 		}
 	}
 
+	progress("row 5b: the same on the embedded store")
+	rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+
 	var table []Row
-	for _, id := range []string{"1", "2", "3", "4", "4b", "5"} {
+	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b"} {
 		table = append(table, rows[id]...)
 	}
 	if err := Render(os.Stdout, table); err != nil {
