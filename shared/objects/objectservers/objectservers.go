@@ -1,7 +1,10 @@
 // Package objectservers starts real object-storage servers on loopback for
 // tests: fake-gcs-server (GCS's JSON and XML APIs) and gofakes3 (S3's REST
 // API), each recording the credentials its requests carried, plus a
-// verifier for GCS V4 signed URLs. Only tests import it.
+// verifier for GCS V4 signed URLs. Tests import it, and so does
+// scripts/localcloud, which serves the same servers to the local run by
+// hand: hence constructors that return errors (StartGCS, StartS3) beside
+// the testing.TB ones.
 //
 // fake-gcs-server has no IAM endpoints; GCS wraps it with bucket IAM
 // policies (GET/PUT /storage/v1/b/BUCKET/iam with etag checks) so that
@@ -61,9 +64,11 @@ type GCS struct {
 	URL  string
 	Fake *fakestorage.Server
 
-	auth recorder
-	mu   sync.Mutex
-	iam  map[string]*policy
+	auth  recorder
+	mu    sync.Mutex
+	iam   map[string]*policy
+	srv   *httptest.Server
+	close sync.Once
 }
 
 type binding struct {
@@ -83,6 +88,17 @@ type policy struct {
 // t ends.
 func NewGCS(t testing.TB, buckets ...string) *GCS {
 	t.Helper()
+	g, err := StartGCS(buckets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g
+}
+
+// StartGCS starts a server holding the named (empty) buckets on a free
+// 127.0.0.1 port; Close stops it.
+func StartGCS(buckets ...string) (*GCS, error) {
 	ts := httptest.NewUnstartedServer(nil) // listens on 127.0.0.1 already
 	addr := ts.Listener.Addr().String()
 	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{
@@ -95,19 +111,24 @@ func NewGCS(t testing.TB, buckets ...string) *GCS {
 		PublicHost:  addr,
 	})
 	if err != nil {
-		t.Fatal(err)
+		ts.Close()
+		return nil, fmt.Errorf("objectservers: start fake-gcs-server: %w", err)
 	}
-	g := &GCS{URL: "http://" + addr, Fake: fake, iam: map[string]*policy{}}
+	g := &GCS{URL: "http://" + addr, Fake: fake, iam: map[string]*policy{}, srv: ts}
 	ts.Config.Handler = g.handler(fake.HTTPHandler())
 	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		fake.Stop()
-	})
 	for _, b := range buckets {
 		fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
 	}
-	return g
+	return g, nil
+}
+
+// Close stops the server; it may be called more than once.
+func (g *GCS) Close() {
+	g.close.Do(func() {
+		g.srv.Close()
+		g.Fake.Stop()
+	})
 }
 
 // Put stores an object directly in the server, for tests that need one
@@ -219,6 +240,7 @@ type S3 struct {
 
 	backend *s3mem.Backend
 	auth    recorder
+	srv     *httptest.Server
 }
 
 // Put stores an object directly in the server, for tests that need one
@@ -235,23 +257,36 @@ func (s *S3) Put(t testing.TB, bucket, key, contentType string, data []byte) {
 // ends.
 func NewS3(t testing.TB, buckets ...string) *S3 {
 	t.Helper()
+	s, err := StartS3(buckets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartS3 starts a server holding the named (empty) buckets on a free
+// 127.0.0.1 port; Close stops it.
+func StartS3(buckets ...string) (*S3, error) {
 	backend := s3mem.New()
 	for _, b := range buckets {
 		if err := backend.CreateBucket(b); err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("objectservers: create S3 bucket %s: %w", b, err)
 		}
 	}
 	faker := gofakes3.New(backend)
 	s := &S3{backend: backend}
 	h := faker.Server()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.auth.add(accessKeyOf(r))
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(ts.Close)
-	s.URL = ts.URL
-	return s
+	s.URL = s.srv.URL
+	return s, nil
 }
+
+// Close stops the server; it may be called more than once.
+func (s *S3) Close() { s.srv.Close() }
 
 // accessKeyOf returns the access key ID a SigV4 request was signed with,
 // from its Authorization header or its presigned query.
