@@ -24,31 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint/cloudtest"
 	"connectors.dev/connectors/shared/testenv/emulator"
 )
 
-// syncBuffer is a bytes.Buffer that servers' goroutines and a child's
-// output copier may write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// waitFor waits until the buffer contains every one of want.
-func (b *syncBuffer) waitFor(t *testing.T, want ...string) string {
+// waitFor waits until b contains every one of want.
+func waitFor(t *testing.T, b *logtest.Buffer, want ...string) string {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		s := b.String()
@@ -104,7 +86,7 @@ func hermeticEnv() []string {
 // startLocalRun builds functions/devserver and starts it as documented: on
 // PORT, with its data in CONNECTORS_DATA_DIR and env added. It is stopped
 // (SIGTERM, by PID) when the test ends; output collects what it printed.
-func startLocalRun(t *testing.T, port int, env []string) (base string, output *syncBuffer) {
+func startLocalRun(t *testing.T, port int, env []string) (base string, output *logtest.Buffer) {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -118,7 +100,7 @@ func startLocalRun(t *testing.T, port int, env []string) (base string, output *s
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(hermeticEnv(), append([]string{fmt.Sprintf("PORT=%d", port), "CONNECTORS_DATA_DIR=" + filepath.Join(dir, "data")}, env...)...)
-	output = &syncBuffer{}
+	output = &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = output, output
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the local run: %v", err)
@@ -201,7 +183,7 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	c, err := start(options{gcsBucket: "local-gcs", s3Bucket: "local-s3", dir: t.TempDir(), localRun: fmt.Sprintf("http://127.0.0.1:%d", port)},
 		log.New(logs, "", 0))
 	if err != nil {
@@ -284,7 +266,7 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 	if exp, err := time.Parse(time.RFC3339, fmt.Sprint(creds["expiration"])); err != nil || time.Until(exp) < 59*time.Minute || time.Until(exp) > time.Hour {
 		t.Fatalf("expiration %v (%v)", creds["expiration"], err)
 	}
-	logs.waitFor(t, "sts: GetSessionToken signed by "+c.connKeyID+": signature verified (us-east-1/sts); issued "+tempKeyID)
+	waitFor(t, logs, "sts: GetSessionToken signed by "+c.connKeyID+": signature verified (us-east-1/sts); issued "+tempKeyID)
 
 	// gcs_service_account: a bearer token from the Google stand-in, which
 	// verified the assertion with the key's public half, for its own URI
@@ -294,7 +276,7 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 	if status != http.StatusOK || !strings.HasPrefix(gcsToken, "ya29.local-") || out["token_type"] != "Bearer" {
 		t.Fatalf("token GcsDemo: %d %v", status, out)
 	}
-	logs.waitFor(t, fmt.Sprintf("google-token: assertion verified (RS256 by %s's key, aud %s, scope %q", saEmail, c.tokenURI, "https://www.googleapis.com/auth/cloud-platform"))
+	waitFor(t, logs, fmt.Sprintf("google-token: assertion verified (RS256 by %s's key, aud %s, scope %q", saEmail, c.tokenURI, "https://www.googleapis.com/auth/cloud-platform"))
 
 	// Refusals reach the agent as the provider's error.
 	for _, r := range []struct{ name, code, log string }{
@@ -307,7 +289,7 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 		if status != http.StatusBadGateway || e["code"] != "upstream_error" || up["error"] != r.code {
 			t.Fatalf("token %s: %d %v, want 502 upstream_error %s", r.name, status, out, r.code)
 		}
-		logs.waitFor(t, r.log)
+		waitFor(t, logs, r.log)
 	}
 
 	// files: the guide's round trips (with each connector), then the same
@@ -422,7 +404,7 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := guideWriter{ch: make(chan string, 1)}
-	stderr := &syncBuffer{}
+	stderr := &logtest.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-gcs-bucket", "b-gcs", "-s3-bucket", "b-s3"}, stdout, stderr) }()
 	var guide string
