@@ -44,8 +44,8 @@ type Catalog struct {
 	watchers []func(name string)
 }
 
-// Watch registers f to hear the name of every connector an update or
-// delete through c may have changed, once that mutation is over (whatever
+// Watch registers f to hear the name of every connector a create, update
+// or delete through c may have changed, once that mutation is over (whatever
 // its outcome): an in-process cache of connectors (mint's) drops it at
 // once instead of serving it until its TTL. f must not block. Other
 // instances' caches still expire by their TTL.
@@ -144,6 +144,9 @@ func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal str
 	if err := connector.Validate(conn, &b, c.Options); err != nil {
 		return nil, err
 	}
+	// A connector of this name may have been deleted elsewhere while this
+	// instance still caches it.
+	defer c.changed(conn.Name)
 	c.sweepOrphans(ctx)
 	// A cheap early answer for the common mistake; the store's Create is
 	// what actually guarantees uniqueness.
