@@ -11,8 +11,12 @@
 //   - afterwards old versions are destroyed; before (on failure) the new
 //     version or secret is removed again.
 //
-// A secret whose removal fails is recorded as an orphan in the metadata store
-// and removed by the next mutation.
+// A new secret is recorded in the metadata store (an orphan record) before
+// it is created, and a doomed one before its connector is deleted; the
+// record goes once the mutation is over. A mutation cut short by an outage
+// therefore always leaves a record, and a later mutation's sweep deletes
+// the secret once the record is older than OrphanGrace and no connector
+// refers to it.
 package catalog
 
 import (
@@ -66,6 +70,12 @@ func (c *Catalog) changed(name string) {
 
 // orphanSweepLimit bounds the cleanup work piggybacked on one mutation.
 const orphanSweepLimit = 10
+
+// OrphanGrace is how old an orphan record must be before a sweep acts on
+// it: far longer than any mutation can run (the request deadline plus its
+// detached cleanups), so that a create still between recording its secret
+// and committing its connector is never swept.
+const OrphanGrace = 10 * time.Minute
 
 // sweepTimeout bounds the time that work may take from the mutation's own
 // deadline: a secret store that does not answer must not make a mutation
@@ -160,6 +170,9 @@ func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal str
 	conn.CreatedBy, conn.UpdatedBy = principal, principal
 	if b != (secret.Bundle{}) {
 		id := c.newID()
+		if err := c.Store.AddOrphan(ctx, id, c.now()); err != nil {
+			return nil, fmt.Errorf("catalog: create %s: record the new secret: %w", conn.Name, err)
+		}
 		v, err := c.Secrets.Put(ctx, id, labels(conn.Name), b)
 		if err != nil {
 			// Put may have created the secret before failing on the version.
@@ -174,6 +187,9 @@ func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal str
 			c.discardSecret(ctx, conn.SecretID)
 		}
 		return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, err)
+	}
+	if conn.SecretID != "" {
+		c.forgetOrphan(ctx, conn.SecretID)
 	}
 	return stored, nil
 }
@@ -230,6 +246,9 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 	if changes.TouchesSecrets() {
 		if next.SecretID == "" {
 			next.SecretID, newSecret = c.newID(), true
+			if err := c.Store.AddOrphan(ctx, next.SecretID, c.now()); err != nil {
+				return nil, fmt.Errorf("catalog: update %s: record the new secret: %w", name, err)
+			}
 		}
 		v, err := c.Secrets.Put(ctx, next.SecretID, labels(next.Name), b)
 		if err != nil {
@@ -259,6 +278,9 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 			c.log().Warn("catalog: prune old secret versions", "connector", next.Name, "error", err.Error())
 		}
 	}
+	if newSecret {
+		c.forgetOrphan(ctx, next.SecretID)
+	}
 	return stored, nil
 }
 
@@ -275,6 +297,15 @@ func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
 	}
 	if revision == "" {
 		revision = cur.Revision
+	}
+	if cur.SecretID != "" {
+		// Recorded before the connector goes, so that an outage between
+		// the two deletes leaves the secret findable. If the connector
+		// stays after all, the sweep finds its secret in use and only
+		// drops the record.
+		if err := c.Store.AddOrphan(ctx, cur.SecretID, c.now()); err != nil {
+			return fmt.Errorf("catalog: delete %s: record its secret: %w", name, err)
+		}
 	}
 	if err := c.Store.Delete(ctx, name, revision); err != nil && !c.deleted(ctx, cur, err) {
 		return fmt.Errorf("catalog: delete %s: %w", name, err)
@@ -300,9 +331,9 @@ func (c *Catalog) committed(ctx context.Context, name, secretID, version string,
 		return false
 	}
 	if err != nil {
-		// Unknown either way; keeping the secret can only leave an orphan,
-		// removing it could break a live connector.
-		c.log().Warn("catalog: cannot tell whether a write committed; keeping its secret", "connector", name, "secretId", secretID, "error", err.Error())
+		// Unknown either way; removing the secret could break a live
+		// connector, and its orphan record lets the sweep decide later.
+		c.log().Warn("catalog: cannot tell whether a write committed; keeping its secret for the sweep", "connector", name, "secretId", secretID, "error", err.Error())
 		return true
 	}
 	return cur.SecretID == secretID && cur.SecretVersion == version
@@ -322,9 +353,10 @@ func (c *Catalog) deleted(ctx context.Context, old *connector.Connector, deleteE
 		return true
 	}
 	if err != nil {
-		// Unknown either way, as in committed: keep the secret, and say so.
+		// Unknown either way, as in committed: keep the secret (and its
+		// orphan record, for the sweep), and say so.
 		if old.SecretID != "" {
-			c.log().Warn("catalog: cannot tell whether a delete committed; keeping its secret", "connector", old.Name, "secretId", old.SecretID, "error", err.Error())
+			c.log().Warn("catalog: cannot tell whether a delete committed; keeping its secret for the sweep", "connector", old.Name, "secretId", old.SecretID, "error", err.Error())
 		}
 		return false
 	}
@@ -338,34 +370,47 @@ func (c *Catalog) destroyVersion(ctx context.Context, id, version string) error 
 	return c.Secrets.DestroyVersion(ctx, id, version)
 }
 
-// discardSecret deletes a secret nothing refers to, or records it as an
-// orphan for a later sweep when the delete fails.
+// discardSecret deletes a secret nothing refers to, then its orphan
+// record. When the delete fails the record stays, for a later sweep.
 func (c *Catalog) discardSecret(ctx context.Context, id string) {
 	dctx, cancel := detach(ctx)
 	err := c.Secrets.Delete(dctx, id)
 	cancel()
-	if err == nil {
+	if err != nil {
+		c.log().Warn("catalog: secret left for the sweep", "secretId", id, "error", err.Error())
 		return
 	}
-	octx, cancel := detach(ctx)
-	defer cancel()
-	if oerr := c.Store.AddOrphan(octx, id); oerr != nil {
-		c.log().Error("catalog: secret left behind", "secretId", id, "deleteError", err.Error(), "recordError", oerr.Error())
-	}
+	c.forgetOrphan(ctx, id)
 }
 
-// sweepOrphans finishes deletions that failed earlier. Best effort: a
+// forgetOrphan drops the orphan record of a secret whose mutation is over.
+// Best effort: a record left behind costs the sweep one check.
+func (c *Catalog) forgetOrphan(ctx context.Context, id string) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	_ = c.Store.RemoveOrphan(ctx, id)
+}
+
+// sweepOrphans finishes mutations that an outage or a crash interrupted:
+// for each orphan record older than OrphanGrace, the secret is deleted
+// unless a connector refers to it, and the record goes. Best effort: a
 // failure here must not fail the caller's mutation.
 func (c *Catalog) sweepOrphans(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
 	defer cancel()
-	ids, err := c.Store.Orphans(ctx, orphanSweepLimit)
+	ids, err := c.Store.Orphans(ctx, c.now().Add(-OrphanGrace), orphanSweepLimit)
 	if err != nil {
 		return
 	}
 	for _, id := range ids {
-		if err := c.Secrets.Delete(ctx, id); err != nil {
+		inUse, err := c.Store.SecretInUse(ctx, id)
+		if err != nil {
 			return
+		}
+		if !inUse {
+			if err := c.Secrets.Delete(ctx, id); err != nil {
+				return
+			}
 		}
 		_ = c.Store.RemoveOrphan(ctx, id)
 	}
@@ -406,9 +451,15 @@ func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connec
 		newSecret := id == ""
 		if newSecret {
 			id = c.newID()
+			if err := c.Store.AddOrphan(ctx, id, c.now()); err != nil {
+				return nil, fmt.Errorf("catalog: rotate %s: record the new secret: %w", cur.Name, err)
+			}
 		}
 		v, err := c.Secrets.Put(ctx, id, labels(cur.Name), b)
 		if err != nil {
+			if newSecret {
+				c.discardSecret(ctx, id)
+			}
 			return nil, fmt.Errorf("catalog: rotate %s: store secrets: %w", cur.Name, err)
 		}
 		next := cur.Clone()
@@ -416,10 +467,10 @@ func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connec
 		next.HasRefreshToken = true
 		stored, err := c.Store.Update(ctx, cur.Name, cur.Revision, next)
 		if err == nil {
-			if !newSecret {
-				if err := c.Secrets.Prune(ctx, id, v); err != nil {
-					c.log().Warn("catalog: prune old secret versions", "connector", cur.Name, "error", err.Error())
-				}
+			if newSecret {
+				c.forgetOrphan(ctx, id)
+			} else if err := c.Secrets.Prune(ctx, id, v); err != nil {
+				c.log().Warn("catalog: prune old secret versions", "connector", cur.Name, "error", err.Error())
 			}
 			return stored, nil
 		}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -89,17 +90,22 @@ func (s faultyStore) Delete(ctx context.Context, name, rev string) error {
 	return s.f.step("store.Delete", func() error { return s.Store.Delete(ctx, name, rev) })
 }
 
-func (s faultyStore) AddOrphan(ctx context.Context, id string) error {
-	return s.f.step("store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id) })
+func (s faultyStore) AddOrphan(ctx context.Context, id string, at time.Time) error {
+	return s.f.step("store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id, at) })
 }
 
-func (s faultyStore) Orphans(ctx context.Context, limit int) (out []string, err error) {
-	err = s.f.step("store.Orphans", func() (e error) { out, e = s.Store.Orphans(ctx, limit); return })
+func (s faultyStore) Orphans(ctx context.Context, before time.Time, limit int) (out []string, err error) {
+	err = s.f.step("store.Orphans", func() (e error) { out, e = s.Store.Orphans(ctx, before, limit); return })
 	return out, err
 }
 
 func (s faultyStore) RemoveOrphan(ctx context.Context, id string) error {
 	return s.f.step("store.RemoveOrphan", func() error { return s.Store.RemoveOrphan(ctx, id) })
+}
+
+func (s faultyStore) SecretInUse(ctx context.Context, id string) (used bool, err error) {
+	err = s.f.step("store.SecretInUse", func() (e error) { used, e = s.Store.SecretInUse(ctx, id); return })
+	return used, err
 }
 
 type faultySecrets struct {
@@ -159,8 +165,9 @@ func observe(t *testing.T, b testenv.Backends) map[string]state {
 	return out
 }
 
-// checkNoOrphans: every secret is referenced by a connector or recorded as
-// an orphan to sweep; with sweep, after one more mutation none is left.
+// checkNoOrphans: every secret is referenced by a connector or has an
+// orphan record; with sweep, once the grace period has passed, one more
+// mutation leaves neither unreferenced secrets nor records.
 func checkNoOrphans(t *testing.T, b testenv.Backends, cat *catalog.Catalog, sweep bool) {
 	t.Helper()
 	ctx := context.Background()
@@ -174,7 +181,7 @@ func checkNoOrphans(t *testing.T, b testenv.Backends, cat *catalog.Catalog, swee
 			referenced[c.SecretID] = true
 		}
 	}
-	orphans, err := b.Store.Orphans(ctx, 100)
+	orphans, err := b.Store.Orphans(ctx, time.Time{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +201,9 @@ func checkNoOrphans(t *testing.T, b testenv.Backends, cat *catalog.Catalog, swee
 	if !sweep {
 		return
 	}
-	// Any later mutation sweeps recorded orphans.
+	// Any later mutation sweeps the orphan records older than the grace
+	// period: let the catalog's clock run past it.
+	cat.Now = func() time.Time { return time.Now().Add(catalog.OrphanGrace + time.Minute) }
 	if err := cat.Delete(ctx, "NoSuchConnector", ""); !errors.Is(err, connector.ErrNotFound) {
 		t.Fatalf("sweep trigger: %v", err)
 	}
@@ -204,7 +213,7 @@ func checkNoOrphans(t *testing.T, b testenv.Backends, cat *catalog.Catalog, swee
 			t.Fatalf("orphan secret %s survived the sweep", id)
 		}
 	}
-	if orphans, _ := b.Store.Orphans(ctx, 100); len(orphans) != 0 {
+	if orphans, _ := b.Store.Orphans(ctx, time.Time{}, 0); len(orphans) != 0 {
 		t.Fatalf("orphan records left: %v", orphans)
 	}
 }
@@ -361,7 +370,7 @@ func TestOrphanRecordedWhenCleanupFails(t *testing.T) {
 				t.Fatalf("visible: %v", got)
 			}
 			ids, _ := b.Secrets.IDs(ctx)
-			orphans, _ := b.Store.Orphans(ctx, 10)
+			orphans, _ := b.Store.Orphans(ctx, time.Time{}, 0)
 			if len(ids) != 1 || !reflect.DeepEqual(ids, orphans) {
 				t.Fatalf("secrets %v, recorded orphans %v: want the one secret recorded", ids, orphans)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,8 +67,27 @@ func (s hangStore) Delete(ctx context.Context, name, rev string) error {
 	return s.h.run(ctx, "store.Delete", func() error { return s.Store.Delete(ctx, name, rev) })
 }
 
-func (s hangStore) AddOrphan(ctx context.Context, id string) error {
-	return s.h.run(ctx, "store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id) })
+func (s hangStore) AddOrphan(ctx context.Context, id string, at time.Time) error {
+	return s.h.run(ctx, "store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id, at) })
+}
+
+func (s hangStore) RemoveOrphan(ctx context.Context, id string) error {
+	return s.h.run(ctx, "store.RemoveOrphan", func() error { return s.Store.RemoveOrphan(ctx, id) })
+}
+
+func (s hangStore) Orphans(ctx context.Context, before time.Time, limit int) (out []string, err error) {
+	err = s.h.run(ctx, "store.Orphans", func() (e error) { out, e = s.Store.Orphans(ctx, before, limit); return })
+	return out, err
+}
+
+func (s hangStore) SecretInUse(ctx context.Context, id string) (used bool, err error) {
+	err = s.h.run(ctx, "store.SecretInUse", func() (e error) { used, e = s.Store.SecretInUse(ctx, id); return })
+	return used, err
+}
+
+func (s hangStore) Update(ctx context.Context, name, rev string, c *connector.Connector) (out *connector.Connector, err error) {
+	err = s.h.run(ctx, "store.Update", func() (e error) { out, e = s.Store.Update(ctx, name, rev, c); return })
+	return out, err
 }
 
 type hangSecrets struct {
@@ -163,7 +183,7 @@ func TestSweepDoesNotStarveTheMutation(t *testing.T) {
 	if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Store.AddOrphan(ctx, "left-over"); err != nil {
+	if err := b.Store.AddOrphan(ctx, "left-over", time.Now().Add(-2*catalog.OrphanGrace)); err != nil {
 		t.Fatal(err)
 	}
 	h.call.Store("secrets.Delete") // the secret store has gone silent
@@ -177,16 +197,18 @@ func TestSweepDoesNotStarveTheMutation(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("the sweep held the update for %v", took)
 	}
-	if orphans, _ := b.Store.Orphans(context.Background(), 10); len(orphans) != 1 {
+	if orphans, _ := b.Store.Orphans(context.Background(), time.Time{}, 0); len(orphans) != 1 {
 		t.Fatalf("the orphan record must stay for a later sweep: %v", orphans)
 	}
 }
 
-// TestUncertainWritesAreNamed: when the metadata store goes silent during a
-// write and stays so, the catalog cannot tell whether the write happened;
-// it keeps the secret (removing it could break a live connector) and names
-// it in a warning, so that what may be left behind is never silent.
-func TestUncertainWritesAreNamed(t *testing.T) {
+// TestUncertainWritesAreResolved: when the metadata store goes silent
+// during a write and stays so, the catalog cannot tell whether the write
+// happened; it keeps the secret (removing it could break a live connector)
+// and names it in a warning. The secret's orphan record, written before
+// the write, survives the outage, and once the store is back and the grace
+// period over, a sweep deletes the secret (here no connector refers to it).
+func TestUncertainWritesAreResolved(t *testing.T) {
 	cases := []struct {
 		name   string
 		hang   string
@@ -231,6 +253,61 @@ func TestUncertainWritesAreNamed(t *testing.T) {
 			if !strings.Contains(logs.String(), "cannot tell whether") || !strings.Contains(logs.String(), ids[0]) {
 				t.Fatalf("the kept secret %s is named in no warning:\n%s", ids[0], logs.String())
 			}
+			if recs, err := b.Store.Orphans(context.Background(), time.Time{}, 0); err != nil || !slices.Contains(recs, ids[0]) {
+				t.Fatalf("the kept secret %s has no orphan record (%v, %v): a stray", ids[0], recs, err)
+			}
+
+			// The store comes back; a mutation after the grace period sweeps.
+			h.call.Store("")
+			h.down.Store(false)
+			cat.Now = func() time.Time { return time.Now().Add(catalog.OrphanGrace + time.Minute) }
+			if err := cat.Delete(context.Background(), "NoSuchConnector", ""); !errors.Is(err, connector.ErrNotFound) {
+				t.Fatalf("sweep trigger: %v", err)
+			}
+			if ids, _ := b.Secrets.IDs(context.Background()); len(ids) != 0 {
+				t.Fatalf("secrets %v survived the sweep", ids)
+			}
+			if recs, _ := b.Store.Orphans(context.Background(), time.Time{}, 0); len(recs) != 0 {
+				t.Fatalf("orphan records %v survived the sweep", recs)
+			}
 		})
+	}
+}
+
+// TestSweepKeepsSecretsInUse: an orphan record of a secret a connector
+// still refers to (a delete refused, a record whose removal failed) goes,
+// and the secret stays; records younger than the grace period are left
+// alone, as their mutation may still be running.
+func TestSweepKeepsSecretsInUse(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets}
+	ctx := context.Background()
+	c, err := cat.Create(ctx, baseInput("Svc"), "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Secrets.Delete(ctx, "young"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Secrets.Put(ctx, "young", nil, secret.Bundle{ClientSecret: "in-flight"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store.AddOrphan(ctx, "young", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store.AddOrphan(ctx, c.SecretID, time.Now().Add(-2*catalog.OrphanGrace)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Delete(ctx, "NoSuchConnector", ""); !errors.Is(err, connector.ErrNotFound) {
+		t.Fatalf("sweep trigger: %v", err)
+	}
+	if _, err := cat.Bundle(ctx, c); err != nil {
+		t.Fatalf("the sweep took a live connector's secret: %v", err)
+	}
+	if recs, _ := b.Store.Orphans(ctx, time.Time{}, 0); !slices.Equal(recs, []string{"young"}) {
+		t.Fatalf("orphan records %v, want only the young one left", recs)
+	}
+	if _, err := b.Secrets.Get(ctx, "young", ""); err != nil {
+		t.Fatalf("the sweep took a young record's secret: %v", err)
 	}
 }

@@ -2,10 +2,9 @@ package faulttest
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
-	"strings"
 	"testing"
+	"time"
 
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint"
@@ -48,9 +47,9 @@ func Observe(t testing.TB, b testenv.Backends) map[string]State {
 	}
 }
 
-// Strays lists the secrets in b that no connector refers to and that are
-// not recorded as orphans for the next mutation to remove: secrets nothing
-// will ever clean up. The token-cache key is not a connector's.
+// Strays lists the secrets in b that no connector refers to and that have
+// no orphan record for a sweep to find: secrets nothing will ever clean
+// up. The token-cache key is not a connector's.
 func Strays(t testing.TB, b testenv.Backends) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -60,7 +59,7 @@ func Strays(t testing.TB, b testenv.Backends) []string {
 			known[s.Connector.SecretID] = true
 		}
 	}
-	orphans, err := b.Store.Orphans(ctx, 1000)
+	orphans, err := b.Store.Orphans(ctx, time.Time{}, 0)
 	if err != nil {
 		t.Fatalf("orphans: %v", err)
 	}
@@ -81,44 +80,14 @@ func Strays(t testing.TB, b testenv.Backends) []string {
 	return strays
 }
 
-// uncertainPrefix starts what the catalog logs when a metadata write (or
-// delete) failed in a way that may hide a success and a re-read could not
-// tell (the backend is still away): it keeps the secret rather than risk
-// breaking a live connector, and names it.
-const uncertainPrefix = "catalog: cannot tell whether "
-
-// Uncertain returns, by secret ID, the connectors named in the catalog's
-// "cannot tell whether a write/delete committed" warnings in logs (JSON
-// lines): writes whose new secret, and deletes whose secret, the catalog
-// kept, not knowing whether the write happened, with no orphan record
-// because the metadata store was away. When the write did not happen (or
-// the delete did), that secret is a stray the warning accounts for.
-func Uncertain(logs string) map[string]string {
-	out := map[string]string{}
-	for _, line := range strings.Split(logs, "\n") {
-		var rec struct{ Message, Connector, SecretID string }
-		if json.Unmarshal([]byte(line), &rec) != nil || !strings.HasPrefix(rec.Message, uncertainPrefix) {
-			continue
-		}
-		out[rec.SecretID] = rec.Connector
-	}
-	return out
-}
-
-// CheckStrays fails t for every stray secret (Strays) that the catalog did
-// not name in an uncertainty warning in logs (Uncertain): a stray nobody was
-// told about is a secret leaked by a write that failed half-way. It
-// returns the strays and the connectors whose writes they were kept for.
-func CheckStrays(t testing.TB, b testenv.Backends, logs string) (strays, keptFor []string) {
+// CheckStrays fails t for every stray secret (Strays): the catalog records
+// every secret it creates or deletes before it does so, so a stray is a
+// secret leaked by a mutation that failed half-way.
+func CheckStrays(t testing.TB, b testenv.Backends) (strays []string) {
 	t.Helper()
 	strays = Strays(t, b)
-	uncertain := Uncertain(logs)
 	for _, id := range strays {
-		if _, ok := uncertain[id]; !ok {
-			t.Errorf("secret %s is referenced by no connector, recorded as no orphan, and named in no warning: leaked", id)
-			continue
-		}
-		keptFor = append(keptFor, uncertain[id])
+		t.Errorf("secret %s is referenced by no connector and has no orphan record: leaked", id)
 	}
-	return strays, keptFor
+	return strays
 }

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -343,13 +344,14 @@ func listAgent(tx *bolt.Tx, agent, after string, limit int) ([]*connector.Connec
 	return out, nil
 }
 
-// AddOrphan records secretID as orphaned; adding it again is a no-op.
-func (s *Store) AddOrphan(ctx context.Context, secretID string) error {
+// AddOrphan records secretID as of at (the value: RFC 3339 with
+// nanoseconds, UTC, so that byte order is time order).
+func (s *Store) AddOrphan(ctx context.Context, secretID string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: add orphan %q: %w", secretID, err)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketOrphans)).Put([]byte(secretID), nil)
+		return tx.Bucket([]byte(bucketOrphans)).Put([]byte(secretID), []byte(at.UTC().Format(time.RFC3339Nano)))
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: add orphan %q: %w", secretID, err)
@@ -357,24 +359,66 @@ func (s *Store) AddOrphan(ctx context.Context, secretID string) error {
 	return nil
 }
 
-// Orphans returns up to limit orphaned secret IDs in key order; limit <= 0
-// means all of them.
-func (s *Store) Orphans(ctx context.Context, limit int) ([]string, error) {
+// Orphans returns up to limit IDs recorded before before, oldest first. The
+// bucket is keyed by ID, so this scans it: it holds only the few secrets
+// whose mutation is in flight or was interrupted.
+func (s *Store) Orphans(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: orphans: %w", err)
 	}
-	var ids []string
+	type rec struct {
+		id string
+		at time.Time
+	}
+	var recs []rec
 	err := s.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket([]byte(bucketOrphans)).Cursor()
-		for k, _ := cur.First(); k != nil && (limit <= 0 || len(ids) < limit); k, _ = cur.Next() {
-			ids = append(ids, string(k))
-		}
-		return nil
+		return tx.Bucket([]byte(bucketOrphans)).ForEach(func(k, v []byte) error {
+			// A record without a time (written before records had one)
+			// counts as old.
+			at, _ := time.Parse(time.RFC3339Nano, string(v))
+			if before.IsZero() || at.Before(before) {
+				recs = append(recs, rec{string(k), at})
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: orphans: %w", err)
 	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].at.Before(recs[j].at) })
+	if limit > 0 && len(recs) > limit {
+		recs = recs[:limit]
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.id
+	}
 	return ids, nil
+}
+
+// SecretInUse scans the connectors for one that refers to secretID; the
+// local store is small, and a sweep asks only about its few records.
+func (s *Store) SecretInUse(ctx context.Context, secretID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("boltstore: secret in use: %w", err)
+	}
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketConnectors)).ForEach(func(k, v []byte) error {
+			var r record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode %s: %w", k, err)
+			}
+			if r.SecretID == secretID {
+				found = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("boltstore: secret in use: %w", err)
+	}
+	return found, nil
 }
 
 // RemoveOrphan forgets secretID; removing an absent ID is not an error.

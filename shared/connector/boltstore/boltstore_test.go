@@ -40,7 +40,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddOrphan(ctx, "orphan-1"); err != nil {
+	if err := s.AddOrphan(ctx, "orphan-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -64,7 +64,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil || len(page.Connectors) != 1 {
 		t.Errorf("agent listing after reopen: %v, %v", page, err)
 	}
-	ids, err := s.Orphans(ctx, 0)
+	ids, err := s.Orphans(ctx, time.Time{}, 0)
 	if err != nil || len(ids) != 1 || ids[0] != "orphan-1" {
 		t.Errorf("Orphans after reopen = %v, %v", ids, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
@@ -306,29 +307,34 @@ func (s *Store) List(ctx context.Context, opts connector.ListOptions) (*connecto
 	return page, nil
 }
 
-// orphan is the document stored per orphaned secret. The ID is also the
+// orphan is the document stored per orphan record. The ID is also the
 // document ID; keeping it as a field makes the collection readable in the
 // console.
 type orphan struct {
-	SecretID string `firestore:"secretId"`
+	SecretID string    `firestore:"secretId"`
+	Since    time.Time `firestore:"since"`
 }
 
-// AddOrphan records secretID as orphaned; Set makes adding it again a
-// no-op.
-func (s *Store) AddOrphan(ctx context.Context, secretID string) error {
+// AddOrphan records secretID as of at; Set makes recording it again move
+// the time.
+func (s *Store) AddOrphan(ctx context.Context, secretID string, at time.Time) error {
 	if !validID(secretID) {
 		return fmt.Errorf("firestore: add orphan: secret ID %q is not a valid Firestore document ID", secretID)
 	}
-	if _, err := s.orphans().Doc(secretID).Set(ctx, orphan{SecretID: secretID}); err != nil {
+	if _, err := s.orphans().Doc(secretID).Set(ctx, orphan{SecretID: secretID, Since: at.UTC()}); err != nil {
 		return fmt.Errorf("firestore: add orphan %q: %w", secretID, mapErr(err))
 	}
 	return nil
 }
 
-// Orphans returns up to limit orphaned secret IDs in document ID order;
-// limit <= 0 means all of them.
-func (s *Store) Orphans(ctx context.Context, limit int) ([]string, error) {
+// Orphans returns up to limit IDs recorded before before, oldest first
+// (every record, in ID order, for a zero before), from the automatic
+// single-field index on since.
+func (s *Store) Orphans(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	q := s.orphans().OrderBy(firestore.DocumentID, firestore.Asc)
+	if !before.IsZero() {
+		q = s.orphans().Where("since", "<", before.UTC()).OrderBy("since", firestore.Asc)
+	}
 	if limit > 0 {
 		q = q.Limit(limit)
 	}
@@ -345,6 +351,21 @@ func (s *Store) Orphans(ctx context.Context, limit int) ([]string, error) {
 		}
 		ids = append(ids, snap.Ref.ID)
 	}
+}
+
+// SecretInUse asks for one connector whose secretId is secretID, from the
+// automatic single-field index.
+func (s *Store) SecretInUse(ctx context.Context, secretID string) (bool, error) {
+	it := s.connectors().Where("secretId", "==", secretID).Limit(1).Documents(ctx)
+	defer it.Stop()
+	_, err := it.Next()
+	if errors.Is(err, iterator.Done) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("firestore: secret in use: %w", mapErr(err))
+	}
+	return true, nil
 }
 
 // RemoveOrphan forgets secretID; Firestore deletes of absent documents

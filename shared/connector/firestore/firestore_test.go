@@ -98,7 +98,7 @@ func TestCollectionLayout(t *testing.T) {
 	if _, err := s.Create(ctx, &connector.Connector{Name: "doc-id", Agents: []string{"a"}, SecretID: "sid"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddOrphan(ctx, "orphan-id"); err != nil {
+	if err := s.AddOrphan(ctx, "orphan-id", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := s.client.Collection(s.CollectionPrefix + "connectors").Doc("doc-id").Get(ctx)

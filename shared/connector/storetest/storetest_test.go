@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"slices"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"connectors.dev/connectors/shared/connector"
 )
@@ -18,11 +18,11 @@ import (
 type memStore struct {
 	mu         sync.Mutex
 	connectors map[string]*connector.Connector
-	orphans    map[string]bool
+	orphans    map[string]time.Time
 }
 
 func newMemStore(*testing.T) connector.Store {
-	return &memStore{connectors: map[string]*connector.Connector{}, orphans: map[string]bool{}}
+	return &memStore{connectors: map[string]*connector.Connector{}, orphans: map[string]time.Time{}}
 }
 
 func (m *memStore) Create(_ context.Context, c *connector.Connector) (*connector.Connector, error) {
@@ -115,27 +115,38 @@ func (m *memStore) Delete(_ context.Context, name, revision string) error {
 	return nil
 }
 
-func (m *memStore) AddOrphan(_ context.Context, id string) error {
+func (m *memStore) AddOrphan(_ context.Context, id string, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.orphans[id] = true
+	m.orphans[id] = at
 	return nil
 }
 
-func (m *memStore) Orphans(_ context.Context, limit int) ([]string, error) {
+func (m *memStore) Orphans(_ context.Context, before time.Time, limit int) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range m.orphans {
-			if !yield(id) {
-				return
-			}
+	var ids []string
+	for id, at := range m.orphans {
+		if before.IsZero() || at.Before(before) {
+			ids = append(ids, id)
 		}
-	})
+	}
+	sort.Slice(ids, func(i, j int) bool { return m.orphans[ids[i]].Before(m.orphans[ids[j]]) })
 	if limit > 0 && len(ids) > limit {
 		ids = ids[:limit]
 	}
 	return ids, nil
+}
+
+func (m *memStore) SecretInUse(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.connectors {
+		if c.SecretID == id {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (m *memStore) RemoveOrphan(_ context.Context, id string) error {
