@@ -570,15 +570,7 @@ func TestAuthenticateCloudRun(t *testing.T) {
 		xsa   = "X-Serverless-Authorization"
 	)
 
-	tests := []struct {
-		name    string
-		mode    string              // key of authns
-		headers map[string][]string // values as sent
-		need    auth.Role
-		want    error  // nil: success
-		email   string // on success
-		reason  string // substring of the reason, on failure
-	}{
+	tests := []headerCase{
 		// Trusting Cloud Run's invoker check.
 		{name: "on: stripped Authorization only",
 			mode: "on", headers: map[string][]string{authz: {bearer(stripped(adminEmail, nil))}},
@@ -708,6 +700,23 @@ func TestAuthenticateCloudRun(t *testing.T) {
 			mode: "off", headers: map[string][]string{xsa: {"Bearer not-a-jwt-at-all"}, authz: {bearer(valid(adminEmail))}},
 			need: auth.RoleAdmin, want: auth.ErrUnauthenticated, reason: "in X-Serverless-Authorization is not a well-formed JWT"},
 	}
+	runHeaderCases(t, authns, tests)
+}
+
+// headerCase is one request, by the headers it carries, to one of a test's
+// authenticators, and what Authenticate must make of it.
+type headerCase struct {
+	name    string
+	mode    string              // key of the authenticators
+	headers map[string][]string // values as sent
+	need    auth.Role
+	want    error  // nil: success
+	email   string // on success
+	reason  string // substring of the reason, on failure
+}
+
+func runHeaderCases(t *testing.T, authns map[string]*auth.Authenticator, tests []headerCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := authns[tt.mode]
@@ -733,7 +742,11 @@ func TestAuthenticateCloudRun(t *testing.T) {
 			status := map[error]int{auth.ErrUnauthenticated: 401, auth.ErrPermissionDenied: 403}[tt.want]
 			for _, values := range tt.headers {
 				for _, v := range values {
-					_, tok, _ := strings.Cut(v, " ")
+					// The token as sent, without its scheme: no error may quote it.
+					tok := strings.TrimSpace(v)
+					if _, after, ok := strings.Cut(tok, " "); ok {
+						tok = after
+					}
 					checkErr(t, err, tt.want, status, tok)
 				}
 			}

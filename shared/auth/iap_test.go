@@ -62,15 +62,7 @@ func TestAuthenticateIAP(t *testing.T) {
 	now := time.Now()
 	expired := map[string]any{"exp": now.Add(-time.Minute).Unix(), "iat": now.Add(-11 * time.Minute).Unix()}
 
-	tests := []struct {
-		name    string
-		mode    string              // key of authns
-		headers map[string][]string // values as sent
-		need    auth.Role
-		want    error  // nil: success
-		email   string // on success
-		reason  string // substring of the reason, on failure
-	}{
+	tests := []headerCase{
 		{name: "valid admin",
 			mode: "on", headers: map[string][]string{iap: {assertion(adminEmail, nil)}},
 			need: auth.RoleAdmin, email: adminEmail},
@@ -228,46 +220,7 @@ func TestAuthenticateIAP(t *testing.T) {
 			mode: "off", headers: map[string][]string{iap: {"garbage"}, authz: {idToken(adminEmail)}},
 			need: auth.RoleAdmin, email: adminEmail},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := authns[tt.mode]
-			if a == nil {
-				t.Fatalf("no authenticator for mode %q", tt.mode)
-			}
-			r := request("")
-			for name, values := range tt.headers {
-				for _, v := range values {
-					r.Header.Add(name, v)
-				}
-			}
-			p, err := a.Authenticate(r, tt.need)
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Authenticate: %v", err)
-				}
-				if p.Email != tt.email || p.Local || !p.Has(tt.need) {
-					t.Errorf("principal = %+v, want %s with %v", p, tt.email, tt.need)
-				}
-				return
-			}
-			status := map[error]int{auth.ErrUnauthenticated: 401, auth.ErrPermissionDenied: 403}[tt.want]
-			for _, values := range tt.headers {
-				for _, v := range values {
-					tok := strings.TrimSpace(v)
-					if _, after, ok := strings.Cut(tok, " "); ok {
-						tok = after
-					}
-					checkErr(t, err, tt.want, status, tok)
-				}
-			}
-			if !strings.Contains(err.Error(), tt.reason) {
-				t.Errorf("err = %q, want it to mention %q", err, tt.reason)
-			}
-			if !reflectZero(p) {
-				t.Errorf("principal %+v returned with an error", p)
-			}
-		})
-	}
+	runHeaderCases(t, authns, tests)
 	if n := g.IAPFetches.Load(); n != 1 {
 		// IAP's key set is fetched once and cached, however many audiences.
 		t.Errorf("fetched IAP keys %d times, want 1", n)
