@@ -1,10 +1,7 @@
 package mint_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +17,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/mint/cloudtest"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/secret"
@@ -112,7 +109,8 @@ func (s *stsServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, 403, "SignatureDoesNotMatch", fmt.Sprintf("Credential should be scoped to a valid region and service, not %s/%s.", region, service))
 		return
 	}
-	if !s.signatureMatches(r, body, signedHeaders) {
+	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil || !cloudtest.SigV4Matches(r, body, aws.Credentials{AccessKeyID: awsAccessKeyID, SecretAccessKey: awsSecretKey}, "sts", s.region, signedHeaders, signedAt) {
 		s.fail(w, 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 		return
 	}
@@ -167,35 +165,6 @@ func (s *stsServer) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.fail(w, 400, "InvalidAction", "unknown action")
 	}
-}
-
-// signatureMatches re-signs a copy of the request, with the same signed
-// headers and X-Amz-Date, with the known secret key, and compares the
-// Authorization headers.
-func (s *stsServer) signatureMatches(r *http.Request, body []byte, signedHeaders string) bool {
-	signingTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
-		return false
-	}
-	cp, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	cp.Host = r.Host
-	cp.ContentLength = r.ContentLength
-	for _, h := range strings.Split(signedHeaders, ";") {
-		if h == "host" || h == "content-length" {
-			continue
-		}
-		if v, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
-			cp.Header[http.CanonicalHeaderKey(h)] = v
-		}
-	}
-	hash := sha256.Sum256(body)
-	err = v4.NewSigner().SignHTTP(context.Background(),
-		aws.Credentials{AccessKeyID: awsAccessKeyID, SecretAccessKey: awsSecretKey},
-		cp, hex.EncodeToString(hash[:]), "sts", s.region, signingTime)
-	return err == nil && cp.Header.Get("Authorization") == r.Header.Get("Authorization")
 }
 
 func (s *stsServer) fail(w http.ResponseWriter, status int, code, msg string) {

@@ -198,7 +198,7 @@ func (s *STS) handle(r *http.Request, rq *request) (*issued, *stsError) {
 		return nil, &stsError{http.StatusForbidden, "SignatureDoesNotMatch",
 			fmt.Sprintf("Signature expired: %s is not within %s of %s.", signedAt.Format("20060102T150405Z"), maxSkew, now.UTC().Format("20060102T150405Z"))}
 	}
-	if !s.signatureMatches(r, body, signedHeaders, signedAt) {
+	if !SigV4Matches(r, body, aws.Credentials{AccessKeyID: s.KeyID, SecretAccessKey: s.SecretKey}, "sts", s.region(), signedHeaders, signedAt) {
 		return nil, &stsError{http.StatusForbidden, "SignatureDoesNotMatch",
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
 	}
@@ -218,11 +218,12 @@ func (s *STS) handle(r *http.Request, rq *request) (*issued, *stsError) {
 	return nil, &stsError{http.StatusBadRequest, "InvalidAction", "Could not find operation " + strconv.Quote(rq.action) + "."}
 }
 
-// signatureMatches re-signs a copy of the request, with the headers it
-// says it signed and its X-Amz-Date, with the known key pair, and compares
-// the Authorization headers: the signer is the SDK's own, so this checks
-// the canonical request, the scope and the key derivation at once.
-func (s *STS) signatureMatches(r *http.Request, body []byte, signedHeaders string, signedAt time.Time) bool {
+// SigV4Matches re-signs a copy of r (whose body was read into body), with
+// the headers it says it signed and its signing time, with creds for
+// service and region, and compares the Authorization headers: the signer
+// is the SDK's own, so this checks the canonical request, the scope and the
+// key derivation at once.
+func SigV4Matches(r *http.Request, body []byte, creds aws.Credentials, service, region, signedHeaders string, signedAt time.Time) bool {
 	cp, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return false
@@ -239,9 +240,7 @@ func (s *STS) signatureMatches(r *http.Request, body []byte, signedHeaders strin
 		}
 	}
 	sum := sha256.Sum256(body)
-	err = v4.NewSigner().SignHTTP(context.Background(),
-		aws.Credentials{AccessKeyID: s.KeyID, SecretAccessKey: s.SecretKey},
-		cp, hex.EncodeToString(sum[:]), "sts", s.region(), signedAt)
+	err = v4.NewSigner().SignHTTP(context.Background(), creds, cp, hex.EncodeToString(sum[:]), service, region, signedAt)
 	return err == nil && hmac.Equal([]byte(cp.Header.Get("Authorization")), []byte(r.Header.Get("Authorization")))
 }
 
