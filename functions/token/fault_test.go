@@ -244,12 +244,7 @@ func TestFaultFirestoreOutage(t *testing.T) {
 			}
 
 			after := faulttest.Observe(t, b.Direct)
-			for _, name := range seeds {
-				was, is := before[name], after[name]
-				if is.Connector == nil || is.Connector.Revision != was.Connector.Revision || is.Bundle != was.Bundle {
-					t.Errorf("seeded connector %s changed or vanished", name)
-				}
-			}
+			faulttest.CheckUnchanged(t, before, after, seeds)
 			checked, applied := h.Check(t, after)
 			strays := faulttest.CheckStrays(t, b.Direct)
 			t.Logf("%d load connectors checked; %d requests answered 503 took effect anyway; %d stray secrets", checked, applied, len(strays))

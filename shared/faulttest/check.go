@@ -91,3 +91,16 @@ func CheckStrays(t testing.TB, b testenv.Backends) (strays []string) {
 	}
 	return strays
 }
+
+// CheckUnchanged fails t for each of names whose connector is gone or
+// differs (revision or secrets) in after from before: connectors no request
+// wrote to must come through an outage untouched.
+func CheckUnchanged(t testing.TB, before, after map[string]State, names []string) {
+	t.Helper()
+	for _, name := range names {
+		was, is := before[name], after[name]
+		if is.Connector == nil || was.Connector == nil || is.Connector.Revision != was.Connector.Revision || is.Bundle != was.Bundle {
+			t.Errorf("seeded connector %s changed or vanished", name)
+		}
+	}
+}
