@@ -25,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"net"
 	"net/http"
 
 	"golang.org/x/sync/singleflight"
@@ -355,17 +354,17 @@ const (
 
 // retryable reports whether asking the provider again is safe and useful:
 // it answered that it failed (5xx, 429), so it issued nothing, or the
-// connection was never made. A timeout or a reset after the request went
-// out is retried only for grants without a refresh token: a provider that
-// rotates may have consumed the token, and asking again with it would make
-// it revoke the whole chain.
+// connection was never made (oauth.ErrNotConnected; never the address
+// guard's refusal, which would only be refused again). A reset after the
+// request went out is retried only for grants without a refresh token: a
+// provider that rotates may have consumed the token, and asking again with
+// it would make it revoke the whole chain. A timeout is never retried.
 func retryable(conn *connector.Connector, err error) bool {
 	var ue *oauth.UpstreamError
 	if errors.As(err, &ue) {
 		return ue.Status >= 500 || ue.Status == http.StatusTooManyRequests
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if errors.Is(err, oauth.ErrNotConnected) {
 		return true
 	}
 	if conn.GrantType == connector.GrantRefreshToken {

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -45,12 +44,6 @@ func TestSanitizeFunc(t *testing.T) {
 	}
 	if got := oauth.SanitizeFunc("XY", 100, nil); got != "XY" {
 		t.Errorf("nil redact changed the text: %q", got)
-	}
-}
-
-func TestNoRedirect(t *testing.T) {
-	if err := oauth.NoRedirect(nil, nil); !errors.Is(err, http.ErrUseLastResponse) {
-		t.Errorf("NoRedirect = %v", err)
 	}
 }
 

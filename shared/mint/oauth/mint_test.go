@@ -19,6 +19,7 @@ import (
 
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -446,8 +447,16 @@ func TestConnectionRefusedIsUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	_, err = testClient(time.Second).Mint(context.Background(), ccConnector("http://"+addr+"/token"), secret.Bundle{ClientSecret: "test-client-secret"})
-	if !errors.Is(err, oauth.ErrUnreachable) || errors.Is(err, oauth.ErrTimeout) {
-		t.Fatalf("err = %v, want ErrUnreachable", err)
+	if !errors.Is(err, oauth.ErrUnreachable) || !errors.Is(err, oauth.ErrNotConnected) || errors.Is(err, oauth.ErrTimeout) {
+		t.Fatalf("err = %v, want ErrUnreachable and ErrNotConnected", err)
+	}
+
+	// The address guard's refusal is also a dial error, but it is no
+	// failure to connect: asking again would be refused again.
+	guarded := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: time.Second})}
+	_, err = guarded.Mint(context.Background(), ccConnector("http://"+addr+"/token"), secret.Bundle{ClientSecret: "test-client-secret"})
+	if !errors.Is(err, netguard.ErrForbidden) || errors.Is(err, oauth.ErrNotConnected) {
+		t.Fatalf("guarded err = %v, want ErrForbidden and not ErrNotConnected", err)
 	}
 }
 

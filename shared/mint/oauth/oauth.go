@@ -40,6 +40,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -69,6 +70,10 @@ var (
 	// ErrUnreachable: the token endpoint could not be reached (connection
 	// refused or reset, DNS failure, TLS failure).
 	ErrUnreachable = errors.New("token endpoint unreachable")
+	// ErrNotConnected marks an ErrUnreachable whose connection was never
+	// made (refused, DNS): no request went out, so asking again is safe.
+	// The address guard's refusals are ErrForbidden instead.
+	ErrNotConnected = errors.New("no connection was made")
 	// ErrInvalidResponse: the endpoint answered 2xx but its body is not a
 	// usable token response. Always wrapped in an *UpstreamError.
 	ErrInvalidResponse = errors.New("invalid token response")
@@ -309,9 +314,18 @@ func TransportError(ctx context.Context, endpoint string, err error) error {
 		return fmt.Errorf("token request to %s: %w", endpoint, context.Canceled)
 	case IsTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("token request to %s: %w: %w", endpoint, ErrTimeout, cause)
+	case isDialError(err):
+		return fmt.Errorf("token request to %s: %w (%w): %w", endpoint, ErrUnreachable, ErrNotConnected, cause)
 	default:
 		return fmt.Errorf("token request to %s: %w: %w", endpoint, ErrUnreachable, cause)
 	}
+}
+
+// isDialError reports whether err failed while connecting, before any
+// byte of the request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // IsTimeout reports whether err is, or wraps, context.DeadlineExceeded or
