@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -112,10 +111,17 @@ type Service struct {
 	group singleflight.Group
 	mu    sync.Mutex
 	meta  map[string]metaEntry
-	local map[string]*Credential // by name + "\x00" + revision
+	// local holds one credential per connector name, with the revision it
+	// was minted for.
+	local map[string]localEntry
 	// bundles caches secrets by secretID@version. A version never changes,
 	// so entries never go stale; the bound keeps memory flat.
 	bundles map[string]secret.Bundle
+}
+
+type localEntry struct {
+	revision string
+	cred     *Credential
 }
 
 type metaEntry struct {
@@ -403,27 +409,22 @@ func (s *Service) fresh(c *Credential, now time.Time) bool {
 
 func (s *Service) localGet(conn *connector.Connector) *Credential {
 	s.mu.Lock()
-	c := s.local[conn.Name+"\x00"+conn.Revision]
+	e, ok := s.local[conn.Name]
 	s.mu.Unlock()
-	if c != nil && s.fresh(c, s.now()) {
-		return c
+	if ok && e.revision == conn.Revision && s.fresh(e.cred, s.now()) {
+		return e.cred
 	}
 	return nil
 }
 
+// localPut keeps c as conn's credential, replacing one of another revision.
 func (s *Service) localPut(conn *connector.Connector, c *Credential) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.local == nil {
-		s.local = map[string]*Credential{}
+		s.local = map[string]localEntry{}
 	}
-	// One credential per connector: drop those of older revisions.
-	for k := range s.local {
-		if strings.HasPrefix(k, conn.Name+"\x00") {
-			delete(s.local, k)
-		}
-	}
-	s.local[conn.Name+"\x00"+conn.Revision] = c
+	s.local[conn.Name] = localEntry{revision: conn.Revision, cred: c}
 }
 
 // connector returns the metadata, from the in-process cache unless fresh is
@@ -458,11 +459,7 @@ func (s *Service) Forget(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.meta, name)
-	for k := range s.local {
-		if strings.HasPrefix(k, name+"\x00") {
-			delete(s.local, k)
-		}
-	}
+	delete(s.local, name)
 }
 
 func (s *Service) putMeta(c *connector.Connector) {
