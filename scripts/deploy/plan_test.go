@@ -582,12 +582,16 @@ func loadPlan(t *testing.T) *plan {
 			t.Fatalf("%s: %v", PlanEnv, err)
 		}
 	} else {
-		madePlan.Lock()
-		if madePlan.json == nil {
-			madePlan.json = makePlan(t)
-		}
-		b = madePlan.json
-		madePlan.Unlock()
+		// Deferred: makePlan may end the test (skip, or fatal), and the
+		// next test must not wait on the lock for ever.
+		b = func() []byte {
+			madePlan.Lock()
+			defer madePlan.Unlock()
+			if madePlan.json == nil {
+				madePlan.json = makePlan(t)
+			}
+			return madePlan.json
+		}()
 	}
 	var p plan
 	if err := json.Unmarshal(b, &p); err != nil {
