@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/objects"
 )
 
 // backendCall stands for a backend client: it gives up when ctx does.
@@ -113,6 +115,9 @@ func TestMapDeadlinesAndCancellation(t *testing.T) {
 		{fmt.Errorf("x: %w", status.Error(codes.DeadlineExceeded, "context deadline exceeded")), 503, CodeUnavailable},
 		{fmt.Errorf("x: %w", context.Canceled), StatusClientClosedRequest, CodeCancelled},
 		{fmt.Errorf("x: %w", status.Error(codes.Canceled, "context canceled")), StatusClientClosedRequest, CodeCancelled},
+		// A storage call cut off by the caller, however its client classed it.
+		{&objects.Error{Op: "read", URI: "gs://b/k", Kind: objects.ErrUnavailable, Err: &url.Error{Op: "Get", URL: "u", Err: context.Canceled}}, StatusClientClosedRequest, CodeCancelled},
+		{&objects.Error{Op: "read", URI: "gs://b/k", Err: context.Canceled}, StatusClientClosedRequest, CodeCancelled},
 	}
 	for _, tt := range tests {
 		if e := Map(tt.err); e.Status != tt.status || e.Code != tt.code {

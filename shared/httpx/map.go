@@ -69,12 +69,15 @@ func Map(err error) *Error {
 		return &Error{Status: http.StatusGatewayTimeout, Code: CodeUpstreamTimeout, Message: "the token provider did not answer in time or could not be reached", Err: err}
 	case errors.Is(err, netguard.ErrForbidden):
 		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "url", Message: "the connector's token endpoint is not an allowed destination (link-local, metadata, private or loopback address)", Err: err}
+	// Before the storage errors: a storage call the caller gave up on
+	// carries the cancellation under whatever kind the provider's client
+	// made of it.
+	case isCancelled(err):
+		return &Error{Status: StatusClientClosedRequest, Code: CodeCancelled, Message: "the caller cancelled the request", Err: err}
 	case errors.As(err, new(*objects.URIError)), errors.As(err, new(*objects.Error)), errors.Is(err, objects.ErrTooLarge):
 		return mapObjects(err)
 	case errors.Is(err, connector.ErrInvalidPageToken):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "pageToken", Message: "is not a token this service issued", Err: err}
-	case isCancelled(err):
-		return &Error{Status: StatusClientClosedRequest, Code: CodeCancelled, Message: "the caller cancelled the request", Err: err}
 	case isUnavailable(err):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "a backend is unavailable; retry later", Err: err}
 	}
