@@ -194,6 +194,11 @@ func (c *Client) do(bucket string, call func(opts ...func(*s3.Options)) error) e
 		c.regions.set(bucket, r)
 		err = call(c.regionOpts(bucket)...)
 	}
+	if err == nil && c.regions.get(bucket) == "" {
+		// S3 answered in the client's own region: remember that too, so
+		// that Sign does not probe again.
+		c.regions.set(bucket, c.region)
+	}
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,6 +126,33 @@ func TestRegionRedirect(t *testing.T) {
 	// One redirect (the first PutObject), then eu-west-1 throughout.
 	if len(regions) < 3 || regions[0] != "us-east-1" || slices.Contains(regions[1:], "us-east-1") {
 		t.Fatalf("regions used: %q", regions)
+	}
+}
+
+// TestSignProbesOnce: Sign asks S3 for a bucket's region only while it
+// does not know it; a bucket answering in the client's own region is
+// known after its first request.
+func TestSignProbesOnce(t *testing.T) {
+	srv := objectservers.NewS3(t, "home-bucket")
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var requests atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c, err := s3objects.New(s3objects.Options{Config: config(""), Endpoint: front.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.Sign(t.Context(), "home-bucket", "k", objects.SignOptions{Method: objects.MethodGet, Expires: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("3 signs sent %d requests to S3, want 1 (the first one's region probe)", n)
 	}
 }
 
