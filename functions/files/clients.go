@@ -126,7 +126,8 @@ func (s *Server) target(ctx context.Context, req *request, u objects.URI) (*targ
 // URI before minting, so a mismatch costs no provider call; the agent is
 // checked before that, so a stranger learns nothing about the connector.
 func (s *Server) connectorTarget(ctx context.Context, req *request, u objects.URI) (*target, error) {
-	conn, err := s.Mint.Catalog.Get(ctx, req.Connector)
+	// The minting service's view: cached, as Token below reads it anyway.
+	conn, err := s.Mint.Connector(ctx, req.Connector)
 	if err != nil {
 		return nil, fmt.Errorf("files: %w", err)
 	}
@@ -195,9 +196,10 @@ func (s *Server) connectorTarget(ctx context.Context, req *request, u objects.UR
 }
 
 // serviceAccountKey reads the connector's key from its pinned secret
-// version. Its errors say nothing about the key's content.
+// version, through the minting service's per-version cache. Its errors say
+// nothing about the key's content.
 func (s *Server) serviceAccountKey(ctx context.Context, conn *connector.Connector) (*connector.ServiceAccountKey, error) {
-	b, err := s.Mint.Catalog.Bundle(ctx, conn)
+	b, err := s.Mint.Bundle(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("files: %w", err)
 	}

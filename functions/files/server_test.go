@@ -68,6 +68,7 @@ type env struct {
 	mints  atomic.Int32
 
 	gcsProxy, s3Proxy *faulttest.Proxy
+	secretReads       atomic.Int32 // secret.Store.Get calls
 
 	mu     sync.Mutex
 	bodies []string
@@ -108,9 +109,9 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
-	svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
 	e := &env{t: t, logs: logs, gcs: objectservers.NewGCS(t, "gcs-bucket"), s3: objectservers.NewS3(t, "s3-bucket")}
+	cat := &catalog.Catalog{Store: b.Store, Secrets: countingSecrets{b.Secrets, &e.secretReads}, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
+	svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
 	// Stand-ins for Google's token endpoint and STS: the credentials they
 	// return are what the storage servers must then see.
 	svc.Special = map[string]mint.Minter{
@@ -160,6 +161,17 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	e.url = ts.URL
 	t.Cleanup(e.checkNoLeaks)
 	return e
+}
+
+// countingSecrets counts the reads of secret bundles.
+type countingSecrets struct {
+	secret.Store
+	n *atomic.Int32
+}
+
+func (s countingSecrets) Get(ctx context.Context, id, version string) (secret.Bundle, error) {
+	s.n.Add(1)
+	return s.Store.Get(ctx, id, version)
 }
 
 func serviceAccountKey(t *testing.T) (*rsa.PrivateKey, string) {
@@ -399,6 +411,16 @@ func TestSign(t *testing.T) {
 	}
 	if code, body := fetch(t, "GET", signed, "", ""); code != 200 || body != "signed gcs" {
 		t.Fatalf("GET %d %q", code, body)
+	}
+	// The key is read once per secret version, as minting reads it.
+	reads := e.secretReads.Load()
+	for range 3 {
+		if r := e.files(op("sign", "gs://gcs-bucket/s/a.txt", "connector", "GCS")); r.code != 200 {
+			t.Fatalf("sign: %d %s", r.code, r.raw)
+		}
+	}
+	if n := e.secretReads.Load() - reads; n != 0 {
+		t.Fatalf("3 more signs read the secret store %d times, want 0 (cached per version)", n)
 	}
 	r = e.files(op("sign", "gs://gcs-bucket/s/up.json", "connector", "GCS", "method", "PUT", "contentType", "application/json"))
 	signed, _ = r.json["url"].(string)

@@ -427,6 +427,18 @@ func (s *Service) localPut(conn *connector.Connector, c *Credential) {
 	s.local[conn.Name] = localEntry{revision: conn.Revision, cred: c}
 }
 
+// Connector returns the connector called name as this instance's minting
+// sees it (cached for MetadataTTL), for functions that check a connector
+// before minting from it.
+func (s *Service) Connector(ctx context.Context, name string) (*connector.Connector, error) {
+	return s.connector(ctx, name, false)
+}
+
+// Bundle returns conn's secrets from the per-version cache minting uses.
+func (s *Service) Bundle(ctx context.Context, conn *connector.Connector) (secret.Bundle, error) {
+	return s.bundle(ctx, conn)
+}
+
 // connector returns the metadata, from the in-process cache unless fresh is
 // set or the cached copy is older than MetadataTTL.
 func (s *Service) connector(ctx context.Context, name string, fresh bool) (*connector.Connector, error) {
