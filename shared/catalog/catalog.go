@@ -201,6 +201,10 @@ func (c *Catalog) Update(ctx context.Context, name, revision string, changes *co
 		return nil, err
 	}
 	defer c.changed(name)
+	if changes.Name != nil && *changes.Name != name {
+		// The new name may still be cached from before a delete elsewhere.
+		defer c.changed(*changes.Name)
+	}
 	c.sweepOrphans(ctx)
 	for attempt := 1; ; attempt++ {
 		stored, err := c.updateOnce(ctx, name, revision, changes, principal)
@@ -297,6 +301,10 @@ func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
 	}
 	if revision == "" {
 		revision = cur.Revision
+	} else if revision != cur.Revision {
+		// Refused before anything is recorded: a record left for a live
+		// secret would only cost a sweep, and race with a real delete's.
+		return fmt.Errorf("catalog: delete %s: %w", name, connector.ErrConflict)
 	}
 	if cur.SecretID != "" {
 		// Recorded before the connector goes, so that an outage between

@@ -311,3 +311,20 @@ func TestSweepKeepsSecretsInUse(t *testing.T) {
 		t.Fatalf("the sweep took a young record's secret: %v", err)
 	}
 }
+
+// TestStaleDeleteRecordsNothing: a delete whose revision is stale is
+// refused before the connector's secret is recorded for removal.
+func TestStaleDeleteRecordsNothing(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets}
+	ctx := context.Background()
+	if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Delete(ctx, "Svc", "stale"); !errors.Is(err, connector.ErrConflict) {
+		t.Fatalf("stale delete: %v", err)
+	}
+	if recs, _ := b.Store.Orphans(ctx, time.Time{}, 0); len(recs) != 0 {
+		t.Fatalf("orphan records %v after a refused delete", recs)
+	}
+}

@@ -151,7 +151,8 @@ type Store interface {
 	// AddOrphan records secretID as of at; recording it again moves at.
 	AddOrphan(ctx context.Context, secretID string, at time.Time) error
 	// Orphans returns up to limit IDs recorded before before, oldest
-	// first; a zero before means every record, and limit <= 0 no limit.
+	// first; a zero before means every record, in no set order. limit <= 0
+	// means no limit.
 	Orphans(ctx context.Context, before time.Time, limit int) ([]string, error)
 	// RemoveOrphan forgets secretID; forgetting an absent ID is no error.
 	RemoveOrphan(ctx context.Context, secretID string) error

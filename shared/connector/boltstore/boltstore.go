@@ -4,8 +4,8 @@
 //
 // Layout: bucket "connectors" maps name to the JSON of a record; bucket
 // "by_agent" is an index whose keys are agent + "\x00" + name, so listing by
-// agent is a cursor seek instead of a scan; bucket "orphans" holds secret IDs
-// as keys. Every write runs in one bbolt read-write transaction, so the
+// agent is a cursor seek instead of a scan; bucket "orphans" maps secret ID to
+// the time of its record. Every write runs in one bbolt read-write transaction, so the
 // index never disagrees with the data and bbolt's single writer serialises
 // the revision checks.
 package boltstore
@@ -344,8 +344,7 @@ func listAgent(tx *bolt.Tx, agent, after string, limit int) ([]*connector.Connec
 	return out, nil
 }
 
-// AddOrphan records secretID as of at (the value: RFC 3339 with
-// nanoseconds, UTC, so that byte order is time order).
+// AddOrphan records secretID as of at (the value, in RFC 3339).
 func (s *Store) AddOrphan(ctx context.Context, secretID string, at time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: add orphan %q: %w", secretID, err)
@@ -373,8 +372,8 @@ func (s *Store) Orphans(ctx context.Context, before time.Time, limit int) ([]str
 	var recs []rec
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketOrphans)).ForEach(func(k, v []byte) error {
-			// A record without a time (written before records had one)
-			// counts as old.
+			// A record without a time, from a data directory older than
+			// record times, counts as old.
 			at, _ := time.Parse(time.RFC3339Nano, string(v))
 			if before.IsZero() || at.Before(before) {
 				recs = append(recs, rec{string(k), at})
@@ -404,16 +403,17 @@ func (s *Store) SecretInUse(ctx context.Context, secretID string) (bool, error) 
 	}
 	found := false
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketConnectors)).ForEach(func(k, v []byte) error {
-			var r record
+		cur := tx.Bucket([]byte(bucketConnectors)).Cursor()
+		for k, v := cur.First(); k != nil && !found; k, v = cur.Next() {
+			var r struct {
+				SecretID string `json:"secretId"`
+			}
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode %s: %w", k, err)
 			}
-			if r.SecretID == secretID {
-				found = true
-			}
-			return nil
-		})
+			found = r.SecretID == secretID
+		}
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("boltstore: secret in use: %w", err)
