@@ -169,27 +169,18 @@ func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal str
 	conn.CreatedAt, conn.UpdatedAt = now, now
 	conn.CreatedBy, conn.UpdatedBy = principal, principal
 	if b != (secret.Bundle{}) {
-		id := c.newID()
-		if err := c.Store.AddOrphan(ctx, id, c.now()); err != nil {
-			return nil, fmt.Errorf("catalog: create %s: record the new secret: %w", conn.Name, err)
-		}
-		v, err := c.Secrets.Put(ctx, id, labels(conn.Name), b)
+		id, v, _, err := c.writeSecret(ctx, "", conn.Name, b)
 		if err != nil {
-			// Put may have created the secret before failing on the version.
-			c.discardSecret(ctx, id)
-			return nil, fmt.Errorf("catalog: create %s: store secrets: %w", conn.Name, err)
+			return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, err)
 		}
 		conn.SecretID, conn.SecretVersion = id, v
 	}
 	stored, err := c.Store.Create(ctx, conn)
-	if err != nil {
-		if conn.SecretID != "" && !c.committed(ctx, conn.Name, conn.SecretID, conn.SecretVersion, err) {
-			c.discardSecret(ctx, conn.SecretID)
-		}
-		return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, err)
-	}
 	if conn.SecretID != "" {
-		c.forgetOrphan(ctx, conn.SecretID)
+		c.settle(ctx, conn.Name, conn.SecretID, conn.SecretVersion, true, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: create %s: %w", conn.Name, err)
 	}
 	return stored, nil
 }
@@ -248,42 +239,18 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 
 	newSecret := false
 	if changes.TouchesSecrets() {
-		if next.SecretID == "" {
-			next.SecretID, newSecret = c.newID(), true
-			if err := c.Store.AddOrphan(ctx, next.SecretID, c.now()); err != nil {
-				return nil, fmt.Errorf("catalog: update %s: record the new secret: %w", name, err)
-			}
+		var err error
+		if next.SecretID, next.SecretVersion, newSecret, err = c.writeSecret(ctx, next.SecretID, next.Name, b); err != nil {
+			return nil, fmt.Errorf("catalog: update %s: %w", name, err)
 		}
-		v, err := c.Secrets.Put(ctx, next.SecretID, labels(next.Name), b)
-		if err != nil {
-			if newSecret {
-				c.discardSecret(ctx, next.SecretID)
-			}
-			return nil, fmt.Errorf("catalog: update %s: store secrets: %w", name, err)
-		}
-		next.SecretVersion = v
 	}
 
 	stored, err := c.Store.Update(ctx, name, cur.Revision, next)
+	if changes.TouchesSecrets() {
+		c.settle(ctx, next.Name, next.SecretID, next.SecretVersion, newSecret, err)
+	}
 	if err != nil {
-		if changes.TouchesSecrets() && !c.committed(ctx, next.Name, next.SecretID, next.SecretVersion, err) {
-			if newSecret {
-				c.discardSecret(ctx, next.SecretID)
-			} else if derr := c.destroyVersion(ctx, next.SecretID, next.SecretVersion); derr != nil {
-				// Harmless: the version is unreferenced and the next
-				// successful write prunes it.
-				c.log().Warn("catalog: destroy unused secret version", "connector", name, "error", derr.Error())
-			}
-		}
 		return nil, fmt.Errorf("catalog: update %s: %w", name, err)
-	}
-	if changes.TouchesSecrets() && !newSecret {
-		if err := c.Secrets.Prune(ctx, next.SecretID, next.SecretVersion); err != nil {
-			c.log().Warn("catalog: prune old secret versions", "connector", next.Name, "error", err.Error())
-		}
-	}
-	if newSecret {
-		c.forgetOrphan(ctx, next.SecretID)
 	}
 	return stored, nil
 }
@@ -322,6 +289,57 @@ func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
 		c.discardSecret(ctx, cur.SecretID)
 	}
 	return nil
+}
+
+// writeSecret stores b as a new version of the secret id, or of a new
+// secret when id is empty: recorded first (an orphan record), so that
+// whatever interrupts the mutation leaves the secret findable. On failure
+// nothing is left unrecorded.
+func (c *Catalog) writeSecret(ctx context.Context, id, name string, b secret.Bundle) (secretID, version string, isNew bool, err error) {
+	if isNew = id == ""; isNew {
+		id = c.newID()
+		if err := c.Store.AddOrphan(ctx, id, c.now()); err != nil {
+			return "", "", false, fmt.Errorf("record the new secret: %w", err)
+		}
+	}
+	v, err := c.Secrets.Put(ctx, id, labels(name), b)
+	if err != nil {
+		if isNew {
+			// Put may have created the secret before failing on the version.
+			c.discardSecret(ctx, id)
+		}
+		return "", "", false, fmt.Errorf("store secrets: %w", err)
+	}
+	return id, v, isNew, nil
+}
+
+// settle finishes a secret write once the metadata write meant to pin it
+// (conditional, to the connector now called name) returned writeErr, and
+// reports whether that write committed. Committed: a new secret's record
+// goes, and an existing secret's older versions are destroyed. Not
+// committed: the new secret, or the new version, is removed again.
+func (c *Catalog) settle(ctx context.Context, name, id, version string, isNew bool, writeErr error) bool {
+	if writeErr != nil && !c.committed(ctx, name, id, version, writeErr) {
+		if isNew {
+			c.discardSecret(ctx, id)
+		} else if err := c.destroyVersion(ctx, id, version); err != nil {
+			// Harmless: the version is unreferenced and the next
+			// successful write prunes it.
+			c.log().Warn("catalog: destroy unused secret version", "connector", name, "error", err.Error())
+		}
+		return false
+	}
+	if writeErr != nil {
+		// Committed, or unknown: the record (if any) stays for the sweep,
+		// which finds the secret in use, or not.
+		return true
+	}
+	if isNew {
+		c.forgetOrphan(ctx, id)
+	} else if err := c.Secrets.Prune(ctx, id, version); err != nil {
+		c.log().Warn("catalog: prune old secret versions", "connector", name, "error", err.Error())
+	}
+	return true
 }
 
 // committed resolves a metadata write whose error may hide a success (a
@@ -455,40 +473,18 @@ func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connec
 			return cur, nil
 		}
 		b.RefreshToken = newToken
-		id := cur.SecretID
-		newSecret := id == ""
-		if newSecret {
-			id = c.newID()
-			if err := c.Store.AddOrphan(ctx, id, c.now()); err != nil {
-				return nil, fmt.Errorf("catalog: rotate %s: record the new secret: %w", cur.Name, err)
-			}
-		}
-		v, err := c.Secrets.Put(ctx, id, labels(cur.Name), b)
+		id, v, newSecret, err := c.writeSecret(ctx, cur.SecretID, cur.Name, b)
 		if err != nil {
-			if newSecret {
-				c.discardSecret(ctx, id)
-			}
-			return nil, fmt.Errorf("catalog: rotate %s: store secrets: %w", cur.Name, err)
+			return nil, fmt.Errorf("catalog: rotate %s: %w", cur.Name, err)
 		}
 		next := cur.Clone()
 		next.SecretID, next.SecretVersion = id, v
 		next.HasRefreshToken = true
 		stored, err := c.Store.Update(ctx, cur.Name, cur.Revision, next)
-		if err == nil {
-			if newSecret {
-				c.forgetOrphan(ctx, id)
-			} else if err := c.Secrets.Prune(ctx, id, v); err != nil {
-				c.log().Warn("catalog: prune old secret versions", "connector", cur.Name, "error", err.Error())
+		if c.settle(ctx, cur.Name, id, v, newSecret, err) {
+			if err == nil {
+				return stored, nil
 			}
-			return stored, nil
-		}
-		if !c.committed(ctx, cur.Name, id, v, err) {
-			if newSecret {
-				c.discardSecret(ctx, id)
-			} else {
-				_ = c.destroyVersion(ctx, id, v)
-			}
-		} else {
 			return c.Store.Get(ctx, cur.Name)
 		}
 		if !errors.Is(err, connector.ErrConflict) || attempt >= rotationAttempts {
