@@ -12,10 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/config"
@@ -58,10 +54,7 @@ func (c *cloud) firestore(ctx context.Context, collectionPrefix string) (*firest
 }
 
 func (c *cloud) secrets(ctx context.Context, secretPrefix string) (*secretmanager.Store, error) {
-	s, err := secretmanager.New(ctx, project,
-		option.WithEndpoint(c.smAddr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	s, err := secretmanager.New(ctx, project, smserver.ClientOptions(c.smAddr)...)
 	if err != nil {
 		return nil, err
 	}

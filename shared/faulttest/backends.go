@@ -81,13 +81,13 @@ func NewBackends(t testing.TB) Backends {
 	}
 	b.SecretManager = Start(t, addr)
 	prefix := testenv.Prefix()
-	secrets, err := secretmanager.New(ctx, testenv.Project, testenv.SecretManagerClientOptions(b.SecretManager.Addr())...)
+	secrets, err := secretmanager.New(ctx, testenv.Project, smserver.ClientOptions(b.SecretManager.Addr())...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets.Prefix = prefix
 	t.Cleanup(func() { _ = secrets.Close() })
-	directSecrets, err := secretmanager.New(ctx, testenv.Project, testenv.SecretManagerClientOptions(addr)...)
+	directSecrets, err := secretmanager.New(ctx, testenv.Project, smserver.ClientOptions(addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}

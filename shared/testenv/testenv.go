@@ -14,10 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/boltstore"
 	"connectors.dev/connectors/shared/connector/firestore"
@@ -140,21 +136,11 @@ func SecretManagerStore(t testing.TB) (*secretmanager.Store, *smserver.Server) {
 		}
 		t.Cleanup(srv.Stop)
 	}
-	s, err := secretmanager.New(context.Background(), Project, SecretManagerClientOptions(addr)...)
+	s, err := secretmanager.New(context.Background(), Project, smserver.ClientOptions(addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Prefix = Prefix()
 	t.Cleanup(func() { s.Close() })
 	return s, srv
-}
-
-// SecretManagerClientOptions connect the real client to a server on
-// loopback without TLS or credentials.
-func SecretManagerClientOptions(addr string) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
 }

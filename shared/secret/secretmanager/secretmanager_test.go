@@ -14,10 +14,7 @@ import (
 	sm "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/googleapis/gax-go/v2/apierror"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"connectors.dev/connectors/shared/secret"
@@ -31,15 +28,6 @@ import (
 const emulatorEnv = "SECRETMANAGER_EMULATOR_HOST"
 
 const project = "test-project"
-
-// clientOpts connects the real client to an emulator over plain TCP.
-func clientOpts(addr string) []option.ClientOption {
-	return []option.ClientOption{
-		option.WithEndpoint(addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-}
 
 // startLocal runs an in-process server on loopback TCP. Tests that need its
 // fault switches use it even when an external emulator is configured.
@@ -77,7 +65,7 @@ func randomPrefix(t *testing.T) string {
 // server never see each other's secrets, and removes its secrets afterwards.
 func newStore(t *testing.T, addr string) *secretmanager.Store {
 	t.Helper()
-	s, err := secretmanager.New(t.Context(), project, clientOpts(addr)...)
+	s, err := secretmanager.New(t.Context(), project, smserver.ClientOptions(addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +87,7 @@ func newStore(t *testing.T, addr string) *secretmanager.Store {
 // rawClient reads what the server holds, bypassing the Store.
 func rawClient(t *testing.T, addr string) *sm.Client {
 	t.Helper()
-	c, err := sm.NewClient(t.Context(), clientOpts(addr)...)
+	c, err := sm.NewClient(t.Context(), smserver.ClientOptions(addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +358,7 @@ func TestIDsAreIsolatedByPrefix(t *testing.T) {
 }
 
 func TestInvalidProjectAndPrefix(t *testing.T) {
-	if _, err := secretmanager.New(t.Context(), "a/b", clientOpts("127.0.0.1:1")...); err == nil {
+	if _, err := secretmanager.New(t.Context(), "a/b", smserver.ClientOptions("127.0.0.1:1")...); err == nil {
 		t.Error("New accepted project a/b")
 	}
 	s := newStore(t, serverAddr(t))

@@ -37,8 +37,10 @@ import (
 	"unicode/utf8"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -133,6 +135,16 @@ func (s *Server) Start(addr string) (string, error) {
 
 // Stop closes listeners and connections at once; pending RPCs fail.
 func (s *Server) Stop() { s.grpc.Stop() }
+
+// ClientOptions connect cloud.google.com/go/secretmanager's real client to
+// a server at addr on loopback: plaintext gRPC, no credentials.
+func ClientOptions(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
 
 // SetUnavailable makes every RPC fail with codes.Unavailable while on, as a
 // network partition or an outage of the real service would.
