@@ -19,9 +19,6 @@ func init() {
 				httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the function is misconfigured or its backends are unreachable"))
 			}}
 		}
-		if opts.GCSProject == "" {
-			opts.GCSProject = p.Config.Project
-		}
 		return (&Server{Mint: p.Minter(), Auth: p.Auth, Log: p.Log, Options: opts}).Handlers()
 	})
 }

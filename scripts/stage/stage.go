@@ -85,19 +85,6 @@ func (m *Manifest) GroupNames() []string {
 	return names
 }
 
-// ReadManifest reads DIR/manifest.json.
-func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
-	if err != nil {
-		return nil, err
-	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
-	}
-	return &m, nil
-}
-
 // module is what `go list -m` says about the main module.
 type module struct {
 	Path  string

@@ -59,7 +59,6 @@ type Client struct {
 	project  string
 	signAs   *ServiceAccount
 	insecure bool // the endpoint is plain HTTP: signed URLs must be too
-	now      func() time.Time
 }
 
 var _ objects.Client = (*Client)(nil)
@@ -96,7 +95,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gcsobjects: new client: %w", err)
 	}
-	return &Client{gcs: gcs, project: opts.Project, signAs: opts.SignAs, insecure: insecure, now: time.Now}, nil
+	return &Client{gcs: gcs, project: opts.Project, signAs: opts.SignAs, insecure: insecure}, nil
 }
 
 // Close releases the storage client.
@@ -218,7 +217,7 @@ func (c *Client) Sign(ctx context.Context, bucket, key string, opts objects.Sign
 	// The library counts whole seconds from its own, slightly later, clock
 	// reading: half a second more keeps X-Goog-Expires at what was asked,
 	// except at the maximum, which it must not exceed.
-	expires := c.now().Add(opts.Expires)
+	expires := time.Now().Add(opts.Expires)
 	if opts.Expires < objects.MaxSignedExpiry {
 		expires = expires.Add(time.Second / 2)
 	}
