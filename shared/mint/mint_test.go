@@ -43,6 +43,7 @@ type provider struct {
 	status       int          // non-zero: answer every request with this status
 	failFirst    atomic.Int32 // answer this many requests 503 first
 	resetFirst   atomic.Int32 // drop this many connections after reading the request
+	onFail       func()       // run before each failFirst answer
 }
 
 func newProvider(t *testing.T, refresh string) *provider {
@@ -66,6 +67,9 @@ func (p *provider) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.failFirst.Add(-1) >= 0 {
+		if p.onFail != nil {
+			p.onFail()
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(503)
 		fmt.Fprint(w, `{"error":"temporarily_unavailable"}`)
@@ -450,14 +454,18 @@ func TestRetries(t *testing.T) {
 		name              string
 		refresh           bool
 		failFirst, resets int32
-		wantOK            bool
-		wantCalls         int32
+		// replaced: while the provider fails, an admin stores a new refresh
+		// token, and the provider accepts only that one from then on.
+		replaced  bool
+		wantOK    bool
+		wantCalls int32
 	}{
-		{"client_credentials after two 503s", false, 2, 0, true, 3},
-		{"client_credentials after three 503s gives up", false, 3, 0, false, 3},
-		{"client_credentials after a reset", false, 0, 1, true, 2},
-		{"refresh_token after a 503", true, 1, 0, true, 2},
-		{"refresh_token after a reset is not retried", true, 0, 1, false, 1},
+		{"client_credentials after two 503s", false, 2, 0, false, true, 3},
+		{"client_credentials after three 503s gives up", false, 3, 0, false, false, 3},
+		{"client_credentials after a reset", false, 0, 1, false, true, 2},
+		{"refresh_token after a 503", true, 1, 0, false, true, 2},
+		{"refresh_token after a 503 retries with the token stored meanwhile", true, 1, 0, true, true, 2},
+		{"refresh_token after a reset is not retried", true, 0, 1, false, false, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -472,6 +480,17 @@ func TestRetries(t *testing.T) {
 				in = refreshing("Svc", p.srv.URL, "refresh-0")
 			}
 			createConnector(t, b, in)
+			if c.replaced {
+				cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
+				p.onFail = func() {
+					if _, err := cat.Update(ctx, "Svc", "", &connector.Input{RefreshToken: ptr("refresh-admin")}, "admin"); err != nil {
+						t.Error(err)
+					}
+					p.mu.Lock()
+					p.refresh = "refresh-admin"
+					p.mu.Unlock()
+				}
+			}
 			_, err := instance(t, b, clk, "i1").Token(ctx, "Svc", "agent-1")
 			if (err == nil) != c.wantOK || p.calls.Load() != c.wantCalls {
 				t.Fatalf("err %v after %d calls; want ok=%v after %d", err, p.calls.Load(), c.wantOK, c.wantCalls)
