@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +16,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/shared/logging/logtest"
+	"connectors.dev/connectors/shared/mint/cloudtest"
 )
 
 // TestLeakScan runs the whole scenario set through the local run — every
@@ -36,12 +33,6 @@ func TestLeakScan(t *testing.T) {
 		newSecret    = "leak-rotated-client-secret-3d7e"
 		echoedSecret = "leak-echoed-client-secret-aa12"
 	)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(key)
-	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 
 	var mu sync.Mutex
 	refreshes := map[string]bool{} // every refresh token the provider issued
@@ -74,10 +65,10 @@ func TestLeakScan(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(resp)
 	}))
 	defer provider.Close()
-	saKey, _ := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "leak-proj", "private_key_id": "k1", "private_key": pemKey,
-		"client_email": "svc@leak-proj.iam.gserviceaccount.com", "token_uri": provider.URL + "/google",
-	})
+	saKey, _, err := cloudtest.NewServiceAccountKey("svc@leak-proj.iam.gserviceaccount.com", "leak-proj", provider.URL+"/google")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	logs := &logtest.Buffer{}
 	a, err := newApp(t.TempDir(), slog.New(slog.NewJSONHandler(logs, nil)))
@@ -149,12 +140,7 @@ func TestLeakScan(t *testing.T) {
 		call("connectors-delete", map[string]any{"name": name}, 200)
 	}
 
-	secrets := []string{ccSecret, rtSecret, refresh0, password, awsSecret, newSecret, echoedSecret, pemKey}
-	for _, line := range strings.Split(pemKey, "\n") {
-		if len(line) > 40 {
-			secrets = append(secrets, line) // any single line of the key
-		}
-	}
+	secrets := append([]string{ccSecret, rtSecret, refresh0, password, awsSecret, newSecret, echoedSecret}, cloudtest.PrivateKeyLines(saKey)...)
 	mu.Lock()
 	for r := range refreshes {
 		secrets = append(secrets, r)

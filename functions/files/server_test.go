@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +32,7 @@ import (
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/mint/cloudtest"
 	"connectors.dev/connectors/shared/objects/objectservers"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/testenv"
@@ -63,7 +62,7 @@ type env struct {
 	logs   *logtest.Buffer
 	gcs    *objectservers.GCS
 	s3     *objectservers.S3
-	saKey  *rsa.PrivateKey
+	saKey  *rsa.PublicKey
 	saJSON string
 	mints  atomic.Int32
 
@@ -133,7 +132,11 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 			}}}, nil
 		}),
 	}
-	e.saKey, e.saJSON = serviceAccountKey(t)
+	key, pub, err := cloudtest.NewServiceAccountKey(saEmail, "key-project", "https://oauth2.googleapis.com/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.saKey, e.saJSON = pub, string(key)
 	gcsURL, s3URL := e.gcs.URL, e.s3.URL
 	if o.proxied {
 		e.gcsProxy = faulttest.Start(t, strings.TrimPrefix(gcsURL, "http://"))
@@ -174,40 +177,9 @@ func (s countingSecrets) Get(ctx context.Context, id, version string) (secret.Bu
 	return s.Store.Get(ctx, id, version)
 }
 
-func serviceAccountKey(t *testing.T) (*rsa.PrivateKey, string) {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(map[string]string{
-		"type":           "service_account",
-		"project_id":     "key-project",
-		"private_key_id": "kid-1",
-		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email":   saEmail,
-		"token_uri":      "https://oauth2.googleapis.com/token",
-	})
-	return k, string(raw)
-}
-
 // secrets lists every secret value, in the forms a leak could take.
 func (e *env) secrets() []string {
-	var key struct {
-		PrivateKey string `json:"private_key"`
-	}
-	_ = json.Unmarshal([]byte(e.saJSON), &key)
-	out := []string{awsSecret, stsSecret, gcsAccessToken, defaultAWSSec, e.saJSON}
-	// Any line of the PEM body would do to rebuild part of the key.
-	for _, line := range strings.Split(key.PrivateKey, "\n") {
-		if len(line) > 40 {
-			out = append(out, line)
-		}
-	}
+	out := append([]string{awsSecret, stsSecret, gcsAccessToken, defaultAWSSec, e.saJSON}, cloudtest.PrivateKeyLines([]byte(e.saJSON))...)
 	for _, s := range []string{awsSecret, stsSecret, gcsAccessToken} {
 		out = append(out, base64.StdEncoding.EncodeToString([]byte(s)), url.QueryEscape(s))
 	}
@@ -406,7 +378,7 @@ func TestSign(t *testing.T) {
 	if !strings.HasPrefix(q.Get("X-Goog-Credential"), saEmail+"/") || q.Get("X-Goog-Expires") != "600" || q.Get("X-Goog-Algorithm") != "GOOG4-RSA-SHA256" {
 		t.Fatalf("signed URL %s", signed)
 	}
-	if err := objectservers.VerifyGCSSignedURL(signed, "GET", "", &e.saKey.PublicKey); err != nil {
+	if err := objectservers.VerifyGCSSignedURL(signed, "GET", "", e.saKey); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := fetch(t, "GET", signed, "", ""); code != 200 || body != "signed gcs" {
@@ -427,7 +399,7 @@ func TestSign(t *testing.T) {
 	if r.code != 200 || r.json["headers"].(map[string]any)["Content-Type"] != "application/json" {
 		t.Fatalf("sign PUT: %d %s", r.code, r.raw)
 	}
-	if err := objectservers.VerifyGCSSignedURL(signed, "PUT", "application/json", &e.saKey.PublicKey); err != nil {
+	if err := objectservers.VerifyGCSSignedURL(signed, "PUT", "application/json", e.saKey); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := fetch(t, "PUT", signed, "application/json", `{"up":1}`); code != 200 {

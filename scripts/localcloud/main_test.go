@@ -322,8 +322,8 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 	// No response, and no line the local run or localcloud printed, carries
 	// the stored AWS secret or the service account's private key.
 	secrets := append([]string{c.connSecret, url.QueryEscape(c.connSecret), wrongSecret, string(saKey), string(otherKey)},
-		pemLines(t, saKey)...)
-	secrets = append(secrets, pemLines(t, otherKey)...)
+		cloudtest.PrivateKeyLines(saKey)...)
+	secrets = append(secrets, cloudtest.PrivateKeyLines(otherKey)...)
 	api.mu.Lock()
 	bodies := strings.Join(api.bodies, "\n")
 	api.mu.Unlock()
@@ -365,25 +365,6 @@ func filesRoundTrip(t *testing.T, api *client, steps []call) {
 	if status, out := api.postJSON(steps[1].fn, steps[1].body); status != http.StatusNotFound {
 		t.Fatalf("read after delete %s: %d %v", what, status, out)
 	}
-}
-
-// pemLines are the lines of a JSON key's PEM body: any one of them is part
-// of the private key.
-func pemLines(t *testing.T, keyJSON []byte) []string {
-	t.Helper()
-	var k struct {
-		PrivateKey string `json:"private_key"`
-	}
-	if err := json.Unmarshal(keyJSON, &k); err != nil || k.PrivateKey == "" {
-		t.Fatalf("key: %v", err)
-	}
-	out := []string{k.PrivateKey}
-	for _, line := range strings.Split(k.PrivateKey, "\n") {
-		if len(line) > 40 {
-			out = append(out, line)
-		}
-	}
-	return out
 }
 
 // guideWriter hands the guide to the test when run prints it.

@@ -238,6 +238,24 @@ type serviceAccountKey struct {
 	TokenURI     string `json:"token_uri"`
 }
 
+// PrivateKeyLines returns a JSON key's private key, whole and line by line
+// (the lines long enough to be part of the key material): what a test
+// searches logs and bodies for, since any one line leaks part of the key.
+// Nil when keyJSON holds no private key.
+func PrivateKeyLines(keyJSON []byte) []string {
+	var k serviceAccountKey
+	if json.Unmarshal(keyJSON, &k) != nil || k.PrivateKey == "" {
+		return nil
+	}
+	out := []string{k.PrivateKey}
+	for _, line := range strings.Split(k.PrivateKey, "\n") {
+		if len(line) > 40 {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // NewServiceAccountKey makes a service account's key as the Cloud console
 // downloads it: a fresh RSA-2048 key (PKCS#8 PEM) with its type,
 // project_id, private_key_id, client_email, client_id and token_uri. pub
