@@ -15,8 +15,6 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/firestore"
 	"connectors.dev/connectors/shared/secret"
-	"connectors.dev/connectors/shared/secret/secretmanager"
-	"connectors.dev/connectors/shared/secret/smserver"
 	"connectors.dev/connectors/shared/testenv"
 	"connectors.dev/connectors/shared/testenv/emulator"
 )
@@ -52,8 +50,7 @@ func NewBackends(t testing.TB) Backends {
 	// it carries what the client adds in emulator mode, the owner token.
 	// (The client's own connection to the emulator is still dialled, and
 	// left idle.)
-	emulator.NeedFirestore(t)
-	direct := testenv.FirestoreStore(t)
+	direct := testenv.FirestoreStore(t) // fails, or skips, without the emulator
 	b.Firestore = Start(t, emulatorAddr(os.Getenv(emulator.FirestoreEnv)))
 	conn, err := grpc.NewClient(b.Firestore.Addr(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -69,30 +66,13 @@ func NewBackends(t testing.TB) Backends {
 	store.CollectionPrefix = direct.CollectionPrefix
 	t.Cleanup(func() { _ = store.Close() })
 
-	// Secret Manager.
-	addr := os.Getenv(testenv.SecretManagerEnv)
-	var srv *smserver.Server
-	if addr == "" {
-		srv = smserver.New()
-		if addr, err = srv.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
-	}
+	// Secret Manager: one store through the proxy, one direct, both under
+	// the same prefix.
+	addr, srv := testenv.SecretManagerServer(t)
 	b.SecretManager = Start(t, addr)
 	prefix := testenv.Prefix()
-	secrets, err := secretmanager.New(ctx, testenv.Project, smserver.ClientOptions(b.SecretManager.Addr())...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secrets.Prefix = prefix
-	t.Cleanup(func() { _ = secrets.Close() })
-	directSecrets, err := secretmanager.New(ctx, testenv.Project, smserver.ClientOptions(addr)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	directSecrets.Prefix = prefix
-	t.Cleanup(func() { _ = directSecrets.Close() })
+	secrets := testenv.SecretManagerStoreAt(t, b.SecretManager.Addr(), prefix)
+	directSecrets := testenv.SecretManagerStoreAt(t, addr, prefix)
 
 	b.Backends = testenv.Backends{Kind: testenv.Emulated, Store: store, Secrets: secrets, Cache: store.TokenCache(), SM: srv}
 	b.Direct = testenv.Backends{Kind: testenv.Emulated, Store: direct, Secrets: directSecrets, Cache: direct.TokenCache(), SM: srv}

@@ -126,21 +126,36 @@ func Instance(t testing.TB, b Backends) Backends {
 // in-process server (returned, for its fault switches).
 func SecretManagerStore(t testing.TB) (*secretmanager.Store, *smserver.Server) {
 	t.Helper()
-	var srv *smserver.Server
-	addr := os.Getenv(SecretManagerEnv)
-	if addr == "" {
-		srv = smserver.New()
-		var err error
-		if addr, err = srv.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
+	addr, srv := SecretManagerServer(t)
+	return SecretManagerStoreAt(t, addr, Prefix()), srv
+}
+
+// SecretManagerServer returns the address of the server named by
+// SECRETMANAGER_EMULATOR_HOST, or starts one in process (returned; stopped
+// when t ends).
+func SecretManagerServer(t testing.TB) (string, *smserver.Server) {
+	t.Helper()
+	if addr := os.Getenv(SecretManagerEnv); addr != "" {
+		return addr, nil
 	}
+	srv := smserver.New()
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return addr, srv
+}
+
+// SecretManagerStoreAt returns a store on the server at addr whose secret
+// names start with prefix, closed when t ends.
+func SecretManagerStoreAt(t testing.TB, addr, prefix string) *secretmanager.Store {
+	t.Helper()
 	s, err := secretmanager.New(context.Background(), Project, smserver.ClientOptions(addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Prefix = Prefix()
+	s.Prefix = prefix
 	t.Cleanup(func() { s.Close() })
-	return s, srv
+	return s
 }
