@@ -38,6 +38,11 @@ type faults struct {
 
 var errInjected = status.Error(codes.Unavailable, "injected fault")
 
+// intercept is step as a wrappedStore/wrappedSecrets run function.
+func (f *faults) intercept(_ context.Context, name string, call func() error) error {
+	return f.step(name, call)
+}
+
 // step runs one backend call under the fault plan.
 func (f *faults) step(name string, call func() error) error {
 	f.mu.Lock()
@@ -66,73 +71,76 @@ func (f *faults) set(failAt int, after bool) {
 	f.calls, f.failAt, f.after, f.log = 0, failAt, after, nil
 }
 
-type faultyStore struct {
+// wrappedStore and wrappedSecrets send every backend call the catalog
+// makes through run, by name ("store.Create", "secrets.Put", ...): the
+// fault plans of these tests (faults, hang) decide what each call does.
+type wrappedStore struct {
 	connector.Store
-	f *faults
+	run func(ctx context.Context, name string, call func() error) error
 }
 
-func (s faultyStore) Create(ctx context.Context, c *connector.Connector) (out *connector.Connector, err error) {
-	err = s.f.step("store.Create", func() (e error) { out, e = s.Store.Create(ctx, c); return })
+func (s wrappedStore) Create(ctx context.Context, c *connector.Connector) (out *connector.Connector, err error) {
+	err = s.run(ctx, "store.Create", func() (e error) { out, e = s.Store.Create(ctx, c); return })
 	return out, err
 }
 
-func (s faultyStore) Get(ctx context.Context, name string) (out *connector.Connector, err error) {
-	err = s.f.step("store.Get", func() (e error) { out, e = s.Store.Get(ctx, name); return })
+func (s wrappedStore) Get(ctx context.Context, name string) (out *connector.Connector, err error) {
+	err = s.run(ctx, "store.Get", func() (e error) { out, e = s.Store.Get(ctx, name); return })
 	return out, err
 }
 
-func (s faultyStore) Update(ctx context.Context, name, rev string, c *connector.Connector) (out *connector.Connector, err error) {
-	err = s.f.step("store.Update", func() (e error) { out, e = s.Store.Update(ctx, name, rev, c); return })
+func (s wrappedStore) Update(ctx context.Context, name, rev string, c *connector.Connector) (out *connector.Connector, err error) {
+	err = s.run(ctx, "store.Update", func() (e error) { out, e = s.Store.Update(ctx, name, rev, c); return })
 	return out, err
 }
 
-func (s faultyStore) Delete(ctx context.Context, name, rev string) error {
-	return s.f.step("store.Delete", func() error { return s.Store.Delete(ctx, name, rev) })
+func (s wrappedStore) Delete(ctx context.Context, name, rev string) error {
+	return s.run(ctx, "store.Delete", func() error { return s.Store.Delete(ctx, name, rev) })
 }
 
-func (s faultyStore) AddOrphan(ctx context.Context, id string, at time.Time) error {
-	return s.f.step("store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id, at) })
+func (s wrappedStore) AddOrphan(ctx context.Context, id string, at time.Time) error {
+	return s.run(ctx, "store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id, at) })
 }
 
-func (s faultyStore) Orphans(ctx context.Context, before time.Time, limit int) (out []string, err error) {
-	err = s.f.step("store.Orphans", func() (e error) { out, e = s.Store.Orphans(ctx, before, limit); return })
+func (s wrappedStore) Orphans(ctx context.Context, before time.Time, limit int) (out []string, err error) {
+	err = s.run(ctx, "store.Orphans", func() (e error) { out, e = s.Store.Orphans(ctx, before, limit); return })
 	return out, err
 }
 
-func (s faultyStore) RemoveOrphan(ctx context.Context, id string) error {
-	return s.f.step("store.RemoveOrphan", func() error { return s.Store.RemoveOrphan(ctx, id) })
+func (s wrappedStore) RemoveOrphan(ctx context.Context, id string) error {
+	return s.run(ctx, "store.RemoveOrphan", func() error { return s.Store.RemoveOrphan(ctx, id) })
 }
 
-func (s faultyStore) SecretInUse(ctx context.Context, id string) (used bool, err error) {
-	err = s.f.step("store.SecretInUse", func() (e error) { used, e = s.Store.SecretInUse(ctx, id); return })
+func (s wrappedStore) SecretInUse(ctx context.Context, id string) (used bool, err error) {
+	err = s.run(ctx, "store.SecretInUse", func() (e error) { used, e = s.Store.SecretInUse(ctx, id); return })
 	return used, err
 }
 
-type faultySecrets struct {
+type wrappedSecrets struct {
 	secret.Store
-	f *faults
+	run func(ctx context.Context, name string, call func() error) error
 }
 
-func (s faultySecrets) Put(ctx context.Context, id string, labels map[string]string, b secret.Bundle) (v string, err error) {
-	err = s.f.step("secrets.Put", func() (e error) { v, e = s.Store.Put(ctx, id, labels, b); return })
+func (s wrappedSecrets) Put(ctx context.Context, id string, labels map[string]string, b secret.Bundle) (v string, err error) {
+	err = s.run(ctx, "secrets.Put", func() (e error) { v, e = s.Store.Put(ctx, id, labels, b); return })
 	return v, err
 }
 
-func (s faultySecrets) Get(ctx context.Context, id, version string) (b secret.Bundle, err error) {
-	err = s.f.step("secrets.Get", func() (e error) { b, e = s.Store.Get(ctx, id, version); return })
+func (s wrappedSecrets) Get(ctx context.Context, id, version string) (b secret.Bundle, err error) {
+	err = s.run(ctx, "secrets.Get", func() (e error) { b, e = s.Store.Get(ctx, id, version); return })
 	return b, err
 }
 
-func (s faultySecrets) DestroyVersion(ctx context.Context, id, version string) error {
-	return s.f.step("secrets.DestroyVersion", func() error { return s.Store.DestroyVersion(ctx, id, version) })
+func (s wrappedSecrets) DestroyVersion(ctx context.Context, id, version string) error {
+	return s.run(ctx, "secrets.DestroyVersion", func() error { return s.Store.DestroyVersion(ctx, id, version) })
 }
 
-func (s faultySecrets) Prune(ctx context.Context, id, keep string) error {
-	return s.f.step("secrets.Prune", func() error { return s.Store.Prune(ctx, id, keep) })
+func (s wrappedSecrets) Prune(ctx context.Context, id, keep string) error {
+	return s.run(ctx, "secrets.Prune", func() error { return s.Store.Prune(ctx, id, keep) })
 }
 
-func (s faultySecrets) Delete(ctx context.Context, id string) error {
-	return s.f.step("secrets.Delete", func() error { return s.Store.Delete(ctx, id) })
+func (s wrappedSecrets) Delete(ctx context.Context, id string) error {
+	return s.run(ctx, "secrets.Delete", func() error { return s.Store.Delete(ctx, id) })
 }
 
 // state is what a reader can observe of one connector: its readable
@@ -306,7 +314,7 @@ func TestFailureAtEveryStep(t *testing.T) {
 				fresh := func() (testenv.Backends, *catalog.Catalog, *faults) {
 					b := testenv.New(t, kind)
 					f := &faults{}
-					cat := &catalog.Catalog{Store: faultyStore{b.Store, f}, Secrets: faultySecrets{b.Secrets, f}}
+					cat := &catalog.Catalog{Store: wrappedStore{b.Store, f.intercept}, Secrets: wrappedSecrets{b.Secrets, f.intercept}}
 					if err := op.setup(ctx, cat); err != nil {
 						t.Fatalf("setup: %v", err)
 					}
@@ -360,7 +368,7 @@ func TestOrphanRecordedWhenCleanupFails(t *testing.T) {
 			ctx := context.Background()
 			b := testenv.New(t, kind)
 			f := &faults{}
-			cat := &catalog.Catalog{Store: faultyStore{b.Store, f}, Secrets: faultySecrets{b.Secrets, f}}
+			cat := &catalog.Catalog{Store: wrappedStore{b.Store, f.intercept}, Secrets: wrappedSecrets{b.Secrets, f.intercept}}
 			f.down = map[string]bool{"store.Create": true, "secrets.Delete": true}
 			if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err == nil {
 				t.Fatal("create succeeded with the store down")

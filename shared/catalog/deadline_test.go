@@ -48,62 +48,6 @@ func (h *hang) run(ctx context.Context, name string, call func() error) error {
 	return ctx.Err()
 }
 
-type hangStore struct {
-	connector.Store
-	h *hang
-}
-
-func (s hangStore) Create(ctx context.Context, c *connector.Connector) (out *connector.Connector, err error) {
-	err = s.h.run(ctx, "store.Create", func() (e error) { out, e = s.Store.Create(ctx, c); return })
-	return out, err
-}
-
-func (s hangStore) Get(ctx context.Context, name string) (out *connector.Connector, err error) {
-	err = s.h.run(ctx, "store.Get", func() (e error) { out, e = s.Store.Get(ctx, name); return })
-	return out, err
-}
-
-func (s hangStore) Delete(ctx context.Context, name, rev string) error {
-	return s.h.run(ctx, "store.Delete", func() error { return s.Store.Delete(ctx, name, rev) })
-}
-
-func (s hangStore) AddOrphan(ctx context.Context, id string, at time.Time) error {
-	return s.h.run(ctx, "store.AddOrphan", func() error { return s.Store.AddOrphan(ctx, id, at) })
-}
-
-func (s hangStore) RemoveOrphan(ctx context.Context, id string) error {
-	return s.h.run(ctx, "store.RemoveOrphan", func() error { return s.Store.RemoveOrphan(ctx, id) })
-}
-
-func (s hangStore) Orphans(ctx context.Context, before time.Time, limit int) (out []string, err error) {
-	err = s.h.run(ctx, "store.Orphans", func() (e error) { out, e = s.Store.Orphans(ctx, before, limit); return })
-	return out, err
-}
-
-func (s hangStore) SecretInUse(ctx context.Context, id string) (used bool, err error) {
-	err = s.h.run(ctx, "store.SecretInUse", func() (e error) { used, e = s.Store.SecretInUse(ctx, id); return })
-	return used, err
-}
-
-func (s hangStore) Update(ctx context.Context, name, rev string, c *connector.Connector) (out *connector.Connector, err error) {
-	err = s.h.run(ctx, "store.Update", func() (e error) { out, e = s.Store.Update(ctx, name, rev, c); return })
-	return out, err
-}
-
-type hangSecrets struct {
-	secret.Store
-	h *hang
-}
-
-func (s hangSecrets) Put(ctx context.Context, id string, labels map[string]string, b secret.Bundle) (v string, err error) {
-	err = s.h.run(ctx, "secrets.Put", func() (e error) { v, e = s.Store.Put(ctx, id, labels, b); return })
-	return v, err
-}
-
-func (s hangSecrets) Delete(ctx context.Context, id string) error {
-	return s.h.run(ctx, "secrets.Delete", func() error { return s.Store.Delete(ctx, id) })
-}
-
 // TestCleanupOutlivesTheDeadline: when a request's deadline cuts a write
 // short, the steps that undo or resolve it still run, so no secret is left
 // behind that nothing refers to and nothing will clean up.
@@ -144,7 +88,7 @@ func TestCleanupOutlivesTheDeadline(t *testing.T) {
 			b := testenv.New(t, testenv.Embedded)
 			h := &hang{}
 			h.call.Store("")
-			wrapped := testenv.Backends{Kind: b.Kind, Store: hangStore{b.Store, h}, Secrets: hangSecrets{b.Secrets, h}}
+			wrapped := testenv.Backends{Kind: b.Kind, Store: wrappedStore{b.Store, h.run}, Secrets: wrappedSecrets{b.Secrets, h.run}}
 			cat := &catalog.Catalog{Store: wrapped.Store, Secrets: wrapped.Secrets}
 			if tc.setup {
 				if _, err := cat.Create(context.Background(), baseInput("Svc"), "tester"); err != nil {
@@ -178,7 +122,7 @@ func TestSweepDoesNotStarveTheMutation(t *testing.T) {
 	b := testenv.New(t, testenv.Embedded)
 	h := &hang{}
 	h.call.Store("")
-	cat := &catalog.Catalog{Store: hangStore{b.Store, h}, Secrets: hangSecrets{b.Secrets, h}}
+	cat := &catalog.Catalog{Store: wrappedStore{b.Store, h.run}, Secrets: wrappedSecrets{b.Secrets, h.run}}
 	ctx := context.Background()
 	if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err != nil {
 		t.Fatal(err)
@@ -232,7 +176,7 @@ func TestUncertainWritesAreResolved(t *testing.T) {
 			h := &hang{}
 			h.call.Store("")
 			var logs bytes.Buffer
-			cat := &catalog.Catalog{Store: hangStore{b.Store, h}, Secrets: hangSecrets{b.Secrets, h}, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+			cat := &catalog.Catalog{Store: wrappedStore{b.Store, h.run}, Secrets: wrappedSecrets{b.Secrets, h.run}, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 			if tc.setup {
 				if _, err := cat.Create(context.Background(), baseInput("Svc"), "tester"); err != nil {
 					t.Fatal(err)
