@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -23,13 +22,7 @@ func TestLocalFiles(t *testing.T) {
 	s3 := objectservers.NewS3(t, "local-s3")
 	t.Setenv("CONNECTORS_GCS_ENDPOINT", gcs.URL)
 	t.Setenv("CONNECTORS_S3_ENDPOINT", s3.URL)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIALOCALDEV000001")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "local-dev-secret")
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	objectservers.IsolateAWS(t, "AKIALOCALDEV000001", "local-dev-secret")
 
 	a, err := newApp(t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {

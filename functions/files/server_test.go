@@ -89,14 +89,7 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	t.Helper()
 	// The no-connector S3 path uses the default AWS chain: give it keys in
 	// the environment and nothing else to find.
-	t.Setenv("AWS_ACCESS_KEY_ID", defaultAWSKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", defaultAWSSec)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	objectservers.IsolateAWS(t, defaultAWSKeyID, defaultAWSSec)
 
 	b := testenv.New(t, kind)
 	logs := &logtest.Buffer{}

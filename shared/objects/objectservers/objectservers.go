@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -359,4 +360,24 @@ func VerifyGCSSignedURL(rawURL, method, contentType string, pub *rsa.PublicKey) 
 		return fmt.Errorf("signature does not verify: %w", err)
 	}
 	return nil
+}
+
+// IsolateAWS sets the process environment, for t's duration, so that the
+// AWS SDK's default credential chain finds exactly the key pair given and
+// nothing of the machine's (no profile, no shared files, no instance
+// metadata), and no default region.
+func IsolateAWS(t testing.TB, keyID, secretKey string) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           keyID,
+		"AWS_SECRET_ACCESS_KEY":       secretKey,
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		t.Setenv(k, v)
+	}
 }
