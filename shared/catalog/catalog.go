@@ -8,8 +8,12 @@
 //     point to;
 //   - the metadata write (conditional on the revision read) is the commit
 //     point: it switches the connector to the new secret version;
-//   - afterwards old versions are destroyed; before (on failure) the new
-//     version or secret is removed again.
+//   - afterwards the versions older than the one committed are destroyed
+//     (never a newer one: a writer that read after this commit may have
+//     committed it since); on failure the new version or secret is
+//     removed again;
+//   - a reader holding older metadata may find its pinned version gone:
+//     that is a conflict to read again and retry, never a lasting error.
 //
 // A new secret is recorded in the metadata store (an orphan record) before
 // it is created, and a doomed one before its connector is deleted; the
@@ -26,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -84,7 +89,9 @@ const sweepTimeout = time.Second
 
 // updateAttempts is how often an update without a caller revision re-reads
 // and retries when it loses a race; with a caller revision it never retries.
-const updateAttempts = 3
+// Each lost round means another writer committed, so this bounds only how
+// long a burst of writers to one connector can keep one of them waiting.
+const updateAttempts = 8
 
 // cleanupTimeout bounds each compensating step (the re-read that tells
 // whether a failed write committed, a secret's removal, an orphan record).
@@ -146,6 +153,25 @@ func (c *Catalog) Bundle(ctx context.Context, conn *connector.Connector) (secret
 	return b, nil
 }
 
+// currentBundle reads the bundle conn pins, where conn was just read from
+// the store. A version that is gone means another writer committed since
+// and pruned it (conn is stale): that is ErrConflict, for the caller to
+// read again and retry, never a lasting failure.
+func (c *Catalog) currentBundle(ctx context.Context, conn *connector.Connector) (secret.Bundle, error) {
+	b, err := c.Bundle(ctx, conn)
+	if err == nil || !errors.Is(err, secret.ErrNotFound) {
+		return b, err
+	}
+	now, gerr := c.Store.Get(ctx, conn.Name)
+	if gerr == nil && (now.Revision != conn.Revision || now.SecretVersion != conn.SecretVersion) {
+		return secret.Bundle{}, fmt.Errorf("%w (its secret version %s was replaced meanwhile)", connector.ErrConflict, conn.SecretVersion)
+	}
+	if errors.Is(gerr, connector.ErrNotFound) {
+		return secret.Bundle{}, gerr
+	}
+	return secret.Bundle{}, err
+}
+
 // Create validates in and stores it as a new connector.
 func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal string) (*connector.Connector, error) {
 	conn := connector.Defaults()
@@ -200,7 +226,11 @@ func (c *Catalog) Update(ctx context.Context, name, revision string, changes *co
 	for attempt := 1; ; attempt++ {
 		stored, err := c.updateOnce(ctx, name, revision, changes, principal)
 		if errors.Is(err, connector.ErrConflict) && revision == "" && attempt < updateAttempts {
-			continue
+			// Concurrent writers of one connector collide in step; a
+			// jittered pause lets one of them through each round.
+			if serr := backoff(ctx, attempt); serr == nil {
+				continue
+			}
 		}
 		return stored, err
 	}
@@ -222,7 +252,7 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 	grantChanged := changes.GrantType != nil && strings.TrimSpace(*changes.GrantType) != cur.GrantType
 	needSecrets := changes.TouchesSecrets() || grantChanged
 	if needSecrets {
-		if b, err = c.Bundle(ctx, cur); err != nil {
+		if b, err = c.currentBundle(ctx, cur); err != nil {
 			return nil, fmt.Errorf("catalog: update %s: %w", name, err)
 		}
 	}
@@ -453,45 +483,86 @@ func labels(name string) map[string]string {
 	return map[string]string{"connector": v, "managed-by": "connectors"}
 }
 
-// rotationAttempts bounds the retries of RotateRefreshToken against admin
-// updates racing it.
-const rotationAttempts = 3
-
 // RotateRefreshToken stores newToken, which the provider issued in exchange
 // for oldToken, as conn's refresh token: a new secret version, then the
-// metadata pointing at it (which gives the connector a new revision). If an
-// admin replaced the refresh token meanwhile, theirs is kept. It returns the
-// connector as now stored.
+// metadata pointing at it (which gives the connector a new revision). The
+// provider has already made oldToken worthless, and sending it again would
+// make it revoke the whole grant, so newToken must be stored whatever else
+// happens to the connector meanwhile: an admin's concurrent edit of other
+// fields, or an edit that replaced conn's secret version, only makes it
+// read the connector again and retry, for as long as ctx (the minting
+// lease) lasts. Only an admin who replaced (or cleared) the refresh token
+// itself wins: theirs is kept. It returns the connector as now stored.
 func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connector, oldToken, newToken string) (*connector.Connector, error) {
 	cur := conn
 	for attempt := 1; ; attempt++ {
-		b, err := c.Bundle(ctx, cur)
-		if err != nil {
-			return nil, err
+		stored, done, err := c.rotateOnce(ctx, cur, oldToken, newToken)
+		if done {
+			return stored, err
 		}
-		if b.RefreshToken != oldToken {
-			return cur, nil
+		if berr := backoff(ctx, attempt); berr != nil {
+			return nil, fmt.Errorf("catalog: rotate %s: gave up (%w) after: %w", conn.Name, berr, err)
 		}
-		b.RefreshToken = newToken
-		id, v, newSecret, err := c.writeSecret(ctx, cur.SecretID, cur.Name, b)
-		if err != nil {
-			return nil, fmt.Errorf("catalog: rotate %s: %w", cur.Name, err)
+		c.log().Warn("catalog: storing a rotated refresh token failed; retrying", "connector", conn.Name, "attempt", attempt, "error", err.Error())
+		next, gerr := c.Store.Get(ctx, conn.Name)
+		switch {
+		case errors.Is(gerr, connector.ErrNotFound):
+			// Deleted meanwhile: nothing is left to store it in.
+			return nil, fmt.Errorf("catalog: rotate %s: %w", conn.Name, gerr)
+		case gerr == nil:
+			cur = next
 		}
-		next := cur.Clone()
-		next.SecretID, next.SecretVersion = id, v
-		next.HasRefreshToken = true
-		stored, err := c.Store.Update(ctx, cur.Name, cur.Revision, next)
-		if c.settle(ctx, cur.Name, id, v, newSecret, err) {
-			if err == nil {
-				return stored, nil
-			}
-			return c.Store.Get(ctx, cur.Name)
-		}
-		if !errors.Is(err, connector.ErrConflict) || attempt >= rotationAttempts {
-			return nil, fmt.Errorf("catalog: rotate %s: %w", cur.Name, err)
-		}
-		if cur, err = c.Store.Get(ctx, cur.Name); err != nil {
-			return nil, fmt.Errorf("catalog: rotate %s: %w", conn.Name, err)
-		}
+	}
+}
+
+// rotateOnce is one attempt of RotateRefreshToken against cur as read.
+// done is false when another attempt, with the connector read again, may
+// succeed.
+func (c *Catalog) rotateOnce(ctx context.Context, cur *connector.Connector, oldToken, newToken string) (stored *connector.Connector, done bool, err error) {
+	b, err := c.Bundle(ctx, cur)
+	if err != nil {
+		// Most often: cur is stale and its version was pruned.
+		return nil, false, err
+	}
+	if b.RefreshToken != oldToken {
+		return cur, true, nil
+	}
+	b.RefreshToken = newToken
+	id, v, newSecret, err := c.writeSecret(ctx, cur.SecretID, cur.Name, b)
+	if err != nil {
+		return nil, false, err
+	}
+	next := cur.Clone()
+	next.SecretID, next.SecretVersion = id, v
+	next.HasRefreshToken = true
+	stored, err = c.Store.Update(ctx, cur.Name, cur.Revision, next)
+	if !c.settle(ctx, cur.Name, id, v, newSecret, err) {
+		return nil, false, err
+	}
+	if err == nil {
+		return stored, true, nil
+	}
+	// Committed, or unknown: read what is stored. If that read fails too,
+	// another attempt finds out (and stores again only if the stored
+	// refresh token is still the old one).
+	if stored, err = c.Store.Get(ctx, cur.Name); err != nil {
+		return nil, false, err
+	}
+	return stored, true, nil
+}
+
+// backoff waits before attempt+1 of a write that lost a race or failed:
+// a few milliseconds growing to about a quarter second, jittered so that
+// writers colliding in step spread out.
+func backoff(ctx context.Context, attempt int) error {
+	d := 5 * time.Millisecond << min(attempt-1, 6)
+	d = d/2 + mrand.N(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -35,6 +35,7 @@ func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cf
 			connector.GrantAWSIAM:            &AWS{HTTP: hc},
 		},
 		Instance: instanceID(),
+		Log:      cat.Log,
 	}
 	cat.Watch(s.Forget)
 	return s

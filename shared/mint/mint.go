@@ -20,11 +20,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
+	"net/http"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
-
-	"net/http"
 
 	"golang.org/x/sync/singleflight"
 
@@ -101,6 +103,8 @@ type Service struct {
 	Special map[string]Minter
 	// Instance names this process as a lease holder.
 	Instance string
+	// Log receives what a caller's error does not say (a recovered panic).
+	Log *slog.Logger
 
 	Now          func() time.Time
 	MetadataTTL  time.Duration
@@ -182,7 +186,10 @@ func (s *Service) shared(ctx context.Context, conn *connector.Connector, force b
 	if force {
 		key = "test\x00" + key
 	}
-	ch := s.group.DoChan(key, func() (any, error) {
+	ch := s.group.DoChan(key, func() (_ any, err error) {
+		// The fill runs in singleflight's own goroutine, where a panic
+		// would end the process with every request in flight.
+		defer s.recoverFill(conn.Name, &err)
 		fillCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(s.LeaseTTL, DefaultLeaseTTL)+5*time.Second)
 		defer cancel()
 		return s.fill(fillCtx, conn, force)
@@ -196,6 +203,32 @@ func (s *Service) shared(ctx context.Context, conn *connector.Connector, force b
 	case <-ctx.Done():
 		return nil, fmt.Errorf("mint: %s: %w", conn.Name, ctx.Err())
 	}
+}
+
+// ErrPanic is what a fill that panicked returns to its callers (a 500).
+var ErrPanic = errors.New("mint: internal error (recovered panic)")
+
+// recoverFill turns a panic of a fill into ErrPanic and logs it with its
+// stack. Only a runtime error's text is logged: a panic value of another
+// kind could carry anything, a secret included.
+func (s *Service) recoverFill(name string, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	what := fmt.Sprintf("%T", p)
+	if re, ok := p.(runtime.Error); ok {
+		what = re.Error()
+	}
+	s.log().Error("mint: a fill panicked; its callers get 500", "connector", name, "panic", what, "stack", string(debug.Stack()))
+	*err = fmt.Errorf("mint: %s: %w", name, ErrPanic)
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // fill finds a usable credential in the shared cache, or takes the lease
@@ -247,18 +280,21 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 				continue
 			}
 		}
-		c, err := s.mintLeased(ctx, conn, holder)
-		if err != nil {
-			_ = s.Cache.Release(ctx, conn.Name, holder)
-			return nil, err
-		}
-		return c, nil
+		return s.mintLeased(ctx, conn, holder)
 	}
 }
 
 // mintLeased calls the provider while holding the lease, stores a rotated
 // refresh token, then publishes the credential.
-func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, holder string) (*Credential, error) {
+func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, holder string) (c *Credential, err error) {
+	name := conn.Name
+	defer func() {
+		// Also on a panic (c is nil then): a lease left held would keep
+		// every instance waiting until it expires.
+		if c == nil {
+			_ = s.Cache.Release(context.WithoutCancel(ctx), name, holder)
+		}
+	}()
 	if conn.GrantType == connector.GrantRefreshToken {
 		// The refresh token may have rotated since the metadata was cached;
 		// using a superseded one would make the provider revoke the chain.
@@ -268,7 +304,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		}
 		conn = fresh
 	}
-	bundle, err := s.bundle(ctx, conn)
+	conn, bundle, err := s.current(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +331,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 			if conn, err = s.connector(ctx, conn.Name, true); err != nil {
 				return nil, err
 			}
-			if bundle, err = s.bundle(ctx, conn); err != nil {
+			if conn, bundle, err = s.current(ctx, conn); err != nil {
 				return nil, err
 			}
 		}
@@ -306,24 +342,26 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 	if minted.RefreshToken != "" && minted.RefreshToken != bundle.RefreshToken {
 		// Before anyone sees the access token: the new refresh token is the
 		// only valid one now.
-		if conn, err = s.Catalog.RotateRefreshToken(ctx, conn, bundle.RefreshToken, minted.RefreshToken); err != nil {
+		stored, err := s.Catalog.RotateRefreshToken(ctx, conn, bundle.RefreshToken, minted.RefreshToken)
+		if err != nil {
 			return nil, fmt.Errorf("mint: %s: store rotated refresh token: %w", conn.Name, err)
 		}
+		conn = stored
 		s.putMeta(conn)
 	}
-	c := minted.Credential
-	if c.IssuedAt.IsZero() {
-		c.IssuedAt = s.now()
+	cred := minted.Credential
+	if cred.IssuedAt.IsZero() {
+		cred.IssuedAt = s.now()
 	}
-	sealed, err := s.Sealer.Seal(ctx, conn.Name, conn.Revision, &c)
+	sealed, err := s.Sealer.Seal(ctx, conn.Name, conn.Revision, &cred)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Cache.Fill(ctx, conn.Name, holder, &tokencache.Entry{Revision: conn.Revision, Sealed: sealed, Expiry: c.Expiry}); err != nil {
+	if err := s.Cache.Fill(ctx, conn.Name, holder, &tokencache.Entry{Revision: conn.Revision, Sealed: sealed, Expiry: cred.Expiry}); err != nil {
 		return nil, fmt.Errorf("mint: %s: publish: %w", conn.Name, err)
 	}
-	s.localPut(conn, &c)
-	return &c, nil
+	s.localPut(conn, &cred)
+	return &cred, nil
 }
 
 // tryUse returns the credential of a shared entry usable for conn. When
@@ -435,8 +473,32 @@ func (s *Service) Connector(ctx context.Context, name string) (*connector.Connec
 }
 
 // Bundle returns conn's secrets from the per-version cache minting uses.
+// When conn is stale and the version it pins was replaced and pruned
+// meanwhile, it returns the secrets the connector holds now.
 func (s *Service) Bundle(ctx context.Context, conn *connector.Connector) (secret.Bundle, error) {
-	return s.bundle(ctx, conn)
+	_, b, err := s.current(ctx, conn)
+	return b, err
+}
+
+// current returns conn's secrets and the connector they belong to. Cached
+// metadata may be up to MetadataTTL old, and an admin's edit elsewhere
+// prunes the version it pins: that is no failure, only a reason to read
+// the connector again (once per change seen).
+func (s *Service) current(ctx context.Context, conn *connector.Connector) (*connector.Connector, secret.Bundle, error) {
+	for {
+		b, err := s.bundle(ctx, conn)
+		if err == nil || !errors.Is(err, secret.ErrNotFound) {
+			return conn, b, err
+		}
+		fresh, ferr := s.connector(ctx, conn.Name, true)
+		if ferr != nil {
+			return nil, secret.Bundle{}, ferr
+		}
+		if fresh.SecretID == conn.SecretID && fresh.SecretVersion == conn.SecretVersion {
+			return nil, secret.Bundle{}, err
+		}
+		conn = fresh
+	}
 }
 
 // connector returns the metadata, from the in-process cache unless fresh is

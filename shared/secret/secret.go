@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // ErrNotFound is returned when a secret or one of its versions does not
@@ -50,7 +51,8 @@ func UnmarshalBundle(data []byte) (Bundle, error) {
 // Store keeps secret bundles. Versions are opaque strings.
 type Store interface {
 	// Put adds b as a new version of secret id, creating the secret (with
-	// labels) when it does not exist, and returns the new version. Older
+	// labels) when it does not exist, and returns the new version. Versions
+	// are decimal numbers that grow with every Put of the same secret. Older
 	// versions are kept until Prune, so a caller can still fall back to them
 	// if its metadata write fails.
 	Put(ctx context.Context, id string, labels map[string]string, b Bundle) (string, error)
@@ -60,7 +62,10 @@ type Store interface {
 	// DestroyVersion destroys one version; destroying an absent or already
 	// destroyed version is not an error.
 	DestroyVersion(ctx context.Context, id, version string) error
-	// Prune destroys every version of id except keep.
+	// Prune destroys every version of id older than keep, and never keep
+	// or a version added after it: a writer that committed keep must not
+	// destroy what a later writer committed meanwhile (docs: catalog's
+	// consistency model). ErrNotFound if keep is absent or destroyed.
 	Prune(ctx context.Context, id, keep string) error
 	// Delete removes the secret and all its versions; deleting an absent
 	// secret is not an error.
@@ -68,4 +73,16 @@ type Store interface {
 	// IDs lists every secret the store holds, for audits and tests.
 	IDs(ctx context.Context) ([]string, error)
 	Close() error
+}
+
+// Older reports whether version v was added before version keep, for
+// Prune. A version that is not a decimal number is never older: what
+// cannot be ordered is kept.
+func Older(v, keep string) bool {
+	a, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return false
+	}
+	b, err := strconv.ParseUint(keep, 10, 64)
+	return err == nil && a < b
 }

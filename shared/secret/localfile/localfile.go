@@ -342,9 +342,10 @@ func (s *Store) DestroyVersion(ctx context.Context, id, version string) error {
 	return s.commit(next)
 }
 
-// Prune implements secret.Store. If keep is not a live version it destroys
-// nothing and returns secret.ErrNotFound: pruning around a version that is
-// not there would leave the secret with no readable version at all.
+// Prune implements secret.Store: it destroys the versions older than keep.
+// If keep is not a live version it destroys nothing and returns
+// secret.ErrNotFound: pruning around a version that is not there could
+// leave the secret with no readable version at all.
 func (s *Store) Prune(ctx context.Context, id, keep string) error {
 	if err := checkID(id); err != nil {
 		return err
@@ -358,12 +359,18 @@ func (s *Store) Prune(ctx context.Context, id, keep string) error {
 	if sec == nil || sec.Versions[keep] == nil {
 		return fmt.Errorf("localfile: prune %s: keep version %q: %w", id, keep, secret.ErrNotFound)
 	}
-	if len(sec.Versions) == 1 {
+	older := 0
+	for v := range sec.Versions {
+		if secret.Older(v, keep) {
+			older++
+		}
+	}
+	if older == 0 {
 		return nil
 	}
 	next := s.cloneState()
 	for v := range next.Secrets[id].Versions {
-		if v != keep {
+		if secret.Older(v, keep) {
 			delete(next.Secrets[id].Versions, v)
 		}
 	}

@@ -220,9 +220,10 @@ func (s *Store) destroy(ctx context.Context, id, versionName string) error {
 	return fmt.Errorf("secretmanager: destroy %s version %s: %w", id, lastSegment(versionName), err)
 }
 
-// Prune implements secret.Store. If keep is not a live version it destroys
-// nothing and returns secret.ErrNotFound: pruning around a version that is
-// not there would leave the secret with no readable version at all.
+// Prune implements secret.Store: it destroys the versions older than keep.
+// If keep is not a live version it destroys nothing and returns
+// secret.ErrNotFound: pruning around a version that is not there could
+// leave the secret with no readable version at all.
 func (s *Store) Prune(ctx context.Context, id, keep string) error {
 	name, err := s.secretName(id)
 	if err != nil {
@@ -250,7 +251,7 @@ func (s *Store) Prune(ctx context.Context, id, keep string) error {
 			// The filter should have dropped it; skip in case it did not.
 		case lastSegment(v.GetName()) == keep:
 			found = true
-		default:
+		case secret.Older(lastSegment(v.GetName()), keep):
 			doomed = append(doomed, v.GetName())
 		}
 	}

@@ -68,6 +68,26 @@ func Run(t *testing.T, newStore func(t *testing.T) secret.Store) {
 		mustGet(t, s, id, v3, bundle("three"))
 	})
 
+	t.Run("PruneKeepsNewerVersions", func(t *testing.T) {
+		// Writer A committed v2 and prunes; writer B added v3 meanwhile
+		// and may be about to commit it: A's prune must leave v3 alone.
+		s, id := newStore(t), newID(t)
+		v1 := put(t, s, id, bundle("one"))
+		v2 := put(t, s, id, bundle("two"))
+		v3 := put(t, s, id, bundle("three"))
+		if err := s.Prune(t.Context(), id, v2); err != nil {
+			t.Fatalf("Prune: %v", err)
+		}
+		mustNotFound(t, s, id, v1)
+		mustGet(t, s, id, v2, bundle("two"))
+		mustGet(t, s, id, v3, bundle("three"))
+		if err := s.Prune(t.Context(), id, v3); err != nil {
+			t.Fatalf("Prune at v3: %v", err)
+		}
+		mustNotFound(t, s, id, v2)
+		mustGet(t, s, id, v3, bundle("three"))
+	})
+
 	t.Run("PruneWithAbsentKeepDestroysNothing", func(t *testing.T) {
 		s, id := newStore(t), newID(t)
 		v1 := put(t, s, id, bundle("one"))
