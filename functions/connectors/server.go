@@ -208,7 +208,7 @@ func (s *Server) Update(w http.ResponseWriter, r *http.Request) {
 	if c.Name != req.Name {
 		s.audit(r, p, "rename", req.Name, "newName", c.Name)
 	}
-	s.audit(r, p, "update", c.Name)
+	s.audit(r, p, "update", c.Name, "fields", req.Changes.Fields())
 	httpx.WriteJSON(w, http.StatusOK, view(c))
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -399,8 +400,14 @@ func TestUpdateRenameDelete(t *testing.T) {
 			t.Fatal("the old secret version was not destroyed")
 		}
 
+		// Changing the grant type moves the secrets: each must come again.
+		code, out = e.call(connectors.FnUpdate, map[string]any{"name": "GmailAPI", "changes": map[string]any{"grantType": "password", "username": "alice", "password": passwordVal}})
+		if code != 400 || errField(out) != "clientSecret" {
+			t.Fatalf("grant change without the client secret again: %d %v", code, out)
+		}
+
 		// Changing to a grant type that needs a field the connector lacks.
-		code, out = e.call(connectors.FnUpdate, map[string]any{"name": "GmailAPI", "changes": map[string]any{"grantType": "password"}})
+		code, out = e.call(connectors.FnUpdate, map[string]any{"name": "GmailAPI", "changes": map[string]any{"grantType": "password", "clientSecret": newSecret, "refreshToken": ""}})
 		if code != 400 || errField(out) != "username" {
 			t.Fatalf("grant change without username: %d %v", code, out)
 		}
@@ -411,7 +418,7 @@ func TestUpdateRenameDelete(t *testing.T) {
 			t.Fatalf("clearing a required secret: %d %v", code, out)
 		}
 		upd = e.mustCall(connectors.FnUpdate, map[string]any{"name": "GmailAPI", "changes": map[string]any{
-			"grantType": "password", "username": "alice", "password": passwordVal, "refreshToken": "",
+			"grantType": "password", "username": "alice", "password": passwordVal, "refreshToken": "", "clientSecret": newSecret,
 		}}, 200)
 		if upd["hasRefreshToken"] != false || upd["hasPassword"] != true || upd["username"] != "alice" {
 			t.Fatalf("clear + set: %v", upd)
@@ -465,8 +472,13 @@ func TestAuditLog(t *testing.T) {
 	e := newEnv(t, b, nil)
 	e.mustCall(connectors.FnCreate, gmailConnector("a"), 201)
 	e.mustCall(connectors.FnUpdate, map[string]any{"name": "GmailAPI", "changes": map[string]any{"name": "Renamed"}}, 200)
+	const typed = "cs-typed-for-the-audit-test"
+	e.mustCall(connectors.FnUpdate, map[string]any{"name": "Renamed", "changes": map[string]any{"clientSecret": typed, "scope": "read"}}, 200)
 	e.mustCall(connectors.FnDelete, map[string]any{"name": "Renamed"}, 200)
 	e.mustCall(connectors.FnList, `{}`, 200)
+	if strings.Contains(e.logs.String(), typed) {
+		t.Fatal("a log line holds the client secret")
+	}
 
 	var actions []string
 	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
@@ -480,9 +492,14 @@ func TestAuditLog(t *testing.T) {
 		if entry["severity"] != "INFO" || entry["principal"] != auth.LocalDev || entry["connector"] == "" {
 			t.Fatalf("audit line lacks fields: %v", entry)
 		}
-		actions = append(actions, entry["action"].(string)+":"+entry["connector"].(string))
+		action := entry["action"].(string) + ":" + entry["connector"].(string)
+		if fields, ok := entry["fields"].([]any); ok {
+			action += fmt.Sprint(fields)
+		}
+		actions = append(actions, action)
 	}
-	if got := strings.Join(actions, ","); got != "create:GmailAPI,rename:GmailAPI,update:Renamed,delete:Renamed" {
+	// An update names the fields it changed, never their values.
+	if got := strings.Join(actions, ","); got != "create:GmailAPI,rename:GmailAPI,update:Renamed[name],update:Renamed[scope clientSecret],delete:Renamed" {
 		t.Fatalf("audit actions %q", got)
 	}
 }

@@ -244,6 +244,9 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 	if revision != "" && revision != cur.Revision {
 		return nil, fmt.Errorf("catalog: update %s: %w", name, connector.ErrConflict)
 	}
+	if err := changes.CheckRebind(cur); err != nil {
+		return nil, err
+	}
 	next := cur.Clone()
 	var b secret.Bundle
 	// The stored values are needed when secrets are rewritten (the new

@@ -34,6 +34,61 @@ func (in *Input) TouchesSecrets() bool {
 	return in.ClientSecret != nil || in.RefreshToken != nil || in.Password != nil
 }
 
+// Fields lists the wire names of the fields in sets or clears, in a fixed
+// order, for audit lines: names only, never values.
+func (in *Input) Fields() []string {
+	var out []string
+	for _, f := range []struct {
+		set  bool
+		name string
+	}{
+		{in.Name != nil, "name"}, {in.Active != nil, "active"}, {in.HeaderAsPayload != nil, "headerAsPayload"},
+		{in.Agents != nil, "agents"}, {in.URL != nil, "url"}, {in.GrantType != nil, "grantType"},
+		{in.ContentType != nil, "contentType"}, {in.Scope != nil, "scope"}, {in.ClientID != nil, "clientId"},
+		{in.ClientSecret != nil, "clientSecret"}, {in.RefreshToken != nil, "refreshToken"},
+		{in.Username != nil, "username"}, {in.Password != nil, "password"},
+		{in.ServiceAccountEmail != nil, "serviceAccountEmail"}, {in.ExtraParams != nil, "extraParams"},
+	} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// CheckRebind enforces that write-only values stay bound to the
+// destination they were entered for. An update that moves cur (a new url,
+// or a new grantType, which decides where and how they are sent) must give
+// every write-only value cur holds again, or clear it with "": otherwise
+// an admin could point a connector at a server of theirs and have the next
+// test or mint post the client secret, refresh token, password, private
+// key or AWS secret key there, reading back what the API never returns.
+func (in *Input) CheckRebind(cur *Connector) error {
+	moved := ""
+	switch {
+	case in.URL != nil && strings.TrimSpace(*in.URL) != cur.URL:
+		moved = "url"
+	case in.GrantType != nil && strings.TrimSpace(*in.GrantType) != cur.GrantType:
+		moved = "grantType"
+	default:
+		return nil
+	}
+	for _, f := range []struct {
+		held  bool
+		given *string
+		name  string
+	}{
+		{cur.HasClientSecret, in.ClientSecret, "clientSecret"},
+		{cur.HasRefreshToken, in.RefreshToken, "refreshToken"},
+		{cur.HasPassword, in.Password, "password"},
+	} {
+		if f.held && f.given == nil {
+			return fieldErr(f.name, "must be given again (or \"\" to clear it) when %s changes: a stored secret is only ever sent to the destination it was entered for", moved)
+		}
+	}
+	return nil
+}
+
 // Defaults returns a connector holding SPEC.md's defaults, the base a
 // create request is applied to.
 func Defaults() *Connector {
