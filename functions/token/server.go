@@ -5,6 +5,7 @@
 package token
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -100,14 +101,30 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
 		return
 	}
-	c, err := s.Mint.Token(r.Context(), req.Connector, req.Agent)
+	c, layer, err := s.Mint.TokenLayer(r.Context(), req.Connector, req.Agent)
 	if err != nil {
+		s.audit(p, &req, httpx.Map(err).Code, 0, time.Time{})
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(p, &req, "ok", layer, c.Expiry)
 	resp := s.wire(c)
 	httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
+}
 
+// audit writes the one line every mint request leaves once its caller is
+// known, served or refused: who asked, for which agent and connector, the
+// outcome (ok or the error code), which cache layer answered and until
+// when the credential is valid. Never the credential.
+func (s *Server) audit(p auth.Principal, req *request, outcome string, layer mint.Layer, expiry time.Time) {
+	attrs := []slog.Attr{
+		slog.Bool("audit", true), slog.String("principal", p.Name()), slog.String("agent", req.Agent),
+		slog.String("connector", req.Connector), slog.String("op", "token"), slog.String("outcome", outcome),
+	}
+	if layer != 0 {
+		attrs = append(attrs, slog.String("cache", layer.String()), slog.Time("expiresAt", expiry))
+	}
+	s.Log.LogAttrs(context.Background(), slog.LevelInfo, "token "+outcome, attrs...)
 }
 
 // wire renders c; expires_in counts from now, not from when the credential

@@ -147,20 +147,49 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
+// Layer tells where a credential came from, for audit lines.
+type Layer uint8
+
+// The layers, from the cheapest.
+const (
+	LayerLocal  Layer = iota + 1 // this process's cache
+	LayerShared                  // the shared cache, filled by any instance
+	LayerMinted                  // the provider, asked for this request (or a flight it joined)
+)
+
+// String is the layer's name in audit lines.
+func (l Layer) String() string {
+	switch l {
+	case LayerLocal:
+		return "local"
+	case LayerShared:
+		return "shared"
+	case LayerMinted:
+		return "minted"
+	}
+	return "none"
+}
+
 // Token returns a credential from the connector called name for agent.
 func (s *Service) Token(ctx context.Context, name, agent string) (*Credential, error) {
+	c, _, err := s.TokenLayer(ctx, name, agent)
+	return c, err
+}
+
+// TokenLayer is Token, also telling which layer answered.
+func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credential, Layer, error) {
 	conn, err := s.connector(ctx, name, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !conn.HasAgent(agent) {
-		return nil, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed)
+		return nil, 0, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed)
 	}
 	if !conn.Active {
-		return nil, fmt.Errorf("mint: %s: %w", name, ErrInactive)
+		return nil, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive)
 	}
 	if c := s.localGet(conn); c != nil {
-		return c, nil
+		return c, LayerLocal, nil
 	}
 	return s.shared(ctx, conn, false)
 }
@@ -176,12 +205,19 @@ func (s *Service) Test(ctx context.Context, name string) (*Credential, error) {
 	if !conn.Active {
 		return nil, fmt.Errorf("mint: %s: %w", name, ErrInactive)
 	}
-	return s.shared(ctx, conn, true)
+	c, _, err := s.shared(ctx, conn, true)
+	return c, err
+}
+
+// filled is a fill's outcome, shared by the callers of one flight.
+type filled struct {
+	cred  *Credential
+	layer Layer
 }
 
 // shared runs one fill per connector revision in this process; callers
 // that give up (ctx) leave the fill running for the others.
-func (s *Service) shared(ctx context.Context, conn *connector.Connector, force bool) (*Credential, error) {
+func (s *Service) shared(ctx context.Context, conn *connector.Connector, force bool) (*Credential, Layer, error) {
 	key := conn.Name + "\x00" + conn.Revision
 	if force {
 		key = "test\x00" + key
@@ -192,16 +228,18 @@ func (s *Service) shared(ctx context.Context, conn *connector.Connector, force b
 		defer s.recoverFill(conn.Name, &err)
 		fillCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(s.LeaseTTL, DefaultLeaseTTL)+5*time.Second)
 		defer cancel()
-		return s.fill(fillCtx, conn, force)
+		c, layer, err := s.fill(fillCtx, conn, force)
+		return filled{c, layer}, err
 	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, r.Err
+			return nil, 0, r.Err
 		}
-		return r.Val.(*Credential), nil
+		f := r.Val.(filled)
+		return f.cred, f.layer, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("mint: %s: %w", conn.Name, ctx.Err())
+		return nil, 0, fmt.Errorf("mint: %s: %w", conn.Name, ctx.Err())
 	}
 }
 
@@ -233,7 +271,7 @@ func (s *Service) log() *slog.Logger {
 
 // fill finds a usable credential in the shared cache, or takes the lease
 // and mints one, or waits for the lease holder's result.
-func (s *Service) fill(ctx context.Context, conn *connector.Connector, force bool) (*Credential, error) {
+func (s *Service) fill(ctx context.Context, conn *connector.Connector, force bool) (*Credential, Layer, error) {
 	poll := orDefault(s.PollInterval, DefaultPollInterval)
 	// The lease belongs to this fill, not to the instance: two fills of one
 	// instance (callers that read different revisions, say, one from before
@@ -243,12 +281,12 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 		now := s.now()
 		e, err := s.Cache.Load(ctx, conn.Name)
 		if err != nil {
-			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+			return nil, 0, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
 		if !force {
 			c, newer, err := s.tryUse(ctx, conn, e, now)
 			if err != nil || c != nil {
-				return c, err
+				return c, LayerShared, err
 			}
 			if newer != nil {
 				conn = newer
@@ -257,13 +295,13 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 		}
 		if e.Leased(holder, now) {
 			if err := sleep(ctx, poll); err != nil {
-				return nil, fmt.Errorf("mint: %s: waiting for another instance: %w", conn.Name, err)
+				return nil, 0, fmt.Errorf("mint: %s: waiting for another instance: %w", conn.Name, err)
 			}
 			continue
 		}
 		read, ok, err := s.Cache.Acquire(ctx, conn.Name, holder, now, now.Add(orDefault(s.LeaseTTL, DefaultLeaseTTL)))
 		if err != nil {
-			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
+			return nil, 0, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
 		if !ok {
 			continue
@@ -274,13 +312,14 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 			if err != nil || c != nil || newer != nil {
 				_ = s.Cache.Release(ctx, conn.Name, holder)
 				if err != nil || c != nil {
-					return c, err
+					return c, LayerShared, err
 				}
 				conn = newer
 				continue
 			}
 		}
-		return s.mintLeased(ctx, conn, holder)
+		c, err := s.mintLeased(ctx, conn, holder)
+		return c, LayerMinted, err
 	}
 }
 
