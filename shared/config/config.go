@@ -17,6 +17,12 @@ type Config struct {
 	// CollectionPrefix isolates deployments sharing one Firestore database
 	// (CONNECTORS_COLLECTION_PREFIX).
 	CollectionPrefix string
+	// TokenCacheDatabase is the Firestore database holding the shared
+	// token cache (CONNECTORS_TOKEN_CACHE_DATABASE; empty: the connectors'
+	// own database). Terraform gives the cache a database of its own, so
+	// that the minting functions may write the cache while they only read
+	// connector metadata where IAM can tell the two apart.
+	TokenCacheDatabase string
 	// SecretPrefix starts every Secret Manager secret name the service owns,
 	// so IAM conditions can be scoped to it (CONNECTORS_SECRET_PREFIX).
 	SecretPrefix string
@@ -69,6 +75,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Project:          strings.TrimSpace(getenv("GOOGLE_CLOUD_PROJECT")),
 		CollectionPrefix: getenv("CONNECTORS_COLLECTION_PREFIX"),
 		SecretPrefix:     getenv("CONNECTORS_SECRET_PREFIX"),
+
+		TokenCacheDatabase: strings.TrimSpace(getenv("CONNECTORS_TOKEN_CACHE_DATABASE")),
 	}
 	if c.Project == "" {
 		return Config{}, fmt.Errorf("config: GOOGLE_CLOUD_PROJECT is not set")

@@ -24,6 +24,7 @@ import (
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/secret/secretmanager"
+	"connectors.dev/connectors/shared/tokencache"
 )
 
 // Platform is a deployed function's dependencies.
@@ -33,6 +34,9 @@ type Platform struct {
 	Store   *firestore.Store
 	Catalog *catalog.Catalog
 	Log     *slog.Logger
+	// Cache is the shared token cache: in Config.TokenCacheDatabase when
+	// set, else beside the connectors in Store's database.
+	Cache tokencache.Cache
 }
 
 // FromEnv connects to the project's Firestore and Secret Manager. The gRPC
@@ -62,8 +66,21 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 		return nil, err
 	}
 	secrets.Prefix = cfg.SecretPrefix
+	var cache tokencache.Cache = store.TokenCache()
+	if cfg.TokenCacheDatabase != "" {
+		// Its own client: the connection is made on first use, so the
+		// functions that never mint never dial it.
+		cs, err := firestore.NewInDatabase(ctx, cfg.Project, cfg.TokenCacheDatabase)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		cs.CollectionPrefix = cfg.CollectionPrefix
+		cache = cs.TokenCache()
+	}
 	log := logging.New(os.Stdout)
 	return &Platform{
+		Cache:  cache,
 		Config: cfg,
 		Auth:   authn,
 		Store:  store,
@@ -80,7 +97,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 // Minter returns a minting service over the platform; the token-cache key
 // is provisioned by Terraform, never created here.
 func (p *Platform) Minter() *mint.Service {
-	return mint.NewService(p.Catalog, p.Store.TokenCache(), false, p.Config)
+	return mint.NewService(p.Catalog, p.Cache, false, p.Config)
 }
 
 // Register registers each named function with the Functions Framework.

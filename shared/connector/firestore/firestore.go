@@ -61,6 +61,16 @@ func New(ctx context.Context, projectID string, opts ...option.ClientOption) (*S
 	return &Store{client: client}, nil
 }
 
+// NewInDatabase is New on the named database of projectID (a Firestore
+// project may hold several; IAM conditions can tell them apart).
+func NewInDatabase(ctx context.Context, projectID, databaseID string, opts ...option.ClientOption) (*Store, error) {
+	client, err := firestore.NewClientWithDatabase(ctx, projectID, databaseID, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("firestore: new client for database %s: %w", databaseID, err)
+	}
+	return &Store{client: client}, nil
+}
+
 // Close closes the client.
 func (s *Store) Close() error {
 	if err := s.client.Close(); err != nil {
