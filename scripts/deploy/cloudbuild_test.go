@@ -174,14 +174,17 @@ func TestCloudBuildTestsStagesAndApplies(t *testing.T) {
 
 // substitute resolves the build's user substitutions in s ($_X, ${_X}).
 func (cb cloudBuild) substitute(s string) string {
-	return userSubstRe.ReplaceAllStringFunc(s, func(m string) string {
-		name := strings.TrimPrefix(strings.TrimPrefix(m, "$"), "{")
+	return substRe.ReplaceAllStringFunc(s, func(m string) string {
+		name := strings.Trim(m, "${}")
 		if v, ok := cb.Substitutions[name]; ok {
 			return v
 		}
 		return m
 	})
 }
+
+// substRe is one whole user substitution, braces included.
+var substRe = regexp.MustCompile(`\$\{_[A-Z0-9_]+\}|\$_[A-Z0-9_]+`)
 
 // fullTagRe is an image tag that names one release: x.y.z, with an
 // optional variant suffix (528.0.0-emulators).
@@ -343,7 +346,7 @@ func TestCIRunChecksTrackedGoFilesAndInstallsACompiler(t *testing.T) {
 	if !regexp.MustCompile(`git ls-files[^\n]*'\*\.go'`).MatchString(run) {
 		t.Error(".ci/run does not list the Go files to check with git ls-files '*.go'")
 	}
-	if !strings.Contains(run, "command -v cc") || !regexp.MustCompile(`apt-get install[^\n]*\bgcc\b`).MatchString(run) {
+	if !strings.Contains(run, "command -v cc") || !regexp.MustCompile(`(apt-get install|apt_install)[^\n]*\bgcc\b`).MatchString(run) {
 		t.Error(".ci/run does not install gcc when cc is missing (go test -race needs cgo)")
 	}
 	if !strings.Contains(run, "CGO_ENABLED=1") {
