@@ -2,10 +2,18 @@ package deploy
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
@@ -103,5 +111,121 @@ func TestSmokeAgainstTheLocalRun(t *testing.T) {
 	r = runSmoke(t, nil, "--base-url", base, "--mint-url", provider.TokenURL(), "--client-id", "x")
 	if ee, ok := r.err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(r.stderr, "CONNECTORS_SMOKE_CLIENT_SECRET") {
 		t.Errorf("no secret: %v %s", r.err, r.stderr)
+	}
+}
+
+// TestSmokeOverGcloudAndIAP runs scripts/smoke as against a deployment:
+// function URLs from gcloud functions describe, identity tokens from
+// gcloud (the admin's and, impersonated, the agent's), and the console and
+// an admin function through a load balancer with IAP in front. gcloud is a
+// stand-in script; Cloud Run's and IAP's token checks are two loopback HTTP
+// servers (no real server here shows them) that accept only the bearer
+// minted for them and forward to the local run without it. A load balancer
+// that refuses the admin function's call fails the iap step, and the
+// throwaway connector is still deleted.
+func TestSmokeOverGcloudAndIAP(t *testing.T) {
+	needTools(t, "bash", "curl", "jq", "od")
+	base := startDevserver(t)
+	dev, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := oauthtest.NewFosite(t)
+	provider.AddClient("smoke-client", "s3cret-smoke", false)
+
+	const admin, agentSA, iapClient = "ops@p.iam.gserviceaccount.com", "agents@p.iam.gserviceaccount.com", "1234-iap.apps.googleusercontent.com"
+	var (
+		mu      sync.Mutex
+		refused []string
+		iapOK   atomic.Bool // the load balancer lets connectors-get through
+	)
+	// forward passes r to the local run when it carries want, without it.
+	forward := func(w http.ResponseWriter, r *http.Request, want string) {
+		if got := r.Header.Get("Authorization"); got != "Bearer "+want {
+			mu.Lock()
+			refused = append(refused, r.URL.Path+" with "+got)
+			mu.Unlock()
+			http.Error(w, `{"error":{"code":"unauthenticated","message":"stand-in: wrong bearer"}}`, http.StatusUnauthorized)
+			return
+		}
+		r.Header.Del("Authorization")
+		httputil.NewSingleHostReverseProxy(dev).ServeHTTP(w, r)
+	}
+	// A spelling of the loopback address the scripts do not treat as the
+	// local run, so that they send tokens as to a deployment.
+	outside := func(u string) string { return "http://2130706433:" + u[strings.LastIndex(u, ":")+1:] }
+	var front string
+	run := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		who := admin
+		if r.URL.Path == "/token" {
+			who = agentSA
+		}
+		forward(w, r, "tok:"+who+":"+front+r.URL.Path)
+	}))
+	defer run.Close()
+	front = outside(run.URL)
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/connectors-get" && !iapOK.Load() {
+			http.Error(w, `{"error":{"code":"unauthenticated","message":"no valid IAP assertion"}}`, http.StatusUnauthorized)
+			return
+		}
+		forward(w, r, "tok:"+admin+":"+iapClient)
+	}))
+	defer lb.Close()
+	iapOK.Store(true)
+
+	dir := t.TempDir()
+	gcloud := `#!/usr/bin/env bash
+case "$1 $2" in
+  "functions describe") echo "` + front + `/$3" ;;
+  "auth print-identity-token")
+    aud="" sa=me
+    for a in "$@"; do
+      case $a in --audiences=*) aud=${a#*=} ;; --impersonate-service-account=*) sa=${a#*=} ;; esac
+    done
+    echo "tok:$sa:$aud" ;;
+  "config get") echo "" ;;
+  *) echo "unexpected gcloud $*" >&2; exit 3 ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "gcloud"), []byte(gcloud), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH"), "CONNECTORS_SMOKE_CLIENT_SECRET=s3cret-smoke"}
+	args := []string{"--region", "europe-west1", "--project", "p", "--impersonate-service-account", admin,
+		"--agent", "mailer", "--agent-impersonate", agentSA, "--mint-url", provider.TokenURL(), "--client-id", "smoke-client",
+		"--console-url", outside(lb.URL) + "/console", "--iap-audience", iapClient}
+
+	r := runSmoke(t, env, args...)
+	t.Logf("scripts/smoke against a stand-in deployment:\n%s", r.stdout)
+	mu.Lock()
+	wrong := slices.Clone(refused)
+	mu.Unlock()
+	if r.err != nil {
+		t.Fatalf("smoke failed: %v\nstdout:\n%s\nstderr:\n%s\nrefused: %q", r.err, r.stdout, r.stderr, wrong)
+	}
+	want := "ok create,ok list,ok token,ok console,ok iap,ok delete"
+	if got := strings.Join(steps(r.stdout), ","); got != want {
+		t.Fatalf("steps %s, want %s\n%s", got, want, r.stdout)
+	}
+	if len(wrong) != 0 {
+		t.Errorf("requests with the wrong bearer: %q", wrong)
+	}
+	if strings.Contains(r.stdout+r.stderr, "s3cret-smoke") {
+		t.Error("the client secret was printed")
+	}
+
+	// The admin function refuses what came through IAP: iap fails, the
+	// run stops there, and the connector is deleted all the same.
+	iapOK.Store(false)
+	r = runSmoke(t, env, args...)
+	if ee, ok := r.err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("want exit status 1, got %v\n%s", r.err, r.stdout)
+	}
+	if got := strings.Join(steps(r.stdout), ","); got != "ok create,ok list,ok token,ok console,FAIL iap" || !strings.Contains(r.stdout, "IAP's assertion") {
+		t.Fatalf("steps %s\n%s", got, r.stdout)
+	}
+	if cs := listAll(t, base); len(cs) != 0 {
+		t.Errorf("a failed smoke run left connectors behind: %v", cs)
 	}
 }
