@@ -51,6 +51,8 @@ locals {
           CONNECTORS_IAP_AUDIENCES = "/projects/${var.project_number}/global/backendServices/${google_compute_backend_service.console[name].generated_id}"
         } : {},
         name == "files" ? { CONNECTORS_FILES_READ_TIMEOUT = "${var.files_read_timeout_seconds}s" } : {},
+        # Only the minting functions read the token-cache key (secrets.tf).
+        f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
       ))
     )
   }
@@ -62,14 +64,17 @@ resource "google_compute_global_address" "console" {
   project = var.project
   name    = "connectors-console"
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }
 
 resource "google_compute_managed_ssl_certificate" "console" {
   count = local.console_enabled ? 1 : 0
 
   project = var.project
-  name    = "connectors-console"
+  # Named after its domain: a new console_domain makes a certificate of
+  # another name, so create_before_destroy can hold both while the proxy
+  # moves over (a fixed name answers 409 on the create).
+  name = "connectors-console-${substr(sha256(var.console_domain), 0, 12)}"
 
   managed {
     domains = [var.console_domain]
@@ -79,7 +84,7 @@ resource "google_compute_managed_ssl_certificate" "console" {
     create_before_destroy = true
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }
 
 # A gen2 function runs as the Cloud Run service of the same name; the NEG
@@ -97,7 +102,7 @@ resource "google_compute_region_network_endpoint_group" "console" {
     service = each.key
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }
 
 resource "google_compute_backend_service" "console" {
@@ -123,6 +128,10 @@ resource "google_compute_url_map" "console" {
 
   project = var.project
   name    = "connectors-console"
+
+  # Its backend services are named inside a dynamic block, which the plan
+  # does not show as a dependency (scripts/deploy checks the order).
+  depends_on = [terraform_data.apis_ready]
 
   # Anything else (token and files included) is sent to the console.
   default_url_redirect {
@@ -187,9 +196,12 @@ resource "google_iap_web_backend_service_iam_member" "console" {
   member              = each.value.member
 }
 
-# IAP reaches the functions as its service agent. The agent exists once IAP
-# is on for a backend service in the project (or after `gcloud beta
-# services identity create --service=iap.googleapis.com`).
+# IAP reaches the functions as its service agent. The agent does not exist
+# until IAP first runs in the project, and only the beta API creates it on
+# demand: cloudbuild.yaml's iap-service-agent step (docs/deploy.md, for a
+# workstation) runs `gcloud beta services identity create
+# --service=iap.googleapis.com` before Terraform. The grant then waits for
+# IAM propagation with the functions (terraform_data.iam_ready).
 resource "google_cloud_run_v2_service_iam_member" "iap_invoker" {
   for_each = local.console_routes
 
@@ -199,5 +211,5 @@ resource "google_cloud_run_v2_service_iam_member" "iap_invoker" {
   role     = "roles/run.invoker"
   member   = local.iap_agent
 
-  depends_on = [google_compute_backend_service.console]
+  depends_on = [google_compute_backend_service.console, terraform_data.iam_ready]
 }

@@ -10,7 +10,7 @@ resource "google_storage_bucket" "sources" {
   # It only ever holds staged zips.
   force_destroy = true
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }
 
 resource "google_storage_bucket_iam_member" "builder_reads_sources" {
@@ -38,6 +38,41 @@ resource "google_storage_bucket_object" "source" {
   }
 }
 
+# The functions' images. Without one, the first deploy of each function
+# races the others to create gcf-artifacts; builds push here instead.
+resource "google_artifact_registry_repository" "functions" {
+  project       = var.project
+  location      = var.region
+  repository_id = "connectors-functions"
+  format        = "DOCKER"
+  description   = "Images of the Connectors functions (Cloud Functions builds)."
+
+  depends_on = [terraform_data.apis_ready]
+}
+
+# IAM grants take effect within minutes, not when the call returns: a build
+# started at once reads the source copy in the gcf-v2-sources-* bucket and
+# pushes its image as connectors-builder through roles granted a moment
+# earlier, and fails with a permission error (the provider's own tests do).
+# Wait before the functions, again whenever the grants change.
+resource "terraform_data" "iam_ready" {
+  triggers_replace = {
+    builder   = sort(keys(google_project_iam_member.builder))
+    functions = sort(concat(keys(google_project_iam_member.firestore), keys(google_project_iam_member.secrets)))
+  }
+
+  provisioner "local-exec" {
+    command = "sleep ${var.iam_propagation_seconds}"
+  }
+
+  depends_on = [
+    google_project_iam_member.builder,
+    google_project_iam_member.firestore,
+    google_project_iam_member.secrets,
+    google_storage_bucket_iam_member.builder_reads_sources,
+  ]
+}
+
 resource "google_cloudfunctions2_function" "function" {
   for_each = local.functions
 
@@ -47,9 +82,10 @@ resource "google_cloudfunctions2_function" "function" {
   description = "Connectors: ${each.key}"
 
   build_config {
-    runtime         = var.go_runtime
-    entry_point     = each.key
-    service_account = "projects/${var.project}/serviceAccounts/${local.builder_sa}"
+    runtime           = var.go_runtime
+    entry_point       = each.key
+    service_account   = "projects/${var.project}/serviceAccounts/${local.builder_sa}"
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
@@ -91,10 +127,7 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   depends_on = [
-    google_project_iam_member.firestore,
-    google_project_iam_member.secrets,
-    google_project_iam_member.builder,
-    google_storage_bucket_iam_member.builder_reads_sources,
+    terraform_data.iam_ready,
     google_secret_manager_secret_version.token_cache_key,
     google_firestore_database.default,
   ]

@@ -11,7 +11,7 @@ resource "google_service_account" "function" {
   display_name = "Connectors function ${each.key}"
   description  = "Runtime identity of the ${each.key} function (${each.value.access} access)."
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }
 
 locals {
@@ -36,6 +36,10 @@ resource "google_project_iam_member" "firestore" {
   project = var.project
   role    = local.firestore_role[each.value.access]
   member  = "serviceAccount:${local.function_sa[each.key]}"
+
+  # Project IAM is read and written through Cloud Resource Manager; the
+  # member is built from strings, so the account's creation is named too.
+  depends_on = [terraform_data.apis_ready, google_service_account.function]
 }
 
 # Secret Manager, as custom roles with exactly the calls the functions make
@@ -53,6 +57,8 @@ resource "google_project_iam_custom_role" "secret_creator" {
   title       = "Connectors secret creator"
   description = "Create Secret Manager secrets (the connectors admin functions); granted with a condition."
   permissions = ["secretmanager.secrets.create"]
+
+  depends_on = [terraform_data.apis_ready]
 }
 
 # What create/update/delete do to a connector's secret once it exists: add a
@@ -71,6 +77,8 @@ resource "google_project_iam_custom_role" "secret_writer" {
     "secretmanager.versions.get",
     "secretmanager.versions.list",
   ]
+
+  depends_on = [terraform_data.apis_ready]
 }
 
 # What minting does: read a connector's bundle (and the token-cache key);
@@ -88,6 +96,8 @@ resource "google_project_iam_custom_role" "secret_minter" {
     "secretmanager.versions.get",
     "secretmanager.versions.list",
   ]
+
+  depends_on = [terraform_data.apis_ready]
 }
 
 locals {
@@ -142,6 +152,8 @@ resource "google_project_iam_member" "secrets" {
     description = each.value.description
     expression  = each.value.expression
   }
+
+  depends_on = [terraform_data.apis_ready, google_service_account.function]
 }
 
 # The files function's own identity, for requests that name no connector.
@@ -151,6 +163,8 @@ resource "google_project_iam_member" "files_default" {
   project = var.project
   role    = each.value
   member  = "serviceAccount:${local.function_sa["files"]}"
+
+  depends_on = [terraform_data.apis_ready, google_service_account.function]
 }
 
 # Builds: gen2 functions are built by Cloud Build as this account, not the
@@ -161,7 +175,7 @@ resource "google_service_account" "builder" {
   account_id   = "connectors-builder"
   display_name = "Connectors function builds"
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }
 
 locals {
@@ -178,6 +192,8 @@ resource "google_project_iam_member" "builder" {
   project = var.project
   role    = each.value
   member  = "serviceAccount:${local.builder_sa}"
+
+  depends_on = [terraform_data.apis_ready, google_service_account.builder]
 }
 
 # Admins find the functions' URLs with gcloud (gcloud functions call and
@@ -188,4 +204,6 @@ resource "google_project_iam_member" "admin_functions_viewer" {
   project = var.project
   role    = "roles/cloudfunctions.viewer"
   member  = each.value
+
+  depends_on = [terraform_data.apis_ready]
 }

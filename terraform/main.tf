@@ -70,8 +70,12 @@ locals {
   token_cache_key  = "${var.secret_prefix}token-cache-key"
 }
 
-resource "google_project_service" "apis" {
-  for_each = toset(concat([
+locals {
+  # Bootstrap APIs (cloudresourcemanager, serviceusage, iam) must already be
+  # on before Terraform runs: the provider reads and enables services
+  # through them (cloudbuild.yaml's bootstrap-apis step; docs/deploy.md).
+  # Listing them here too keeps them on.
+  apis = toset(concat([
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -80,15 +84,37 @@ resource "google_project_service" "apis" {
     "iam.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
+    "serviceusage.googleapis.com",
     "storage.googleapis.com",
     ], local.console_enabled ? [
     # The console's load balancer and Identity-Aware Proxy (console.tf).
     "compute.googleapis.com",
     "iap.googleapis.com",
   ] : []))
+}
+
+resource "google_project_service" "apis" {
+  for_each = local.apis
+
   project            = var.project
   service            = each.value
   disable_on_destroy = false
+}
+
+# An enabled API is not yet serving everywhere when the enablement returns;
+# the provider's guide ("Enabling APIs") has dependents wait a while. A
+# built-in sleep (terraform_data), not hashicorp/time: it runs again only
+# when the set of APIs changes. Every resource that calls a Google API
+# depends on it, directly or through a resource that does
+# (scripts/deploy's plan test checks).
+resource "terraform_data" "apis_ready" {
+  triggers_replace = sort(local.apis)
+
+  provisioner "local-exec" {
+    command = "sleep ${var.api_propagation_seconds}"
+  }
+
+  depends_on = [google_project_service.apis]
 }
 
 # Firestore in native mode. Collections: <prefix>connectors,
@@ -113,5 +139,5 @@ resource "google_firestore_database" "default" {
   # terraform destroy leaves the data alone.
   deletion_policy = "ABANDON"
 
-  depends_on = [google_project_service.apis]
+  depends_on = [terraform_data.apis_ready]
 }

@@ -114,9 +114,47 @@ variable "go_runtime" {
 }
 
 variable "token_cache_key_version" {
-  description = "Bump to write a new random token-cache key (cached tokens are then fetched again)."
+  description = "Bump to write a new random token-cache key: the new version is created before the previous one is destroyed (see token_cache_key_previous_until)."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.token_cache_key_version >= 1 && floor(var.token_cache_key_version) == var.token_cache_key_version
+    error_message = "token_cache_key_version: a whole number, 1 or more."
+  }
+}
+
+variable "token_cache_key_previous_until" {
+  description = "RFC 3339 time (e.g. 2026-12-01T12:00:00Z) until which the previous token-cache key version (token_cache_key_version - 1) stays enabled and accepted by the functions after a rotation; the first apply after it destroys that version. Empty: the previous version is destroyed by the rotating apply itself, after the new one exists."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.token_cache_key_previous_until == "" || can(timecmp(var.token_cache_key_previous_until, "2000-01-01T00:00:00Z"))
+    error_message = "token_cache_key_previous_until: an RFC 3339 time such as 2026-12-01T12:00:00Z, or empty."
+  }
+}
+
+variable "api_propagation_seconds" {
+  description = "How long to wait after enabling the APIs before using them (the provider's guide recommends waiting: an enabled API is not yet serving everywhere)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.api_propagation_seconds >= 0 && floor(var.api_propagation_seconds) == var.api_propagation_seconds
+    error_message = "api_propagation_seconds: a whole number of seconds, 0 or more."
+  }
+}
+
+variable "iam_propagation_seconds" {
+  description = "How long to wait after the IAM grants before the functions are built and the IAP service agent is granted (grants take effect within minutes, not on return)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.iam_propagation_seconds >= 0 && floor(var.iam_propagation_seconds) == var.iam_propagation_seconds
+    error_message = "iam_propagation_seconds: a whole number of seconds, 0 or more."
+  }
 }
 
 variable "max_instance_count" {

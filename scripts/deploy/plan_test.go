@@ -44,6 +44,8 @@ var (
 	console = "console"
 	// readOnly functions must not reach Secret Manager at all.
 	readOnly = []string{"connectors-get", "connectors-list"}
+	// minting functions read the token-cache key.
+	minting = []string{"connectors-test", "files", "token"}
 )
 
 // plan is the part of `terraform show -json` the checks read.
@@ -56,6 +58,9 @@ type plan struct {
 		After        json.RawMessage `json:"after"`
 		AfterUnknown json.RawMessage `json:"after_unknown"`
 	} `json:"output_changes"`
+	// Configuration is the configuration as planned: its resources'
+	// references and depends_on (order_test.go), the provider constraint.
+	Configuration configuration `json:"configuration"`
 }
 
 type resourceChange struct {
@@ -377,9 +382,19 @@ func checkPlan(p *plan) []string {
 			fail("%s: its environment is unknown until apply and the function_environment output does not show it", name)
 		}
 		for _, k := range f.unknownEnv {
-			if k != "CONNECTORS_IAP_AUDIENCES" {
+			// Assigned on creation: the backend service's ID, and the
+			// token-cache key's Secret Manager version numbers.
+			if k != "CONNECTORS_IAP_AUDIENCES" && k != "CONNECTORS_TOKEN_CACHE_KEY_VERSIONS" {
 				fail("%s: %s is unknown until apply", name, k)
 			}
+		}
+		// The minting functions are told which key versions to use (the
+		// previous one too during a rotation's grace period); nothing
+		// else reads the key.
+		_, keysSet := f.env["CONNECTORS_TOKEN_CACHE_KEY_VERSIONS"]
+		keysSet = keysSet || slices.Contains(f.unknownEnv, "CONNECTORS_TOKEN_CACHE_KEY_VERSIONS")
+		if mints := slices.Contains(minting, name); keysSet != mints {
+			fail("%s: CONNECTORS_TOKEN_CACHE_KEY_VERSIONS set: %v, want %v (only the minting functions read the token-cache key)", name, keysSet, mints)
 		}
 		if name == console {
 			// Only its project: no backend, no identity configuration, and
@@ -782,9 +797,20 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 		{"token on Go's default collector", func(p *plan) {
 			for i, rc := range p.ResourceChanges {
 				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "token" {
-					delete(block(p.ResourceChanges[i].Change.After, "service_config")["environment_variables"].(map[string]any), "GOGC")
+					if env, ok := block(p.ResourceChanges[i].Change.After, "service_config")["environment_variables"].(map[string]any); ok {
+						delete(env, "GOGC")
+					}
 				}
 			}
+			// Unknown on the resource (the key versions are): the output.
+			o := p.OutputChanges["function_environment"]
+			var after map[string]map[string]any
+			if err := json.Unmarshal(o.After, &after); err != nil {
+				t.Fatal(err)
+			}
+			delete(after["token"], "GOGC")
+			o.After, _ = json.Marshal(after)
+			p.OutputChanges["function_environment"] = o
 		}, `token: GOGC ""`},
 		{"files timeout shorter than its reads", func(p *plan) {
 			for i, rc := range p.ResourceChanges {

@@ -45,6 +45,11 @@ type Config struct {
 	// (CONNECTORS_REQUEST_TIMEOUT), so that a request to an unreachable
 	// backend ends as 503 unavailable before the platform kills it.
 	RequestTimeout time.Duration
+	// TokenCacheKeyVersions are the token-cache key secret's versions,
+	// the sealing one first, then those still accepted while a rotation's
+	// grace period lasts (CONNECTORS_TOKEN_CACHE_KEY_VERSIONS, e.g. "4,3";
+	// set by Terraform). Empty: the latest version.
+	TokenCacheKeyVersions []string
 }
 
 // Defaults of the token request settings.
@@ -105,7 +110,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
+	if c.TokenCacheKeyVersions, err = versionsVar(getenv, "CONNECTORS_TOKEN_CACHE_KEY_VERSIONS"); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// versionsVar reads a comma-separated list of secret version numbers.
+func versionsVar(getenv func(string) string, name string) ([]string, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n <= 0 || strconv.FormatInt(n, 10) != f {
+			return nil, fmt.Errorf("config: %s: %q is not a comma-separated list of secret version numbers", name, v)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // RequestTimeoutFromEnv reads CONNECTORS_REQUEST_TIMEOUT alone, for the

@@ -28,7 +28,7 @@ func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cf
 	s := &Service{
 		Catalog: cat,
 		Cache:   cache,
-		Sealer:  &Sealer{Secrets: cat.Secrets, Create: createKey},
+		Sealer:  &Sealer{Secrets: cat.Secrets, Create: createKey, Versions: cfg.TokenCacheKeyVersions},
 		OAuth:   OAuth{Client: client},
 		Special: map[string]Minter{
 			connector.GrantGCSServiceAccount: &Google{HTTP: hc, DefaultLifetime: cfg.DefaultTokenLifetime},

@@ -19,7 +19,7 @@ const CacheKeySecretID = "token-cache-key"
 
 // Sealer encrypts credentials for the shared cache with AES-256-GCM, bound
 // to the connector name and revision so an entry cannot be replayed for
-// another connector. The key comes from the secret store, read once.
+// another connector. The keys come from the secret store, read once.
 type Sealer struct {
 	Secrets secret.Store
 	// Create lets the sealer generate the key when the secret does not
@@ -28,18 +28,30 @@ type Sealer struct {
 	// provision it (Terraform), and so do tests with several instances
 	// (ProvisionKey).
 	Create bool
+	// Versions names the key secret's versions to use: the first seals,
+	// and every one of them opens. Terraform lists the new key first and,
+	// for a rotation's grace period, the previous one after it
+	// (CONNECTORS_TOKEN_CACHE_KEY_VERSIONS), so that entries sealed by
+	// instances still running with the previous key stay readable instead
+	// of being minted again. Empty: the latest version alone.
+	Versions []string
 
 	mu   sync.Mutex
-	aead cipher.AEAD
+	keys []cipher.AEAD // keys[0] seals
 }
 
-// NewSealerWithKey returns a sealer over a fixed 32-byte key (tests).
-func NewSealerWithKey(key []byte) (*Sealer, error) {
-	aead, err := newAEAD(key)
-	if err != nil {
-		return nil, err
+// NewSealerWithKey returns a sealer over fixed 32-byte keys (tests): the
+// first seals, all of them open.
+func NewSealerWithKey(key []byte, older ...[]byte) (*Sealer, error) {
+	s := &Sealer{}
+	for _, k := range append([][]byte{key}, older...) {
+		aead, err := newAEAD(k)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = append(s.keys, aead)
 	}
-	return &Sealer{aead: aead}, nil
+	return s, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -53,30 +65,61 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// key loads the AEAD on first use; a failure is retried on the next call.
-func (s *Sealer) key(ctx context.Context) (cipher.AEAD, error) {
+// loadKeys reads the keys on first use; a failure is retried on the next
+// call.
+func (s *Sealer) loadKeys(ctx context.Context) ([]cipher.AEAD, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.aead != nil {
-		return s.aead, nil
+	if s.keys != nil {
+		return s.keys, nil
 	}
-	b, err := s.Secrets.Get(ctx, CacheKeySecretID, "")
-	if errors.Is(err, secret.ErrNotFound) && s.Create {
+	versions := s.Versions
+	if len(versions) == 0 {
+		versions = []string{""} // latest
+	}
+	var keys []cipher.AEAD
+	for i, v := range versions {
+		aead, err := s.loadKey(ctx, v)
+		if err != nil && i > 0 && errors.Is(err, secret.ErrNotFound) {
+			// A previous key destroyed once its grace period ended, before
+			// this instance's configuration caught up: sealing needs only
+			// the first, and entries under the old key are simply minted
+			// again.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, aead)
+	}
+	s.keys = keys
+	return keys, nil
+}
+
+// loadKey reads one version of the key ("" is the latest).
+func (s *Sealer) loadKey(ctx context.Context, version string) (cipher.AEAD, error) {
+	b, err := s.Secrets.Get(ctx, CacheKeySecretID, version)
+	if errors.Is(err, secret.ErrNotFound) && s.Create && version == "" {
 		if err = ProvisionKey(ctx, s.Secrets); err == nil {
 			b, err = s.Secrets.Get(ctx, CacheKeySecretID, "")
 		}
 	}
+	name := "latest"
+	if version != "" {
+		name = "version " + version
+	}
 	if err != nil {
-		return nil, fmt.Errorf("mint: token-cache key: %w", err)
+		return nil, fmt.Errorf("mint: token-cache key (%s): %w", name, err)
 	}
 	raw, err := base64.StdEncoding.DecodeString(b.ClientSecret)
 	if err != nil {
-		return nil, fmt.Errorf("mint: token-cache key is not base64")
+		return nil, fmt.Errorf("mint: token-cache key (%s) is not base64", name)
 	}
-	if s.aead, err = newAEAD(raw); err != nil {
-		return nil, err
+	aead, err := newAEAD(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, name)
 	}
-	return s.aead, nil
+	return aead, nil
 }
 
 // ProvisionKey stores a new random token-cache key in secrets, as
@@ -97,10 +140,11 @@ func aad(name, revision string) []byte {
 
 // Seal encrypts c for connector name at revision.
 func (s *Sealer) Seal(ctx context.Context, name, revision string, c *Credential) ([]byte, error) {
-	aead, err := s.key(ctx)
+	keys, err := s.loadKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	aead := keys[0]
 	plain, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("mint: seal: %w", err)
@@ -110,21 +154,26 @@ func (s *Sealer) Seal(ctx context.Context, name, revision string, c *Credential)
 	return aead.Seal(nonce, nonce, plain, aad(name, revision)), nil
 }
 
-// Open decrypts a sealed credential into c.
+// Open decrypts a sealed credential into c with whichever key sealed it.
 func (s *Sealer) Open(ctx context.Context, name, revision string, sealed []byte, c *Credential) error {
-	aead, err := s.key(ctx)
+	keys, err := s.loadKeys(ctx)
 	if err != nil {
 		return err
 	}
-	if len(sealed) < aead.NonceSize() {
-		return errors.New("mint: open: sealed credential too short")
+	for _, aead := range keys {
+		if len(sealed) < aead.NonceSize() {
+			return errors.New("mint: open: sealed credential too short")
+		}
+		// GCM authenticates: a key that did not seal the entry fails here
+		// rather than yielding garbage.
+		plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad(name, revision))
+		if err != nil {
+			continue
+		}
+		if err := json.Unmarshal(plain, c); err != nil {
+			return errors.New("mint: open: sealed credential is malformed")
+		}
+		return nil
 	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad(name, revision))
-	if err != nil {
-		return errors.New("mint: open: sealed credential does not authenticate")
-	}
-	if err := json.Unmarshal(plain, c); err != nil {
-		return errors.New("mint: open: sealed credential is malformed")
-	}
-	return nil
+	return errors.New("mint: open: sealed credential does not authenticate")
 }

@@ -17,3 +17,7 @@ collection_prefix   = "prod-"
 secret_prefix       = "cx-"
 files_project_roles = ["roles/storage.objectAdmin"]
 console_domain      = "console.connectors-ci.example.com"
+# A token-cache key rotation's grace period: version 2 seals, version 1
+# stays enabled and accepted.
+token_cache_key_version        = 2
+token_cache_key_previous_until = "2999-01-01T00:00:00Z"
