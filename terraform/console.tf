@@ -53,6 +53,7 @@ locals {
         name == "files" ? { CONNECTORS_FILES_READ_TIMEOUT = "${var.files_read_timeout_seconds}s" } : {},
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
+        f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},
       ))
     )
   }

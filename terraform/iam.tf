@@ -22,10 +22,12 @@ locals {
     name => "${sa.account_id}@${var.project}.iam.gserviceaccount.com"
   }
 
+  # Unconditioned, so on every database of the project; the minting
+  # functions' write access to the token cache's is the grant below.
   firestore_role = {
     read  = "roles/datastore.viewer"
     write = "roles/datastore.user"
-    mint  = "roles/datastore.user"
+    mint  = "roles/datastore.viewer"
   }
 }
 
@@ -34,12 +36,30 @@ resource "google_project_iam_member" "firestore" {
   for_each = { for name, f in local.functions : name => f if f.access != "none" }
 
   project = var.project
-  role    = local.firestore_role[each.value.access]
-  member  = "serviceAccount:${local.function_sa[each.key]}"
+  # A rotated refresh token is pinned in the connector's metadata.
+  role   = contains(local.rotating, each.key) ? "roles/datastore.user" : local.firestore_role[each.value.access]
+  member = "serviceAccount:${local.function_sa[each.key]}"
 
   # Project IAM is read and written through Cloud Resource Manager; the
   # member is built from strings, so the account's creation is named too.
   depends_on = [terraform_data.apis_ready, google_service_account.function]
+}
+
+# The minting functions write the token cache, in its own database only.
+resource "google_project_iam_member" "token_cache" {
+  for_each = { for name, f in local.functions : name => f if f.access == "mint" }
+
+  project = var.project
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${local.function_sa[each.key]}"
+
+  condition {
+    title       = "token cache database only"
+    description = "Read and write the shared token cache, nothing else in Firestore."
+    expression  = "resource.name == \"projects/${var.project}/databases/${var.token_cache_database}\""
+  }
+
+  depends_on = [terraform_data.apis_ready, google_service_account.function, google_firestore_database.token_cache]
 }
 
 # Secret Manager, as custom roles with exactly the calls the functions make

@@ -12,9 +12,11 @@ locals {
   #   read:  Firestore read-only; no Secret Manager at all.
   #   write: Firestore read/write; create, version and delete the
   #          connector secrets (by name prefix).
-  #   mint:  Firestore read/write (the shared token cache); read the
-  #          connector secrets and add versions to them (a rotated refresh
-  #          token is written back), by name prefix.
+  #   mint:  the shared token cache's own Firestore database read/write,
+  #          the connectors' read-only (only the rotating functions below
+  #          write connectors too); read the connector secrets and add
+  #          versions to them (a rotated refresh token is written back), by
+  #          name prefix.
   #   none:  no role at all (the console: it serves a page and reads
   #          nothing; see console.tf).
   functions = {
@@ -30,6 +32,12 @@ locals {
   }
 
   groups = toset([for f in local.functions : f.group])
+
+  # The minting functions that may store a rotated refresh token, which
+  # pins a new secret version in the connector's metadata: they write the
+  # connectors' database too. files mints only gcs_service_account and
+  # aws_iam credentials, which never rotate, so it only reads connectors.
+  rotating = ["token", "connectors-test"]
 
   agents_bound = distinct(flatten([for agent, members in var.agent_bindings : members]))
   invokers = {
@@ -128,6 +136,19 @@ resource "terraform_data" "apis_ready" {
 # so an equality or array-contains filter ordered by __name__ ascending needs
 # no composite index. One would be needed only for a descending __name__
 # order or for a second filtered or ordered field, so none is declared.
+# The shared token cache (sealed credentials and leases), apart from the
+# connectors: IAM conditions can name a database, not a collection.
+resource "google_firestore_database" "token_cache" {
+  project     = var.project
+  name        = var.token_cache_database
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+  # Nothing in it outlives an hour; destroy may take it.
+  deletion_policy = "DELETE"
+
+  depends_on = [terraform_data.apis_ready]
+}
+
 resource "google_firestore_database" "default" {
   count = var.create_firestore_database ? 1 : 0
 

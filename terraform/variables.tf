@@ -31,6 +31,17 @@ variable "create_firestore_database" {
   default     = true
 }
 
+variable "token_cache_database" {
+  description = "Name of the Firestore database (created here, beside the connectors' (default) one) that holds the shared token cache. Its own database lets IAM give the minting functions write access to the cache while files only reads connector metadata."
+  type        = string
+  default     = "connectors-token-cache"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.token_cache_database)) && var.token_cache_database != "(default)"
+    error_message = "token_cache_database must be a Firestore database ID: 4-63 lowercase letters, digits and hyphens, starting with a letter, and not (default)."
+  }
+}
+
 variable "admin_members" {
   description = "Who may call the connectors-* functions: IAM members user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_ADMINS (groups cannot be matched against an ID token, so they are refused)."
   type        = list(string)
