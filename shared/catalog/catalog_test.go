@@ -215,7 +215,10 @@ func checkNoOrphans(t *testing.T, b testenv.Backends, cat *catalog.Catalog, swee
 	if err := cat.Delete(ctx, "NoSuchConnector", ""); !errors.Is(err, connector.ErrNotFound) {
 		t.Fatalf("sweep trigger: %v", err)
 	}
-	ids, _ = b.Secrets.IDs(ctx)
+	ids, err = b.Secrets.IDs(ctx)
+	if err != nil {
+		t.Fatalf("list secrets after the sweep: %v", err)
+	}
 	for _, id := range ids {
 		if !referenced[id] {
 			t.Fatalf("orphan secret %s survived the sweep", id)

@@ -141,7 +141,7 @@ func TestSweepDoesNotStarveTheMutation(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("the sweep held the update for %v", took)
 	}
-	if orphans, _ := b.Store.Orphans(context.Background(), time.Time{}, 0); len(orphans) != 1 {
+	if orphans := mustOrphans(t, b.Store); len(orphans) != 1 {
 		t.Fatalf("the orphan record must stay for a later sweep: %v", orphans)
 	}
 }
@@ -208,10 +208,10 @@ func TestUncertainWritesAreResolved(t *testing.T) {
 			if err := cat.Delete(context.Background(), "NoSuchConnector", ""); !errors.Is(err, connector.ErrNotFound) {
 				t.Fatalf("sweep trigger: %v", err)
 			}
-			if ids, _ := b.Secrets.IDs(context.Background()); len(ids) != 0 {
+			if ids := mustIDs(t, b.Secrets); len(ids) != 0 {
 				t.Fatalf("secrets %v survived the sweep", ids)
 			}
-			if recs, _ := b.Store.Orphans(context.Background(), time.Time{}, 0); len(recs) != 0 {
+			if recs := mustOrphans(t, b.Store); len(recs) != 0 {
 				t.Fatalf("orphan records %v survived the sweep", recs)
 			}
 		})
@@ -248,7 +248,7 @@ func TestSweepKeepsSecretsInUse(t *testing.T) {
 	if _, err := cat.Bundle(ctx, c); err != nil {
 		t.Fatalf("the sweep took a live connector's secret: %v", err)
 	}
-	if recs, _ := b.Store.Orphans(ctx, time.Time{}, 0); !slices.Equal(recs, []string{"young"}) {
+	if recs := mustOrphans(t, b.Store); !slices.Equal(recs, []string{"young"}) {
 		t.Fatalf("orphan records %v, want only the young one left", recs)
 	}
 	if _, err := b.Secrets.Get(ctx, "young", ""); err != nil {
@@ -268,7 +268,28 @@ func TestStaleDeleteRecordsNothing(t *testing.T) {
 	if err := cat.Delete(ctx, "Svc", "stale"); !errors.Is(err, connector.ErrConflict) {
 		t.Fatalf("stale delete: %v", err)
 	}
-	if recs, _ := b.Store.Orphans(ctx, time.Time{}, 0); len(recs) != 0 {
+	if recs := mustOrphans(t, b.Store); len(recs) != 0 {
 		t.Fatalf("orphan records %v after a refused delete", recs)
 	}
+}
+
+// mustOrphans lists every orphan record; a failed list fails the test
+// rather than passing for an empty one.
+func mustOrphans(t *testing.T, s connector.Store) []string {
+	t.Helper()
+	recs, err := s.Orphans(context.Background(), time.Time{}, 0)
+	if err != nil {
+		t.Fatalf("list orphan records: %v", err)
+	}
+	return recs
+}
+
+// mustIDs lists every secret, like mustOrphans.
+func mustIDs(t *testing.T, s secret.Store) []string {
+	t.Helper()
+	ids, err := s.IDs(context.Background())
+	if err != nil {
+		t.Fatalf("list secrets: %v", err)
+	}
+	return ids
 }
