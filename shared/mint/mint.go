@@ -178,7 +178,7 @@ func (s *Service) Token(ctx context.Context, name, agent string) (*Credential, e
 
 // TokenLayer is Token, also telling which layer answered.
 func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credential, Layer, error) {
-	conn, err := s.connector(ctx, name, false)
+	conn, err := s.connector(ctx, name, cachedMeta)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -191,21 +191,21 @@ func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credenti
 	if c := s.localGet(conn); c != nil {
 		return c, LayerLocal, nil
 	}
-	return s.shared(ctx, conn, false)
+	return s.shared(ctx, conn, reuse)
 }
 
 // Test mints from the connector called name at the provider, bypassing
 // every cache read, to check its configuration; the result still fills the
 // caches.
 func (s *Service) Test(ctx context.Context, name string) (*Credential, error) {
-	conn, err := s.connector(ctx, name, true)
+	conn, err := s.connector(ctx, name, storedMeta)
 	if err != nil {
 		return nil, err
 	}
 	if !conn.Active {
 		return nil, fmt.Errorf("mint: %s: %w", name, ErrInactive)
 	}
-	c, _, err := s.shared(ctx, conn, true)
+	c, _, err := s.shared(ctx, conn, askProvider)
 	return c, err
 }
 
@@ -215,11 +215,30 @@ type filled struct {
 	layer Layer
 }
 
-// shared runs one fill per connector revision in this process; callers
-// that give up (ctx) leave the fill running for the others.
-func (s *Service) shared(ctx context.Context, conn *connector.Connector, force bool) (*Credential, Layer, error) {
+// fillMode is what a fill may answer with.
+type fillMode uint8
+
+const (
+	// reuse: a usable credential from the shared cache, else a new one.
+	reuse fillMode = iota
+	// askProvider: always a new one from the provider (connectors-test),
+	// which still fills the caches.
+	askProvider
+)
+
+// metaRead is where connector metadata is read from.
+type metaRead uint8
+
+const (
+	cachedMeta metaRead = iota // the in-process copy, if under MetadataTTL old
+	storedMeta                 // the store, always
+)
+
+// shared runs one fill per connector revision and mode in this process;
+// callers that give up (ctx) leave the fill running for the others.
+func (s *Service) shared(ctx context.Context, conn *connector.Connector, mode fillMode) (*Credential, Layer, error) {
 	key := conn.Name + "\x00" + conn.Revision
-	if force {
+	if mode == askProvider {
 		key = "test\x00" + key
 	}
 	ch := s.group.DoChan(key, func() (_ any, err error) {
@@ -228,7 +247,7 @@ func (s *Service) shared(ctx context.Context, conn *connector.Connector, force b
 		defer s.recoverFill(conn.Name, &err)
 		fillCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(s.LeaseTTL, DefaultLeaseTTL)+5*time.Second)
 		defer cancel()
-		c, layer, err := s.fill(fillCtx, conn, force)
+		c, layer, err := s.fill(fillCtx, conn, mode)
 		return filled{c, layer}, err
 	})
 	select {
@@ -271,7 +290,7 @@ func (s *Service) log() *slog.Logger {
 
 // fill finds a usable credential in the shared cache, or takes the lease
 // and mints one, or waits for the lease holder's result.
-func (s *Service) fill(ctx context.Context, conn *connector.Connector, force bool) (*Credential, Layer, error) {
+func (s *Service) fill(ctx context.Context, conn *connector.Connector, mode fillMode) (*Credential, Layer, error) {
 	poll := orDefault(s.PollInterval, DefaultPollInterval)
 	// The lease belongs to this fill, not to the instance: two fills of one
 	// instance (callers that read different revisions, say, one from before
@@ -283,13 +302,13 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 		if err != nil {
 			return nil, 0, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
-		if !force {
-			c, newer, err := s.tryUse(ctx, conn, e, now)
-			if err != nil || c != nil {
-				return c, LayerShared, err
+		if mode == reuse {
+			u, err := s.tryUse(ctx, conn, e, now)
+			if err != nil || u.cred != nil {
+				return u.cred, LayerShared, err
 			}
-			if newer != nil {
-				conn = newer
+			if u.newer != nil {
+				conn = u.newer
 				continue
 			}
 		}
@@ -306,15 +325,15 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, force boo
 		if !ok {
 			continue
 		}
-		if !force {
+		if mode == reuse {
 			// Another instance may have filled it between Load and Acquire.
-			c, newer, err := s.tryUse(ctx, conn, read, now)
-			if err != nil || c != nil || newer != nil {
+			u, err := s.tryUse(ctx, conn, read, now)
+			if err != nil || u.cred != nil || u.newer != nil {
 				_ = s.Cache.Release(ctx, conn.Name, holder)
-				if err != nil || c != nil {
-					return c, LayerShared, err
+				if err != nil || u.cred != nil {
+					return u.cred, LayerShared, err
 				}
-				conn = newer
+				conn = u.newer
 				continue
 			}
 		}
@@ -337,7 +356,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 	if conn.GrantType == connector.GrantRefreshToken {
 		// The refresh token may have rotated since the metadata was cached;
 		// using a superseded one would make the provider revoke the chain.
-		fresh, err := s.connector(ctx, conn.Name, true)
+		fresh, err := s.connector(ctx, conn.Name, storedMeta)
 		if err != nil {
 			return nil, err
 		}
@@ -367,7 +386,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		if conn.GrantType == connector.GrantRefreshToken {
 			// Ask again with what is stored now, never with a token that
 			// may have been superseded meanwhile.
-			if conn, err = s.connector(ctx, conn.Name, true); err != nil {
+			if conn, err = s.connector(ctx, conn.Name, storedMeta); err != nil {
 				return nil, err
 			}
 			if conn, bundle, err = s.current(ctx, conn); err != nil {
@@ -403,29 +422,36 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 	return &cred, nil
 }
 
+// use is what a shared cache entry offers a fill: a credential to answer
+// with, or a newer connector to fill for instead; neither means mint.
+type use struct {
+	cred  *Credential
+	newer *connector.Connector
+}
+
 // tryUse returns the credential of a shared entry usable for conn. When
 // the entry is fresh but for another revision, either this instance's
 // metadata is behind (a rotation or an admin change elsewhere) or the entry
 // is stale: the store decides, and a newer connector is returned to retry
 // with.
-func (s *Service) tryUse(ctx context.Context, conn *connector.Connector, e *tokencache.Entry, now time.Time) (*Credential, *connector.Connector, error) {
+func (s *Service) tryUse(ctx context.Context, conn *connector.Connector, e *tokencache.Entry, now time.Time) (use, error) {
 	if c := s.usable(ctx, conn, e, now); c != nil {
-		return c, nil, nil
+		return use{cred: c}, nil
 	}
 	if e == nil || len(e.Sealed) == 0 || e.Revision == conn.Revision || !now.Before(e.Expiry) {
-		return nil, nil, nil
+		return use{}, nil
 	}
-	fresh, err := s.connector(ctx, conn.Name, true)
+	stored, err := s.connector(ctx, conn.Name, storedMeta)
 	if err != nil {
-		return nil, nil, err
+		return use{}, err
 	}
-	if fresh.Revision == conn.Revision {
-		return nil, nil, nil
+	if stored.Revision == conn.Revision {
+		return use{}, nil
 	}
-	if !fresh.Active {
-		return nil, nil, fmt.Errorf("mint: %s: %w", conn.Name, ErrInactive)
+	if !stored.Active {
+		return use{}, fmt.Errorf("mint: %s: %w", conn.Name, ErrInactive)
 	}
-	return nil, fresh, nil
+	return use{newer: stored}, nil
 }
 
 // Upstream retries: at most mintAttempts calls, backing off from
@@ -508,7 +534,7 @@ func (s *Service) localPut(conn *connector.Connector, c *Credential) {
 // sees it (cached for MetadataTTL), for functions that check a connector
 // before minting from it.
 func (s *Service) Connector(ctx context.Context, name string) (*connector.Connector, error) {
-	return s.connector(ctx, name, false)
+	return s.connector(ctx, name, cachedMeta)
 }
 
 // Bundle returns conn's secrets from the per-version cache minting uses.
@@ -529,7 +555,7 @@ func (s *Service) current(ctx context.Context, conn *connector.Connector) (*conn
 		if err == nil || !errors.Is(err, secret.ErrNotFound) {
 			return conn, b, err
 		}
-		fresh, ferr := s.connector(ctx, conn.Name, true)
+		fresh, ferr := s.connector(ctx, conn.Name, storedMeta)
 		if ferr != nil {
 			return nil, secret.Bundle{}, ferr
 		}
@@ -540,10 +566,10 @@ func (s *Service) current(ctx context.Context, conn *connector.Connector) (*conn
 	}
 }
 
-// connector returns the metadata, from the in-process cache unless fresh is
-// set or the cached copy is older than MetadataTTL.
-func (s *Service) connector(ctx context.Context, name string, fresh bool) (*connector.Connector, error) {
-	if !fresh {
+// connector returns the metadata: from the in-process copy when read is
+// cachedMeta and the copy is under MetadataTTL old, else from the store.
+func (s *Service) connector(ctx context.Context, name string, read metaRead) (*connector.Connector, error) {
+	if read == cachedMeta {
 		s.mu.Lock()
 		m, ok := s.meta[name]
 		s.mu.Unlock()
