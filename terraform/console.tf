@@ -51,6 +51,10 @@ locals {
           CONNECTORS_IAP_AUDIENCES = "/projects/${var.project_number}/global/backendServices/${google_compute_backend_service.console[name].generated_id}"
         } : {},
         name == "files" ? { CONNECTORS_FILES_READ_TIMEOUT = "${var.files_read_timeout_seconds}s" } : {},
+        # The audiences its callers' ID tokens must carry: its own URLs,
+        # known before apply (the run.app URL Cloud Run reports is derived
+        # from Host and K_SERVICE; see shared/auth).
+        { CONNECTORS_AUDIENCE = "https://${var.region}-${var.project}.cloudfunctions.net/${name},https://${name}-${var.project_number}.${var.region}.run.app" },
       ))
     )
   }
