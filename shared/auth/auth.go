@@ -980,6 +980,14 @@ func (a *Authenticator) MayActFor(p Principal, agent string) bool {
 	return a.bindings[agent][strings.ToLower(p.Email)]
 }
 
+// Unbound reports whether agent IDs are bound to no principals outside a
+// local run: then every agent principal may act for every agent ID, and a
+// connector's agents list does not separate one agent runtime from another.
+// Deployments log a warning at start in this mode.
+func (a *Authenticator) Unbound() bool {
+	return len(a.bindings) == 0 && !a.local
+}
+
 // isLoopback reports whether a RemoteAddr ("host:port") is a loopback
 // address: 127.0.0.0/8, ::1, or IPv4 loopback mapped into IPv6.
 func isLoopback(remoteAddr string) bool {

@@ -8,6 +8,7 @@ package platform
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -39,6 +40,12 @@ type Platform struct {
 // connections are made on first use, so a function that never reads
 // secrets never dials Secret Manager.
 func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error) {
+	return fromEnv(ctx, getenv, os.Stdout)
+}
+
+// fromEnv is FromEnv logging to logs.
+func fromEnv(ctx context.Context, getenv func(string) string, logs io.Writer) (*Platform, error) {
+	log := logging.New(logs)
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -51,6 +58,12 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 	if err != nil {
 		return nil, err
 	}
+	if authn.Unbound() {
+		// Terraform refuses this unless allow_unbound_agents is set; a
+		// deployment made otherwise should hear it too.
+		log.Warn("unbound agents: " + auth.EnvAgentBindings + " is empty, so every agent principal may act for every agent ID " +
+			"and a connector's agents list does not separate agent runtimes; bind agent IDs to principals (Terraform: agent_bindings)")
+	}
 	store, err := firestore.New(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -62,7 +75,6 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 		return nil, err
 	}
 	secrets.Prefix = cfg.SecretPrefix
-	log := logging.New(os.Stdout)
 	return &Platform{
 		Config: cfg,
 		Auth:   authn,
