@@ -54,6 +54,10 @@ locals {
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},
+        # The audiences its callers' ID tokens must carry: its own URLs,
+        # known before apply (the run.app URL Cloud Run reports is derived
+        # from Host and K_SERVICE; see shared/auth).
+        { CONNECTORS_AUDIENCE = "https://${var.region}-${var.project}.cloudfunctions.net/${name},https://${name}-${var.project_number}.${var.region}.run.app" },
       ))
     )
   }

@@ -53,7 +53,7 @@ variable "admin_members" {
 }
 
 variable "agent_members" {
-  description = "Agent runtimes that may call token and files for any agent ID: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS."
+  description = "Agent runtimes that may call token and files: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS. They act for the agent IDs agent_bindings binds them to, or, only with allow_unbound_agents, for any agent ID."
   type        = list(string)
   default     = []
 
@@ -74,6 +74,17 @@ variable "agent_bindings" {
       alltrue([for m in members : can(regex("^(user|serviceAccount):[^@\\s,;|=:]+@[^@\\s,;|=:]+$", m))])
     ])
     error_message = "agent_bindings: agent IDs without spaces or ;|=, each with at least one user:EMAIL or serviceAccount:EMAIL."
+  }
+}
+
+variable "allow_unbound_agents" {
+  description = "Deploy without agent_bindings: every agent principal may then act for every agent ID, so a connector's agents list protects nothing between agent runtimes. Must be set to true to deploy with agent_bindings empty; the functions log a warning at start in that mode."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = var.allow_unbound_agents || length(var.agent_bindings) > 0
+    error_message = "agent_bindings is empty: every agent principal could act for every agent ID. Bind agent IDs to the principals that may act for them in agent_bindings, or set allow_unbound_agents = true to accept unbound mode."
   }
 }
 

@@ -171,6 +171,8 @@ func (a *app) Names() []string {
 
 // Handler routes /<function-name> to each function, as Cloud Functions
 // gives each its own URL, under the request deadline a deployment has.
+// Requests for a foreign Host or from a foreign Origin are refused first
+// (loopbackOnly): local-dev holds every role.
 func (a *app) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for name, h := range a.handlers {
@@ -186,7 +188,7 @@ func (a *app) Handler() http.Handler {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"functions": a.Names()})
 	})
-	return mux
+	return loopbackOnly(mux)
 }
 
 // Close releases the embedded databases.

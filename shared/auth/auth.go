@@ -20,15 +20,42 @@
 //
 // # Audience
 //
-// When Config.Audience is set, a token's aud claim must equal it exactly; set
-// it to the function's URL (for a gen2 function, the URL Cloud Run checks, e.g.
-// https://REGION-PROJECT.cloudfunctions.net/NAME or https://NAME-HASH.a.run.app)
-// or to a Cloud Run custom audience. When it is empty, the audience is derived
-// from the request: "https://" + Host, optionally followed by a leading part of
-// the request path that ends at a "/" boundary. So for a request to
-// https://h/token/x the accepted audiences are https://h, https://h/token and
-// https://h/token/x. Deriving is convenient but trusts the Host header that the
-// platform routed on; an explicit audience is the stronger choice.
+// An ID token minted for one function must not be accepted by another: Google
+// mints them for any audience a caller names, and a function that receives a
+// token (or its logs, or a proxy in between) could otherwise replay it at
+// every other function of the project. So a token's aud claim (a trailing
+// "/" ignored) must be one of this function's own URLs, or an allow-listed
+// OAuth client ID. Accepted, in this order:
+//
+//  1. One of Config.ClientIDs: by default only gcloud's own client ID
+//     (GcloudClientID), which is the audience of the tokens `gcloud
+//     functions call` and `gcloud auth print-identity-token` send for a
+//     user account. Such a token is not bound to any function; it is
+//     accepted so that admins can call as themselves.
+//  2. One of Config.Audience and Config.Audiences, exactly: the function's
+//     URLs, which Terraform sets (https://REGION-PROJECT.cloudfunctions.net/NAME
+//     and https://NAME-PROJECT_NUMBER.REGION.run.app), or a Cloud Run
+//     custom audience. The bare origin https://REGION-PROJECT.cloudfunctions.net,
+//     which every function of the project shares, is refused in the
+//     configuration.
+//  3. With Config.Service (the Cloud Run service name, K_SERVICE, which a
+//     gen2 function shares with its name): "https://" + Host when Host is
+//     one of that service's run.app host names (NAME-HASH-REGION.a.run.app,
+//     the URL Cloud Run reports, which is known only after deployment, or
+//     NAME-PROJECT_NUMBER.REGION.run.app), and "https://" + Host + "/" +
+//     NAME when Host is a cloudfunctions.net host. Cloud Run routes on Host,
+//     so a request whose Host is another service's never reaches this one.
+//  4. Only when neither audiences nor a service are configured (a local
+//     run, tests), the audience is derived from the request: "https://" +
+//     Host followed by a leading part of the request path of at least one
+//     segment, ending at a "/" boundary. So for a request to
+//     https://h/token/x the accepted audiences are https://h/token and
+//     https://h/token/x. The bare origin https://h is accepted only when h
+//     is a run.app host, which names one service.
+//
+// The same check applies to tokens whose signature Cloud Run removed (see
+// below): Cloud Run checked the audience against what it accepts for the
+// service, and this check is the function's own.
 //
 // # Cloud Run strips the signature it checked
 //
@@ -62,11 +89,8 @@
 //   - Otherwise a stripped token in Authorization is accepted without
 //     checking its signature, and a signed one is verified.
 //
-// The audience of a stripped token is not checked again: Cloud Run checked
-// it against what it accepts for this service, which for a user account
-// includes gcloud's own client ID (so `gcloud functions call` works for
-// admins calling as themselves). Every other check (expiry, issuer, email,
-// email_verified) still applies. A stripped token in Authorization next to an
+// A stripped token's audience is checked as a signed one's is (see
+// "Audience"), and so are expiry, issuer, email and email_verified. A stripped token in Authorization next to an
 // X-Serverless-Authorization header is never trusted: Cloud Run checked the
 // latter, so the former could be forged by anyone.
 //
@@ -134,6 +158,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -157,6 +183,11 @@ var (
 	// tell callers that their valid tokens are bad.
 	ErrUnavailable = errors.New("authentication unavailable")
 )
+
+// GcloudClientID is the OAuth client ID of the Google Cloud SDK: the aud of
+// the ID tokens `gcloud auth print-identity-token` and `gcloud functions
+// call` send for a user account.
+const GcloudClientID = "32555940559.apps.googleusercontent.com"
 
 // LocalDev is the name of the principal of unauthenticated loopback requests
 // in local mode.
@@ -237,9 +268,21 @@ func (p Principal) Has(r Role) bool {
 
 // Config says whom to trust.
 type Config struct {
-	// Audience is the aud claim tokens must carry; empty derives it from
-	// each request (see the package documentation).
-	Audience string
+	// Audience and Audiences are the aud claims tokens may carry: the
+	// function's own URLs (see "Audience" in the package documentation).
+	// Both empty, with Service empty too, derives them from each request.
+	Audience  string
+	Audiences []string
+	// Service is the Cloud Run service name (K_SERVICE; a gen2 function's
+	// name). When set, "https://" + Host is accepted as an audience only
+	// when Host is one of this service's run.app host names (or Host +
+	// "/" + Service for a cloudfunctions.net Host), and nothing is derived
+	// from the request path.
+	Service string
+	// ClientIDs are OAuth client IDs accepted as audiences besides the
+	// function's URLs. nil means GcloudClientID alone; an empty, non-nil
+	// slice accepts none.
+	ClientIDs []string
 	// Admins are the principals with RoleAdmin: emails, optionally in IAM
 	// member form ("user:a@example.com", "serviceAccount:sa@p.iam.gserviceaccount.com").
 	Admins []string
@@ -271,7 +314,9 @@ type Config struct {
 // Authenticator checks requests against a Config. It is safe for concurrent
 // use.
 type Authenticator struct {
-	audience      string
+	audiences     map[string]bool // Config.Audience and Audiences, trailing "/" trimmed
+	service       string          // Config.Service, lower-cased
+	clientIDs     map[string]bool
 	local         bool
 	trustCloudRun bool // Config.TrustCloudRunIAM
 	admins        map[string]bool
@@ -292,7 +337,9 @@ type Authenticator struct {
 // malformed, so that a typo surfaces at start-up rather than as a 403 later.
 func New(cfg Config, keys *http.Client) (*Authenticator, error) {
 	a := &Authenticator{
-		audience:      strings.TrimSpace(cfg.Audience),
+		audiences:     map[string]bool{},
+		service:       strings.ToLower(strings.TrimSpace(cfg.Service)),
+		clientIDs:     map[string]bool{},
 		local:         cfg.Local,
 		trustCloudRun: cfg.TrustCloudRunIAM,
 		admins:        map[string]bool{},
@@ -303,6 +350,29 @@ func New(cfg Config, keys *http.Client) (*Authenticator, error) {
 	if cfg.Local && cfg.TrustCloudRunIAM {
 		// A local run has no Cloud Run front end to vouch for anything.
 		return nil, errors.New("auth: Config.TrustCloudRunIAM cannot be combined with Config.Local")
+	}
+	for _, aud := range append([]string{cfg.Audience}, cfg.Audiences...) {
+		if aud = strings.TrimSpace(aud); aud == "" {
+			continue
+		}
+		if err := checkFunctionAudience(aud); err != nil {
+			return nil, fmt.Errorf("auth: Config.Audiences: %w", err)
+		}
+		a.audiences[strings.TrimSuffix(aud, "/")] = true
+	}
+	if a.service != "" && !serviceName.MatchString(a.service) {
+		return nil, fmt.Errorf("auth: Config.Service: %s is not a Cloud Run service name", clip(a.service))
+	}
+	clientIDs := cfg.ClientIDs
+	if clientIDs == nil {
+		clientIDs = []string{GcloudClientID}
+	}
+	for _, id := range clientIDs {
+		id = strings.TrimSpace(id)
+		if id == "" || strings.ContainsAny(id, " \t,/:") {
+			return nil, fmt.Errorf("auth: Config.ClientIDs: %s is not an OAuth client ID", clip(id))
+		}
+		a.clientIDs[id] = true
 	}
 	if err := addMembers(a.admins, cfg.Admins); err != nil {
 		return nil, fmt.Errorf("auth: Config.Admins: %w", err)
@@ -554,15 +624,12 @@ func (a *Authenticator) verify(r *http.Request, header, token string, trustStrip
 	if stripped && !trustStripped {
 		return "", fail(ErrUnauthenticated, token, "%s", strippedReason(header))
 	}
-	// Cloud Run checked a stripped token's audience itself, against what it
-	// accepts for this service: its URL, a custom audience, or for a user
-	// account gcloud's own client ID (what `gcloud functions call` and
-	// `gcloud auth print-identity-token` send). Checking it again here would
-	// refuse admins calling as themselves.
-	if !stripped {
-		if err := a.checkAudience(r, claims.Audience); err != nil {
-			return "", fail(ErrUnauthenticated, token, "%v", err)
-		}
+	// A stripped token's audience was checked by Cloud Run against what it
+	// accepts for the service; it is checked here too, against this
+	// function's own URLs and client IDs, so that a token minted for
+	// another function is refused whatever Cloud Run accepted.
+	if err := a.checkAudience(r, claims.Audience); err != nil {
+		return "", fail(ErrUnauthenticated, token, "%v", err)
 	}
 	if err := checkIssuer(claims.Issuer); err != nil {
 		return "", fail(ErrUnauthenticated, token, "%v", err)
@@ -762,29 +829,89 @@ func strippedReason(header string) string {
 		"(or deploy the function privately with " + EnvTrustCloudRunIAM + "=true)"
 }
 
-// checkAudience compares the aud claim with the configured audience, or with
-// the audiences derived from r (see the package documentation).
+// checkAudience accepts aud when it names this function or an allow-listed
+// client ID (see "Audience" in the package documentation).
 func (a *Authenticator) checkAudience(r *http.Request, aud string) error {
 	if aud == "" {
 		return errors.New("the token has no audience")
 	}
-	if a.audience != "" {
-		if aud != a.audience {
-			return fmt.Errorf("the token's audience %s is not %q; mint it for this function's URL", clip(aud), a.audience)
-		}
+	if a.clientIDs[aud] {
+		return nil
+	}
+	want := strings.TrimSuffix(aud, "/")
+	if a.audiences[want] {
 		return nil
 	}
 	host := strings.ToLower(r.Host)
+	if a.service != "" {
+		if host != "" && (want == "https://"+host && isRunAppHostOf(host, a.service) ||
+			strings.HasSuffix(host, ".cloudfunctions.net") && want == "https://"+host+"/"+a.service) {
+			return nil
+		}
+		return fmt.Errorf("the token's audience %s is not one of this function's URLs; mint it for %s", clip(aud), a.ownURLs(host))
+	}
+	if len(a.audiences) > 0 {
+		return fmt.Errorf("the token's audience %s is not one of this function's URLs; mint it for %s", clip(aud), a.ownURLs(host))
+	}
 	if host == "" {
 		return errors.New("the request has no Host to derive the expected audience from")
 	}
 	origin := "https://" + host
 	full := origin + strings.TrimSuffix(r.URL.EscapedPath(), "/")
-	want := strings.TrimSuffix(aud, "/")
-	if want == origin || (strings.HasPrefix(want, origin+"/") && (full == want || strings.HasPrefix(full, want+"/"))) {
+	if want == origin && strings.HasSuffix(host, ".run.app") {
+		// A run.app host names one service.
 		return nil
 	}
-	return fmt.Errorf("the token's audience %s is not this function's URL %s", clip(aud), origin)
+	if strings.HasPrefix(want, origin+"/") && (full == want || strings.HasPrefix(full, want+"/")) {
+		return nil
+	}
+	if want == origin {
+		return fmt.Errorf("the token's audience %s is the bare origin, which every function behind %s shares; mint it for this function's URL %s", clip(aud), host, full)
+	}
+	return fmt.Errorf("the token's audience %s is not this function's URL %s", clip(aud), full)
+}
+
+// ownURLs lists the audiences a caller may mint for, for an error message.
+func (a *Authenticator) ownURLs(host string) string {
+	var urls []string
+	for u := range a.audiences {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	if a.service != "" && isRunAppHostOf(host, a.service) {
+		urls = append(urls, "https://"+host)
+	}
+	if len(urls) == 0 {
+		return "this function's URL"
+	}
+	return strings.Join(urls, " or ")
+}
+
+// serviceName is a Cloud Run service name (and so a gen2 function's).
+var serviceName = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// runAppSuffix matches what follows "SERVICE-" in a run.app host name:
+// "HASH-REGIONCODE.a.run.app" (e.g. "abc123xyz0-ew.a.run.app") or
+// "PROJECT_NUMBER.REGION.run.app" (e.g. "123456789012.europe-west1.run.app").
+var runAppSuffix = regexp.MustCompile(`^(?:[a-z0-9]+-[a-z]{2,4}\.a\.run\.app|[0-9]+\.[a-z]+-[a-z]+[0-9]+\.run\.app)$`)
+
+// isRunAppHostOf reports whether host is one of service's run.app host names.
+func isRunAppHostOf(host, service string) bool {
+	rest, ok := strings.CutPrefix(host, service+"-")
+	return ok && runAppSuffix.MatchString(rest)
+}
+
+// checkFunctionAudience rejects a configured audience that is not one URL,
+// or that every function of a project shares.
+func checkFunctionAudience(aud string) error {
+	u, err := url.Parse(aud)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(aud, " \t,"):
+		return fmt.Errorf("audience %s is not one https:// URL", clip(aud))
+	case strings.HasSuffix(strings.ToLower(u.Host), ".cloudfunctions.net") && strings.Trim(u.Path, "/") == "":
+		return fmt.Errorf("audience %s is the origin every function of the project shares; use https://%s/FUNCTION_NAME", clip(aud), u.Host)
+	}
+	return nil
 }
 
 func checkIssuer(iss string) error {
@@ -851,6 +978,14 @@ func (a *Authenticator) MayActFor(p Principal, agent string) bool {
 		return true
 	}
 	return a.bindings[agent][strings.ToLower(p.Email)]
+}
+
+// Unbound reports whether agent IDs are bound to no principals outside a
+// local run: then every agent principal may act for every agent ID, and a
+// connector's agents list does not separate one agent runtime from another.
+// Deployments log a warning at start in this mode.
+func (a *Authenticator) Unbound() bool {
+	return len(a.bindings) == 0 && !a.local
 }
 
 // isLoopback reports whether a RemoteAddr ("host:port") is a loopback

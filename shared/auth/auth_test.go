@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -640,8 +641,11 @@ func TestAuthenticateCloudRun(t *testing.T) {
 		{name: "on: stripped X-S-A user token with gcloud's audience",
 			mode: "on", headers: map[string][]string{xsa: {bearer(stripped(adminEmail, map[string]any{"aud": "32555940559.apps.googleusercontent.com"}))}},
 			need: auth.RoleAdmin, email: adminEmail},
-		{name: "on: a signed token's audience is still ours to check",
+		{name: "on: a signed token for gcloud's client ID is accepted like a stripped one",
 			mode: "on", headers: map[string][]string{authz: {bearer(g.Sign(t, g.Key, authtest.Claims(adminEmail, "32555940559.apps.googleusercontent.com")))}},
+			need: auth.RoleAdmin, email: adminEmail},
+		{name: "on: a signed token's audience is still ours to check",
+			mode: "on", headers: map[string][]string{authz: {bearer(g.Sign(t, g.Key, authtest.Claims(adminEmail, "1234-other.apps.googleusercontent.com")))}},
 			need: auth.RoleAdmin, want: auth.ErrUnauthenticated, reason: "audience"},
 		{name: "on: stripped, wrong issuer",
 			mode: "on", headers: map[string][]string{authz: {bearer(stripped(adminEmail, map[string]any{"iss": "https://evil.example.com"}))}},
@@ -757,5 +761,104 @@ func runHeaderCases(t *testing.T, authns map[string]*auth.Authenticator, tests [
 				t.Errorf("principal %+v returned with an error", p)
 			}
 		})
+	}
+}
+
+// TestAudienceFunctionURLs: what a deployment accepts, configured as
+// Terraform configures it: the function's cloudfunctions.net and run.app
+// URLs, the run.app URL Cloud Run reports (from Host and K_SERVICE), and
+// gcloud's client ID, so that `gcloud functions call` keeps working.
+func TestAudienceFunctionURLs(t *testing.T) {
+	g := authtest.NewIssuer(t)
+	const (
+		cfURL     = "https://europe-west1-proj.cloudfunctions.net/token"
+		detURL    = "https://token-123456789012.europe-west1.run.app"
+		hashHost  = "token-abc123xyz0-ew.a.run.app"
+		otherHash = "files-abc123xyz0-ew.a.run.app"
+	)
+	env := map[string]string{
+		"CONNECTORS_AUDIENCE":            cfURL + "," + detURL,
+		"K_SERVICE":                      "token",
+		"CONNECTORS_TRUST_CLOUD_RUN_IAM": "true",
+		"CONNECTORS_AGENT_PRINCIPALS":    agentEmail,
+	}
+	build := func(edits map[string]string) *auth.Authenticator {
+		e := map[string]string{}
+		for k, v := range env {
+			e[k] = v
+		}
+		for k, v := range edits {
+			e[k] = v
+		}
+		cfg, err := auth.ConfigFromEnv(func(k string) string { return e[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newAuth(t, cfg, g.Client)
+	}
+	deployed := build(nil)
+	noClients := build(map[string]string{"CONNECTORS_CLIENT_IDS": "none"})
+	otherClient := build(map[string]string{"CONNECTORS_CLIENT_IDS": "99-mine.apps.googleusercontent.com"})
+
+	cases := []struct {
+		name string
+		a    *auth.Authenticator
+		url  string
+		aud  string
+		ok   bool
+	}{
+		{"cloudfunctions.net URL", deployed, cfURL, cfURL, true},
+		{"cloudfunctions.net URL, slash", deployed, cfURL, cfURL + "/", true},
+		{"cloudfunctions.net URL on run.app", deployed, "https://" + hashHost + "/", cfURL, true},
+		{"deterministic run.app URL", deployed, detURL + "/", detURL, true},
+		{"Cloud Run's reported URL", deployed, "https://" + hashHost + "/", "https://" + hashHost, true},
+		{"Cloud Run's reported URL, other Host", deployed, "https://token-123456789012.europe-west1.run.app/", "https://" + hashHost, false},
+		{"another service's run.app URL", deployed, "https://" + otherHash + "/", "https://" + otherHash, false},
+		{"a look-alike run.app URL", deployed, "https://token-evil-abc123xyz0-ew.a.run.app/", "https://token-evil-abc123xyz0-ew.a.run.app", false},
+		{"another function", deployed, cfURL, "https://europe-west1-proj.cloudfunctions.net/files", false},
+		{"the shared origin", deployed, cfURL, "https://europe-west1-proj.cloudfunctions.net", false},
+		{"a path below the function", deployed, cfURL, cfURL + "/x", false},
+		{"gcloud's client ID", deployed, cfURL, auth.GcloudClientID, true},
+		{"gcloud's client ID, none allowed", noClients, cfURL, auth.GcloudClientID, false},
+		{"gcloud's client ID, another allowed", otherClient, cfURL, auth.GcloudClientID, false},
+		{"an allowed client ID", otherClient, cfURL, "99-mine.apps.googleusercontent.com", true},
+	}
+	for _, c := range cases {
+		for _, strip := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s stripped=%v", c.name, strip), func(t *testing.T) {
+				tok := g.Token(t, agentEmail, c.aud)
+				if strip {
+					tok = authtest.Strip(tok)
+				}
+				r := httptest.NewRequest(http.MethodPost, c.url, nil)
+				r.Header.Set("Authorization", "Bearer "+tok)
+				p, err := c.a.Authenticate(r, auth.RoleAgent)
+				if c.ok {
+					if err != nil || p.Email != agentEmail {
+						t.Fatalf("Authenticate = %+v, %v; want %s", p, err, agentEmail)
+					}
+					return
+				}
+				checkErr(t, err, auth.ErrUnauthenticated, 401, tok)
+			})
+		}
+	}
+
+	// The service alone (no configured URLs): the cloudfunctions.net URL
+	// follows from a cloudfunctions.net Host and the service name.
+	serviceOnly := build(map[string]string{"CONNECTORS_AUDIENCE": ""})
+	for aud, ok := range map[string]bool{cfURL: true, "https://europe-west1-proj.cloudfunctions.net": false, "https://europe-west1-proj.cloudfunctions.net/files": false} {
+		r := httptest.NewRequest(http.MethodPost, "https://europe-west1-proj.cloudfunctions.net/", nil)
+		r.Header.Set("Authorization", "Bearer "+g.Token(t, agentEmail, aud))
+		if _, err := serviceOnly.Authenticate(r, auth.RoleAgent); (err == nil) != ok {
+			t.Errorf("service only, aud %s: err = %v, want ok=%v", aud, err, ok)
+		}
+	}
+
+	if _, err := auth.New(auth.Config{Service: "Bad_Name"}, nil); err == nil {
+		t.Error("a malformed service name was accepted")
+	}
+	if _, err := auth.New(auth.Config{ClientIDs: []string{"https://x"}}, nil); err == nil {
+		t.Error("a URL was accepted as a client ID")
 	}
 }

@@ -11,9 +11,17 @@ import (
 
 // Environment variables read by ConfigFromEnv.
 const (
-	// EnvAudience is Config.Audience: the function's URL, or empty to
-	// derive it from each request.
+	// EnvAudience is Config.Audiences, comma-separated: the function's
+	// URLs (Terraform sets its cloudfunctions.net and run.app URLs), or
+	// empty to derive them (see "Audience" in the package documentation).
 	EnvAudience = "CONNECTORS_AUDIENCE"
+	// EnvService is Config.Service: the Cloud Run service name, which
+	// Cloud Run sets for every service (a gen2 function's name).
+	EnvService = "K_SERVICE"
+	// EnvClientIDs is Config.ClientIDs, comma-separated: OAuth client IDs
+	// accepted as a token's audience. Unset or empty: gcloud's alone
+	// (GcloudClientID); "none": none.
+	EnvClientIDs = "CONNECTORS_CLIENT_IDS"
 	// EnvAdmins is Config.Admins, comma-separated.
 	EnvAdmins = "CONNECTORS_ADMINS"
 	// EnvAgentPrincipals is Config.Agents, comma-separated.
@@ -54,9 +62,25 @@ var (
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var cfg Config
 	var err error
-	cfg.Audience = strings.TrimSpace(getenv(EnvAudience))
-	if cfg.Audience != "" && strings.ContainsAny(cfg.Audience, " \t,") {
-		return Config{}, fmt.Errorf("auth: %s: one audience expected, got %q", EnvAudience, cfg.Audience)
+	for item := range strings.SplitSeq(getenv(EnvAudience), ",") {
+		aud := strings.TrimSpace(item)
+		if aud == "" {
+			continue
+		}
+		if err := checkFunctionAudience(aud); err != nil {
+			return Config{}, fmt.Errorf("auth: %s: %w", EnvAudience, err)
+		}
+		cfg.Audiences = append(cfg.Audiences, aud)
+	}
+	cfg.Service = strings.TrimSpace(getenv(EnvService))
+	if v := strings.TrimSpace(getenv(EnvClientIDs)); v == "none" {
+		cfg.ClientIDs = []string{}
+	} else if v != "" {
+		for item := range strings.SplitSeq(v, ",") {
+			if id := strings.TrimSpace(item); id != "" {
+				cfg.ClientIDs = append(cfg.ClientIDs, id)
+			}
+		}
 	}
 	if cfg.Admins, err = parseMemberList(getenv(EnvAdmins), ","); err != nil {
 		return Config{}, fmt.Errorf("auth: %s: %w", EnvAdmins, err)

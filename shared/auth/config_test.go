@@ -19,7 +19,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{
 			name: "everything",
 			env: map[string]string{
-				"CONNECTORS_AUDIENCE":            " https://r-p.cloudfunctions.net/token ",
+				"CONNECTORS_AUDIENCE":            " https://r-p.cloudfunctions.net/token , https://token-1.r.run.app",
+				"K_SERVICE":                      "token",
+				"CONNECTORS_CLIENT_IDS":          "a.apps.googleusercontent.com, b.apps.googleusercontent.com",
 				"CONNECTORS_ADMINS":              "user:Alice@Example.com, bob@example.com,",
 				"CONNECTORS_AGENT_PRINCIPALS":    "serviceAccount:rt@p.iam.gserviceaccount.com",
 				"CONNECTORS_AGENT_BINDINGS":      "agentA=sa1@p.iam.gserviceaccount.com|serviceAccount:sa2@p.iam.gserviceaccount.com; agent-b = user:carol@example.com ;",
@@ -27,9 +29,11 @@ func TestConfigFromEnv(t *testing.T) {
 				"CONNECTORS_IAP_AUDIENCES":       "/projects/1/global/backendServices/2",
 			},
 			want: auth.Config{
-				Audience: "https://r-p.cloudfunctions.net/token",
-				Admins:   []string{"alice@example.com", "bob@example.com"},
-				Agents:   []string{"rt@p.iam.gserviceaccount.com"},
+				Audiences: []string{"https://r-p.cloudfunctions.net/token", "https://token-1.r.run.app"},
+				Service:   "token",
+				ClientIDs: []string{"a.apps.googleusercontent.com", "b.apps.googleusercontent.com"},
+				Admins:    []string{"alice@example.com", "bob@example.com"},
+				Agents:    []string{"rt@p.iam.gserviceaccount.com"},
 				AgentBindings: map[string][]string{
 					"agentA":  {"sa1@p.iam.gserviceaccount.com", "sa2@p.iam.gserviceaccount.com"},
 					"agent-b": {"carol@example.com"},
@@ -44,7 +48,10 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "trust empty", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": " "}, want: auth.Config{}},
 		{name: "trust yes", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": "yes"}, wantErr: "CONNECTORS_TRUST_CLOUD_RUN_IAM"},
 		{name: "trust typo", env: map[string]string{"CONNECTORS_TRUST_CLOUD_RUN_IAM": "ture"}, wantErr: "CONNECTORS_TRUST_CLOUD_RUN_IAM"},
-		{name: "two audiences", env: map[string]string{"CONNECTORS_AUDIENCE": "https://a,https://b"}, wantErr: "CONNECTORS_AUDIENCE"},
+		{name: "no client IDs", env: map[string]string{"CONNECTORS_CLIENT_IDS": " none "}, want: auth.Config{ClientIDs: []string{}}},
+		{name: "shared origin audience", env: map[string]string{"CONNECTORS_AUDIENCE": "https://r-p.cloudfunctions.net/token,https://r-p.cloudfunctions.net/"}, wantErr: "CONNECTORS_AUDIENCE"},
+		{name: "audience not a URL", env: map[string]string{"CONNECTORS_AUDIENCE": "token"}, wantErr: "CONNECTORS_AUDIENCE"},
+		{name: "http audience", env: map[string]string{"CONNECTORS_AUDIENCE": "http://r-p.cloudfunctions.net/token"}, wantErr: "CONNECTORS_AUDIENCE"},
 		{name: "group admin", env: map[string]string{"CONNECTORS_ADMINS": "group:ops@example.com"}, wantErr: "CONNECTORS_ADMINS"},
 		{name: "domain agent", env: map[string]string{"CONNECTORS_AGENT_PRINCIPALS": "domain:example.com"}, wantErr: "CONNECTORS_AGENT_PRINCIPALS"},
 		{name: "not an email", env: map[string]string{"CONNECTORS_ADMINS": "alice"}, wantErr: "CONNECTORS_ADMINS"},

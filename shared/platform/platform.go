@@ -8,6 +8,7 @@ package platform
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -43,6 +44,12 @@ type Platform struct {
 // connections are made on first use, so a function that never reads
 // secrets never dials Secret Manager.
 func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error) {
+	return fromEnv(ctx, getenv, os.Stdout)
+}
+
+// fromEnv is FromEnv logging to logs.
+func fromEnv(ctx context.Context, getenv func(string) string, logs io.Writer) (*Platform, error) {
+	log := logging.New(logs)
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -54,6 +61,12 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 	authn, err := auth.New(authCfg, nil)
 	if err != nil {
 		return nil, err
+	}
+	if authn.Unbound() {
+		// Terraform refuses this unless allow_unbound_agents is set; a
+		// deployment made otherwise should hear it too.
+		log.Warn("unbound agents: " + auth.EnvAgentBindings + " is empty, so every agent principal may act for every agent ID " +
+			"and a connector's agents list does not separate agent runtimes; bind agent IDs to principals (Terraform: agent_bindings)")
 	}
 	store, err := firestore.New(ctx, cfg.Project)
 	if err != nil {
@@ -78,7 +91,6 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 		cs.CollectionPrefix = cfg.CollectionPrefix
 		cache = cs.TokenCache()
 	}
-	log := logging.New(os.Stdout)
 	return &Platform{
 		Cache:  cache,
 		Config: cfg,
