@@ -60,7 +60,8 @@ func (p Policy) CheckAddr(addr netip.Addr) error {
 	}
 	for _, e := range embedded(addr) {
 		if err := p.checkOne(e.v4); err != nil {
-			return fmt.Errorf("%w: %s embeds %s (%s), refused as a bare address: %w", ErrForbidden, addr, e.v4, e.kind, err)
+			why := strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
+			return fmt.Errorf("%w: %s embeds %s (%s): %s", ErrForbidden, addr, e.v4, e.kind, why)
 		}
 	}
 	return nil
