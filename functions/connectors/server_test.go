@@ -323,7 +323,12 @@ func TestBadInput(t *testing.T) {
 			{"get absent", connectors.FnGet, `{"name":"Nope"}`, 404, "not_found", ""},
 			{"update absent", connectors.FnUpdate, `{"name":"Nope","changes":{}}`, 404, "not_found", ""},
 			{"update without changes", connectors.FnUpdate, `{"name":"Nope"}`, 400, "invalid_argument", "changes"},
-			{"update unknown change", connectors.FnUpdate, `{"name":"Nope","changes":{"colour":"red"}}`, 400, "invalid_argument", "colour"},
+			// Decoding names a nested field by its path from the top, as
+			// encoding/json's type errors always did (docs/security.md, Input).
+			{"update unknown change", connectors.FnUpdate, `{"name":"Nope","changes":{"colour":"red"}}`, 400, "invalid_argument", "changes.colour"},
+			{"update case-variant change", connectors.FnUpdate, `{"name":"Nope","changes":{"Scope":"a"}}`, 400, "invalid_argument", "changes.Scope"},
+			{"update repeated change", connectors.FnUpdate, `{"name":"Nope","changes":{"scope":"a","scope":"b"}}`, 400, "invalid_argument", "changes.scope"},
+			{"create case-variant repeat", connectors.FnCreate, `{"name":"X","NAME":"Y"}`, 400, "invalid_argument", "NAME"},
 			{"delete absent", connectors.FnDelete, `{"name":"Nope"}`, 404, "not_found", ""},
 		}
 		for _, c := range cases {

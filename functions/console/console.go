@@ -81,7 +81,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.FunctionURLs = map[string]string{}
 	if strings.HasPrefix(raw, "{") {
-		if err := json.Unmarshal([]byte(raw), &cfg.FunctionURLs); err != nil {
+		// The requests' decoder: a function named twice is refused, not
+		// resolved by whichever comes last.
+		if err := httpx.DecodeBytes([]byte(raw), &cfg.FunctionURLs); err != nil {
 			return Config{}, fmt.Errorf("%s: not a JSON object of function name to URL: %v", EnvFunctionURLs, err)
 		}
 		return cfg, nil

@@ -237,7 +237,7 @@ func TestBadConfig(t *testing.T) {
 			t.Errorf("New(%+v) accepted", c)
 		}
 	}
-	for _, raw := range []string{"{not json", "connectors-list"} {
+	for _, raw := range []string{"{not json", "connectors-list", `{"connectors-list":"https://a.example.com","connectors-list":"https://b.example.com"}`} {
 		if _, err := ConfigFromEnv(func(k string) string {
 			if k == EnvFunctionURLs {
 				return raw

@@ -1,13 +1,13 @@
 package connector_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -30,9 +30,11 @@ func FuzzDecodeAndValidate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte, insecure bool) {
 		var in connector.Input
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
+		if err := httpx.DecodeBytes(body, &in); err != nil {
+			var he *httpx.Error
+			if !errors.As(err, &he) || he.Status != 400 {
+				t.Fatalf("decode refusal is not a 400: %v", err)
+			}
 			return
 		}
 		opts := connector.Options{AllowInsecureURLs: insecure}

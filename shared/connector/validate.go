@@ -61,9 +61,17 @@ var (
 
 // reservedParams are set by the minting code itself; letting extraParams
 // override them would let metadata smuggle a different grant or credential.
+// They are compared case-insensitively (IsReservedParam): some token
+// endpoints read parameter names that way, so GRANT_TYPE would override too.
 var reservedParams = map[string]bool{
 	"grant_type": true, "client_id": true, "client_secret": true,
 	"refresh_token": true, "username": true, "password": true, "scope": true,
+}
+
+// IsReservedParam reports whether an extraParams name is, in any case, one
+// of the parameters the minting code sets itself.
+func IsReservedParam(name string) bool {
+	return reservedParams[strings.ToLower(name)]
 }
 
 // IsOAuth reports whether the grant type is minted at an OAuth token
@@ -300,13 +308,21 @@ func validateExtraParams(params map[string]string) *FieldError {
 	if len(params) > MaxExtraParams {
 		return fieldErr("extraParams", "must have at most %d entries", MaxExtraParams)
 	}
+	folded := make(map[string]string, len(params))
 	for _, k := range sortedKeys(params) {
 		field := "extraParams." + k
+		lower := strings.ToLower(k)
+		other, repeated := folded[lower]
+		folded[lower] = k
 		switch {
 		case k == "" || len(k) > MaxExtraKeyLen || !paramRE.MatchString(k):
 			return fieldErr("extraParams", "parameter names must be 1-%d characters of letters, digits, . _ ~ -", MaxExtraKeyLen)
-		case reservedParams[k]:
-			return fieldErr(field, "is set from the connector's own fields and cannot be overridden")
+		case IsReservedParam(k):
+			return fieldErr(field, "is set from the connector's own fields and cannot be overridden (names are compared ignoring case)")
+		case repeated:
+			// A provider reading names case-insensitively would see one
+			// parameter twice and pick either value.
+			return fieldErr(field, "repeats extraParams.%s; parameter names are compared ignoring case", other)
 		case len(params[k]) > MaxExtraValueLen:
 			return fieldErr(field, "must be at most %d characters", MaxExtraValueLen)
 		case strings.IndexFunc(params[k], unicode.IsControl) >= 0:

@@ -114,7 +114,9 @@ func WriteError(w http.ResponseWriter, e *Error) {
 }
 
 // DecodeJSON reads a POST body into v strictly: JSON content type, at most
-// MaxBodyBytes, no unknown fields, exactly one JSON value.
+// MaxBodyBytes, exactly one JSON value, every object key exactly a field's
+// json name (no case variants, no unknown fields) and none repeated at any
+// depth. It is the one decoder of every request body.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return DecodeJSONLimit(w, r, v, MaxBodyBytes)
 }
@@ -133,19 +135,76 @@ func DecodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64)
 	if r.ContentLength > limit {
 		return Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", limit)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := readBody(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	if err != nil {
 		return decodeError(err, limit)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+	return decodeBody(body, v, limit)
+}
+
+// DecodeBytes decodes a whole request body already read into v by
+// DecodeJSON's rules, for callers (and fuzz targets) that hold the bytes.
+func DecodeBytes(body []byte, v any) error {
+	return decodeBody(body, v, int64(len(body)))
+}
+
+// decodeBody checks body's keys against v's type, then decodes it.
+func decodeBody(body []byte, v any, limit int64) error {
+	end, err := checkKeys(body, v)
+	if err != nil {
+		if mapped := keysError(err); mapped != nil {
+			return mapped
+		}
+		// Malformed: encoding/json reports where. Should it accept what the
+		// walk could not read, refuse anyway: unchecked keys never pass.
+		if err := json.Unmarshal(body, v); err != nil {
 			return decodeError(err, limit)
 		}
+		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body could not be decoded")
+	}
+	if end != len(body) {
 		return Errorf(http.StatusBadRequest, CodeInvalidArgument, "request body must hold exactly one JSON object; found data after it")
 	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return decodeError(err, limit)
+	}
 	return nil
+}
+
+// readBody reads all of r. A declared Content-Length sizes the buffer's
+// last growth so a large body is not over-allocated, but the first
+// allocation stays small: a client that declares 20 MiB and sends nothing
+// holds only what it sent.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	const first = 64 << 10
+	want := int64(-1) // the exact size to end at, when declared
+	if contentLength >= 0 {
+		want = contentLength + 1 // room to see EOF without growing
+	}
+	size := int64(first)
+	if want > 0 && want < size {
+		size = want
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			next := 2 * int64(cap(buf))
+			if want > int64(cap(buf)) && want < next {
+				next = want
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Header values every JSON response carries; never modified.

@@ -30,6 +30,9 @@ type HTTPOptions struct {
 	// Timeout bounds the whole exchange, reading the body included; zero
 	// means DefaultTimeout.
 	Timeout time.Duration
+	// Resolver looks up token endpoint names; nil means the system's. Its
+	// answers are judged by the policy at dial time like any other.
+	Resolver *net.Resolver
 }
 
 // NewHTTPClient returns the HTTP client for token requests to
@@ -55,7 +58,7 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 	}
 	transport := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            guardedDialer(o.Policy, o.ConnectTimeout).DialContext,
+		DialContext:            guardedDialer(o.Policy, o.ConnectTimeout, o.Resolver).DialContext,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    o.ConnectTimeout,
 		ResponseHeaderTimeout:  o.Timeout,
@@ -81,8 +84,9 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 // Name resolution itself does not go through this dialer (the resolver has
 // its own), so the DNS server's address is not subject to the policy: on
 // GCP it is 169.254.169.254.
-func guardedDialer(p netguard.Policy, timeout time.Duration) *net.Dialer {
+func guardedDialer(p netguard.Policy, timeout time.Duration, r *net.Resolver) *net.Dialer {
 	return &net.Dialer{
+		Resolver:  r,
 		Timeout:   timeout,
 		KeepAlive: 30 * time.Second,
 		Control: func(network, address string, _ syscall.RawConn) error {

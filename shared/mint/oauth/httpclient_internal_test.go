@@ -38,7 +38,7 @@ func TestDialTimeCheck(t *testing.T) {
 	}()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 
-	strict := guardedDialer(netguard.Policy{}, time.Second)
+	strict := guardedDialer(netguard.Policy{}, time.Second, nil)
 	for _, addr := range []string{net.JoinHostPort("localhost", port), ln.Addr().String(), "169.254.169.254:80", "[::ffff:169.254.169.254]:80"} {
 		conn, err := strict.DialContext(context.Background(), "tcp", addr)
 		if err == nil {
@@ -53,7 +53,7 @@ func TestDialTimeCheck(t *testing.T) {
 		t.Fatalf("listener accepted %d connections from a refused dial", n)
 	}
 
-	loose := guardedDialer(netguard.Policy{AllowLoopback: true}, time.Second)
+	loose := guardedDialer(netguard.Policy{AllowLoopback: true}, time.Second, nil)
 	conn, err := loose.DialContext(context.Background(), "tcp", net.JoinHostPort("localhost", port))
 	if err != nil {
 		t.Fatalf("dial with AllowLoopback: %v", err)

@@ -172,11 +172,9 @@ func (c *Client) lifetime() time.Duration {
 // check is repeated here because letting metadata override them would smuggle
 // in a different grant or credential.
 func isReserved(param string) bool {
-	switch param {
-	case "grant_type", "client_id", "client_secret", "refresh_token", "username", "password", "scope":
-		return true
-	}
-	return false
+	// Case-insensitively, as validation does: a connector stored before that
+	// rule must not override a parameter under another case either.
+	return connector.IsReservedParam(param)
 }
 
 // newTokenRequest builds the one token request every grant type uses. The
