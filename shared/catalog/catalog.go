@@ -39,9 +39,38 @@ import (
 	"connectors.dev/connectors/shared/secret"
 )
 
+// Store is what the catalog keeps connectors in: their metadata, and
+// beside it, in the same database (so that SecretInUse sees the
+// connectors as committed), its records of secrets that may have no
+// connector. Both connector stores (boltstore, firestore) implement it.
+type Store interface {
+	connector.Store
+	Orphans
+}
+
+// Orphans records name secrets that may have no connector: one a create
+// is about to write (recorded before the secret exists, so that whatever
+// interrupts the create leaves a trace), one a delete is about to remove,
+// or one whose removal failed. A sweep deletes those old enough that no
+// mutation can still be using them and that no connector refers to
+// (SecretInUse). Only the catalog writes them; the minting functions never
+// need them, which is why they are not part of connector.Store.
+type Orphans interface {
+	// AddOrphan records secretID as of at; recording it again moves at.
+	AddOrphan(ctx context.Context, secretID string, at time.Time) error
+	// Orphans returns up to limit IDs recorded before before, oldest
+	// first; a zero before means every record, in no set order. limit <= 0
+	// means no limit.
+	Orphans(ctx context.Context, before time.Time, limit int) ([]string, error)
+	// RemoveOrphan forgets secretID; forgetting an absent ID is no error.
+	RemoveOrphan(ctx context.Context, secretID string) error
+	// SecretInUse reports whether a stored connector refers to secretID.
+	SecretInUse(ctx context.Context, secretID string) (bool, error)
+}
+
 // Catalog is the one way to change connectors.
 type Catalog struct {
-	Store   connector.Store
+	Store   Store
 	Secrets secret.Store
 	Options connector.Options
 	Log     *slog.Logger

@@ -75,7 +75,7 @@ func (f *faults) set(failAt int, after bool) {
 // makes through run, by name ("store.Create", "secrets.Put", ...): the
 // fault plans of these tests (faults, hang) decide what each call does.
 type wrappedStore struct {
-	connector.Store
+	catalog.Store
 	run func(ctx context.Context, name string, call func() error) error
 }
 

@@ -275,7 +275,7 @@ func TestStaleDeleteRecordsNothing(t *testing.T) {
 
 // mustOrphans lists every orphan record; a failed list fails the test
 // rather than passing for an empty one.
-func mustOrphans(t *testing.T, s connector.Store) []string {
+func mustOrphans(t *testing.T, s catalog.Store) []string {
 	t.Helper()
 	recs, err := s.Orphans(context.Background(), time.Time{}, 0)
 	if err != nil {

@@ -141,24 +141,6 @@ type Store interface {
 	// Delete removes the connector called name; revision as for Update.
 	Delete(ctx context.Context, name, revision string) error
 
-	// Orphan records name secrets that may have no connector: one a
-	// create is about to write (recorded before the secret exists, so that
-	// whatever interrupts the create leaves a trace), one a delete is about
-	// to remove, or one whose removal failed. A sweep deletes those old
-	// enough that no mutation can still be using them and that no
-	// connector refers to (SecretInUse).
-	//
-	// AddOrphan records secretID as of at; recording it again moves at.
-	AddOrphan(ctx context.Context, secretID string, at time.Time) error
-	// Orphans returns up to limit IDs recorded before before, oldest
-	// first; a zero before means every record, in no set order. limit <= 0
-	// means no limit.
-	Orphans(ctx context.Context, before time.Time, limit int) ([]string, error)
-	// RemoveOrphan forgets secretID; forgetting an absent ID is no error.
-	RemoveOrphan(ctx context.Context, secretID string) error
-	// SecretInUse reports whether a stored connector refers to secretID.
-	SecretInUse(ctx context.Context, secretID string) (bool, error)
-
 	Close() error
 }
 

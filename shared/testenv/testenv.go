@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector/boltstore"
 	"connectors.dev/connectors/shared/connector/firestore"
 	"connectors.dev/connectors/shared/secret"
@@ -47,7 +47,7 @@ var Kinds = []string{Embedded, Emulated}
 // Backends is a connector store and a secret store for one test.
 type Backends struct {
 	Kind    string
-	Store   connector.Store
+	Store   catalog.Store
 	Secrets secret.Store
 	// Cache is the shared token cache kept by Store's backend.
 	Cache tokencache.Cache

@@ -9,12 +9,13 @@ import (
 
 	berrors "go.etcd.io/bbolt/errors"
 
+	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) connector.Store {
+	storetest.Run(t, func(t *testing.T) catalog.Store {
 		s, err := Open(filepath.Join(t.TempDir(), "connectors.db"))
 		if err != nil {
 			t.Fatal(err)

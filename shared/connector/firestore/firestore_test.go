@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/storetest"
 	"connectors.dev/connectors/shared/testenv/emulator"
@@ -45,7 +46,7 @@ func newTestStore(t *testing.T) *Store {
 
 func TestConformance(t *testing.T) {
 	emulator.NeedFirestore(t)
-	storetest.Run(t, func(t *testing.T) connector.Store {
+	storetest.Run(t, func(t *testing.T) catalog.Store {
 		return newTestStore(t)
 	})
 }

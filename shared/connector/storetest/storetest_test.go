@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 )
 
-// memStore is the simplest correct connector.Store: a reference that shows
+// memStore is the simplest correct store (connector.Store and catalog.Orphans): a reference that shows
 // the suite passes a store doing exactly what the contract says, independent
 // of any real backend's quirks.
 type memStore struct {
@@ -21,7 +22,7 @@ type memStore struct {
 	orphans    map[string]time.Time
 }
 
-func newMemStore(*testing.T) connector.Store {
+func newMemStore(*testing.T) catalog.Store {
 	return &memStore{connectors: map[string]*connector.Connector{}, orphans: map[string]time.Time{}}
 }
 
