@@ -1,28 +1,27 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 
-	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/platform"
 )
 
 func init() {
-	platform.Register([]string{FnConsole}, func(p *platform.Platform) map[string]http.HandlerFunc {
-		// The console reads nothing from the platform's backends: it serves
-		// a page whose API calls go, with the admin's credentials, to the
-		// admin functions named by the environment.
+	// The console reads nothing from the backends: it serves a page whose
+	// API calls go, with the admin's credentials, to the admin functions
+	// named by the environment. So it builds from its settings alone, and
+	// links no storage or secret client.
+	platform.Register([]string{FnConsole}, func() (map[string]http.HandlerFunc, error) {
 		cfg, err := ConfigFromEnv(os.Getenv)
-		if err == nil {
-			var s *Server
-			if s, err = New(cfg); err == nil {
-				return s.Handlers()
-			}
+		if err != nil {
+			return nil, fmt.Errorf("console: %w (%s, %s)", err, EnvBaseURL, EnvFunctionURLs)
 		}
-		p.Log.Error("console misconfigured: " + err.Error())
-		return map[string]http.HandlerFunc{FnConsole: func(w http.ResponseWriter, r *http.Request) {
-			httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the console is misconfigured (%s or %s); see its logs", EnvBaseURL, EnvFunctionURLs))
-		}}
+		s, err := New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		return s.Handlers(), nil
 	})
 }

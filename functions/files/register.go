@@ -1,24 +1,25 @@
 package files
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"os"
 
-	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/platform"
+	"connectors.dev/connectors/shared/platform/cloud"
 )
 
 func init() {
-	platform.Register([]string{FnFiles}, func(p *platform.Platform) map[string]http.HandlerFunc {
+	platform.Register([]string{FnFiles}, func() (map[string]http.HandlerFunc, error) {
 		opts, err := OptionsFromEnv(os.Getenv)
 		if err != nil {
-			// The platform built fine; only this function's settings are
-			// wrong. Say so on every call rather than guess.
-			p.Log.Error("start files: " + err.Error())
-			return map[string]http.HandlerFunc{FnFiles: func(w http.ResponseWriter, r *http.Request) {
-				httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the function is misconfigured or its backends are unreachable"))
-			}}
+			return nil, fmt.Errorf("files: %w", err)
 		}
-		return (&Server{Mint: p.Minter(), Auth: p.Auth, Log: p.Log, Options: opts}).Handlers()
+		p, err := cloud.FromEnv(context.Background(), os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return (&Server{Mint: p.Minter(), Auth: p.Auth, Log: p.Log, Options: opts}).Handlers(), nil
 	})
 }

@@ -1,132 +1,41 @@
-// Package platform assembles what a deployed function runs on — Firestore,
-// Secret Manager, ID-token verification, Cloud Logging — from the
-// environment Terraform sets, and registers function handlers with the
-// Functions Framework so that all of it is built on the first request, not
-// in init(): every deployed function runs every registered package's init()
-// at cold start.
+// Package platform registers the deployed functions with the Functions
+// Framework so that each is built on its first request, not in init():
+// every deployed function runs every registered package's init() at cold
+// start. It links no backend: a function's build func makes what it needs
+// (most from shared/platform/cloud; the console from its settings alone).
 package platform
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
-	"connectors.dev/connectors/shared/auth"
-	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/config"
-	"connectors.dev/connectors/shared/connector"
-	"connectors.dev/connectors/shared/connector/firestore"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
-	"connectors.dev/connectors/shared/mint"
-	"connectors.dev/connectors/shared/secret/secretmanager"
-	"connectors.dev/connectors/shared/tokencache"
 )
 
-// Platform is a deployed function's dependencies.
-type Platform struct {
-	Config  config.Config
-	Auth    *auth.Authenticator
-	Store   *firestore.Store
-	Catalog *catalog.Catalog
-	Log     *slog.Logger
-	// Cache is the shared token cache: in Config.TokenCacheDatabase when
-	// set, else beside the connectors in Store's database.
-	Cache tokencache.Cache
-}
-
-// FromEnv connects to the project's Firestore and Secret Manager. The gRPC
-// connections are made on first use, so a function that never reads
-// secrets never dials Secret Manager.
-func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error) {
-	return fromEnv(ctx, getenv, os.Stdout)
-}
-
-// fromEnv is FromEnv logging to logs.
-func fromEnv(ctx context.Context, getenv func(string) string, logs io.Writer) (*Platform, error) {
-	log := logging.New(logs)
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	authCfg, err := auth.ConfigFromEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	authn, err := auth.New(authCfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	if authn.Unbound() {
-		// Terraform refuses this unless allow_unbound_agents is set; a
-		// deployment made otherwise should hear it too.
-		log.Warn("unbound agents: " + auth.EnvAgentBindings + " is empty, so every agent principal may act for every agent ID " +
-			"and a connector's agents list does not separate agent runtimes; bind agent IDs to principals (Terraform: agent_bindings)")
-	}
-	store, err := firestore.New(ctx, cfg.Project)
-	if err != nil {
-		return nil, err
-	}
-	store.CollectionPrefix = cfg.CollectionPrefix
-	secrets, err := secretmanager.New(ctx, cfg.Project)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	secrets.Prefix = cfg.SecretPrefix
-	var cache tokencache.Cache = store.TokenCache()
-	if cfg.TokenCacheDatabase != "" {
-		// Its own client: the connection is made on first use, so the
-		// functions that never mint never dial it.
-		cs, err := firestore.NewInDatabase(ctx, cfg.Project, cfg.TokenCacheDatabase)
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		cs.CollectionPrefix = cfg.CollectionPrefix
-		cache = cs.TokenCache()
-	}
-	return &Platform{
-		Cache:  cache,
-		Config: cfg,
-		Auth:   authn,
-		Store:  store,
-		Catalog: &catalog.Catalog{
-			Store:   store,
-			Secrets: secrets,
-			Options: connector.Options{AllowInsecureURLs: cfg.AllowInsecureURLs},
-			Log:     log,
-		},
-		Log: log,
-	}, nil
-}
-
-// Minter returns a minting service over the platform; the token-cache key
-// is provisioned by Terraform, never created here.
-func (p *Platform) Minter() *mint.Service {
-	return mint.NewService(p.Catalog, p.Cache, false, p.Config)
-}
-
-// Register registers each named function with the Functions Framework.
-// build runs once, on the first request to any of them, and returns the
-// handlers by name; each is served under the configured request deadline
-// (httpx.WithDeadline).
-func Register(names []string, build func(p *Platform) map[string]http.HandlerFunc) {
+// Register registers each named function. build runs once, on the first
+// request to any of them, and returns the handlers by name; each is served
+// under the configured request deadline (httpx.WithDeadline). A build that
+// fails (a bad setting, an unreachable backend) is logged and answered 503
+// on every request, and tried again on none: the instance is misconfigured.
+func Register(names []string, build func() (map[string]http.HandlerFunc, error)) {
 	handlers := sync.OnceValues(func() (map[string]http.HandlerFunc, error) {
-		p, err := FromEnv(context.Background(), os.Getenv)
+		timeout, err := config.RequestTimeoutFromEnv(os.Getenv)
 		if err != nil {
 			return nil, err
 		}
-		hs := build(p)
+		hs, err := build()
+		if err != nil {
+			return nil, err
+		}
 		for name, h := range hs {
 			// A backend that does not answer ends the request as 503
 			// before the platform's own timeout does.
-			hs[name] = httpx.WithDeadline(h, p.Config.RequestTimeout)
+			hs[name] = httpx.WithDeadline(h, timeout)
 		}
 		return hs, nil
 	})
@@ -135,7 +44,7 @@ func Register(names []string, build func(p *Platform) map[string]http.HandlerFun
 			hs, err := handlers()
 			if err != nil {
 				logging.New(os.Stderr).Error("start " + name + ": " + err.Error())
-				httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the function is misconfigured or its backends are unreachable"))
+				httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the function is misconfigured or its backends are unreachable; see its logs"))
 				return
 			}
 			hs[name](w, r)
