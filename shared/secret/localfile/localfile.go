@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -262,7 +263,7 @@ func (s *Store) Put(ctx context.Context, id string, labels map[string]string, b 
 	next := s.cloneState()
 	sec := next.Secrets[id]
 	if sec == nil {
-		sec = &secretState{Labels: copyMap(labels), Versions: map[string]*versionState{}}
+		sec = &secretState{Labels: maps.Clone(labels), Versions: map[string]*versionState{}}
 		next.Secrets[id] = sec
 	}
 	sec.Last++
@@ -492,15 +493,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("localfile: sync dir: %w", err)
 	}
 	return nil
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
