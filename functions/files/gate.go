@@ -22,7 +22,7 @@ const DefaultWriteBufferBytes = 64 << 20
 // writeWait is how long a large request waits for room before it is told
 // to come back: long enough to ride out a burst, short enough that a
 // client is never left hanging on a full instance.
-const writeWait = 2 * time.Second
+const writeWait = 5 * time.Second
 
 // retryAfter is the Retry-After a full instance answers with, in seconds.
 const retryAfter = "1"

@@ -251,6 +251,10 @@ func (s *Server) Files(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errWritesFull) {
 			// Expected under load, not a fault: said at Warn, not Error.
 			s.Log.Warn("files: write buffer full", "path", r.URL.Path, "contentLength", r.ContentLength)
+			// Read the body through a small buffer and drop it, so the
+			// client, still sending, gets this answer rather than a reset
+			// connection. Bounded by the request limit and deadline.
+			_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.requestLimit()))
 			w.Header().Set("Retry-After", retryAfter)
 			httpx.WriteError(w, httpx.Map(err))
 			return

@@ -83,11 +83,11 @@ type envOptions struct {
 	// proxied puts a faulttest.Proxy between the function and each
 	// storage server (env.gcsProxy, env.s3Proxy).
 	proxied bool
-	// defaultAccess is CONNECTORS_FILES_DEFAULT_ACCESS; empty: agent-1
-	// may use both test buckets without a connector.
-	defaultAccess string
-	// maxSignedExpiry is Options.MaxSignedExpiry.
-	maxSignedExpiry time.Duration
+	// env is the function's settings, read by files.OptionsFromEnv
+	// (endpoints, project and the fields above are set after it). Unless
+	// it sets CONNECTORS_FILES_DEFAULT_ACCESS, agent-1 may use both test
+	// buckets without a connector.
+	env map[string]string
 }
 
 func newEnv(t *testing.T, kind string, o envOptions) *env {
@@ -141,22 +141,17 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 		e.s3Proxy = faulttest.Start(t, strings.TrimPrefix(s3URL, "http://"))
 		gcsURL, s3URL = "http://"+e.gcsProxy.Addr(), "http://"+e.s3Proxy.Addr()
 	}
-	if o.defaultAccess == "" {
-		o.defaultAccess = "agent-1=gs://gcs-bucket|s3://s3-bucket"
+	settings := map[string]string{"CONNECTORS_FILES_DEFAULT_ACCESS": "agent-1=gs://gcs-bucket|s3://s3-bucket"}
+	for k, v := range o.env {
+		settings[k] = v
 	}
-	access, err := files.ParseDefaultAccess(o.defaultAccess)
+	opts, err := files.OptionsFromEnv(func(k string) string { return settings[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: files.Options{
-		GCSEndpoint:     gcsURL,
-		S3Endpoint:      s3URL,
-		GCSProject:      "default-project",
-		MaxWriteBytes:   o.maxWrite,
-		ReadTimeout:     o.readTimeout,
-		DefaultAccess:   access,
-		MaxSignedExpiry: o.maxSignedExpiry,
-	}}
+	opts.GCSEndpoint, opts.S3Endpoint, opts.GCSProject = gcsURL, s3URL, "default-project"
+	opts.MaxWriteBytes, opts.ReadTimeout = o.maxWrite, o.readTimeout
+	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: opts}
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers()} {
 		for name, h := range hs {
