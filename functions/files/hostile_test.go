@@ -294,8 +294,8 @@ func TestHostileAuditLine(t *testing.T) {
 // retrying so, every write lands.
 func TestHostileConcurrentLargeWrites(t *testing.T) {
 	const (
-		writers  = 40
-		size     = 20 << 20
+		writers = 40
+		size    = 20 << 20
 		// The instance's memory, terraform/functions.tf's 512M. The heap
 		// may fill GOMEMLIMIT (GOGC 400 lets garbage wait for it); the
 		// runtime's own memory comes on top.
