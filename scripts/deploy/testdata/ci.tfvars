@@ -17,3 +17,6 @@ collection_prefix   = "prod-"
 secret_prefix       = "cx-"
 files_project_roles = ["roles/storage.objectAdmin"]
 console_domain      = "console.connectors-ci.example.com"
+
+# files without a connector: only crm-bot, only here (CONNECTORS_FILES_DEFAULT_ACCESS).
+files_default_access = { "crm-bot" = ["gs://crm-exports/reports", "s3://crm-archive"] }
