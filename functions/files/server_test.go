@@ -684,6 +684,8 @@ func TestOptionsFromEnv(t *testing.T) {
 		"CONNECTORS_S3_ENDPOINT":           "ftp://x",
 		"CONNECTORS_FILES_MAX_WRITE_BYTES": "lots",
 		"CONNECTORS_FILES_READ_TIMEOUT":    "-1s",
+		// Less than one largest write's request: no write could ever run.
+		"CONNECTORS_FILES_WRITE_BUFFER_BYTES": "1048576",
 	} {
 		bad := map[string]string{k: v}
 		if _, err := files.OptionsFromEnv(func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), k) {
