@@ -50,7 +50,11 @@ locals {
         contains(keys(local.console_routes), name) ? {
           CONNECTORS_IAP_AUDIENCES = "/projects/${var.project_number}/global/backendServices/${google_compute_backend_service.console[name].generated_id}"
         } : {},
-        name == "files" ? { CONNECTORS_FILES_READ_TIMEOUT = "${var.files_read_timeout_seconds}s" } : {},
+        name == "files" ? {
+          CONNECTORS_FILES_READ_TIMEOUT      = "${var.files_read_timeout_seconds}s"
+          CONNECTORS_FILES_MAX_SIGNED_EXPIRY = "${var.files_max_signed_url_seconds}s"
+          CONNECTORS_FILES_DEFAULT_ACCESS    = join(";", [for agent in sort(keys(var.files_default_access)) : "${agent}=${join("|", var.files_default_access[agent])}"])
+        } : {},
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},

@@ -192,13 +192,35 @@ variable "max_instance_request_concurrency" {
 }
 
 variable "files_project_roles" {
-  description = "Project roles for the files function's own identity, used when a files request names no connector (Application Default Credentials), e.g. [\"roles/storage.objectAdmin\"]. Secret Manager roles are refused."
+  description = "Project roles for the files function's own identity, used when a files request names no connector (Application Default Credentials), e.g. [\"roles/storage.objectAdmin\"], and then only where files_default_access maps the agent. Secret Manager roles are refused."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for r in var.files_project_roles : !startswith(r, "roles/secretmanager.") && !contains(["roles/owner", "roles/editor"], r)])
     error_message = "files_project_roles must not grant Secret Manager, owner or editor roles."
+  }
+}
+
+variable "files_default_access" {
+  description = "Agent ID => the gs://BUCKET[/PREFIX] and s3://BUCKET[/PREFIX] locations where that agent may use the files function's own identity, i.e. files requests naming no connector (CONNECTORS_FILES_DEFAULT_ACCESS). A prefix is a folder: gs://b/pre admits gs://b/pre/... only. Empty (the default): no agent may; createBucket and grantAccess never may."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue(flatten([for a, ls in var.files_default_access : [for l in ls : can(regex("^(gs|s3)://[a-z0-9][a-z0-9._-]*[a-z0-9](/[^|;]*)?$", l))]]))
+    error_message = "files_default_access locations must be gs://BUCKET[/PREFIX] or s3://BUCKET[/PREFIX]."
+  }
+}
+
+variable "files_max_signed_url_seconds" {
+  description = "Longest expiresIn a files sign request may ask for (CONNECTORS_FILES_MAX_SIGNED_EXPIRY): a signed URL is a bearer credential nobody can revoke. Default one hour; at most 604800 (7 days, the providers' limit)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.files_max_signed_url_seconds >= 1 && var.files_max_signed_url_seconds <= 604800
+    error_message = "files_max_signed_url_seconds must be from 1 to 604800 (7 days)."
   }
 }
 

@@ -16,12 +16,14 @@ import (
 // TestLocalFiles: the local run serves /files, and CONNECTORS_GCS_ENDPOINT
 // and CONNECTORS_S3_ENDPOINT send it to storage servers on loopback (here
 // fake-gcs-server and gofakes3, in process) with the deployment's default
-// credentials: none for the GCS emulator, the AWS chain's for S3.
+// credentials — none for the GCS emulator, the AWS chain's for S3 — where
+// CONNECTORS_FILES_DEFAULT_ACCESS maps the agent, and nowhere else.
 func TestLocalFiles(t *testing.T) {
 	gcs := objectservers.NewGCS(t, "local-gcs")
 	s3 := objectservers.NewS3(t, "local-s3")
 	t.Setenv("CONNECTORS_GCS_ENDPOINT", gcs.URL)
 	t.Setenv("CONNECTORS_S3_ENDPOINT", s3.URL)
+	t.Setenv("CONNECTORS_FILES_DEFAULT_ACCESS", "a1=gs://local-gcs/docs|s3://local-s3/docs")
 	objectservers.IsolateAWS(t, "AKIALOCALDEV000001", "local-dev-secret")
 
 	a, err := newApp(t.TempDir(), slog.New(slog.DiscardHandler))
@@ -57,6 +59,20 @@ func TestLocalFiles(t *testing.T) {
 		if code, out := post(t, srv.URL+"/files", fmt.Sprintf(`{"op":"read","uri":%q,"agent":"a1"}`, obj)); code != 404 {
 			t.Fatalf("read after delete %s: %d %v", obj, code, out)
 		}
+	}
+	// Another agent, or another folder: refused before storage is asked.
+	seen := len(gcs.Authorizations()) + len(s3.AccessKeys())
+	for _, req := range []string{
+		`{"op":"read","uri":"gs://local-gcs/docs/a.txt","agent":"a2"}`,
+		`{"op":"list","uri":"s3://local-s3/","agent":"a1"}`,
+		`{"op":"createBucket","uri":"gs://new-bucket","agent":"a1"}`,
+	} {
+		if code, out := post(t, srv.URL+"/files", req); code != 403 {
+			t.Fatalf("%s: %d %v", req, code, out)
+		}
+	}
+	if n := len(gcs.Authorizations()) + len(s3.AccessKeys()) - seen; n != 0 {
+		t.Fatalf("refused requests reached storage %d times", n)
 	}
 	for _, auth := range gcs.Authorizations() {
 		if auth != "" {

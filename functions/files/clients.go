@@ -44,6 +44,19 @@ type Options struct {
 	// MaxWriteBytes caps a write's decoded data
 	// (CONNECTORS_FILES_MAX_WRITE_BYTES; default DefaultMaxWriteBytes).
 	MaxWriteBytes int64
+	// DefaultAccess says where requests without a connector may use the
+	// deployment's own credentials (CONNECTORS_FILES_DEFAULT_ACCESS,
+	// ParseDefaultAccess). Empty, the default: nowhere.
+	DefaultAccess DefaultAccess
+	// MaxSignedExpiry caps sign's expiresIn
+	// (CONNECTORS_FILES_MAX_SIGNED_EXPIRY, a Go duration up to 168h;
+	// default DefaultMaxSignedExpiry).
+	MaxSignedExpiry time.Duration
+	// WriteBufferBytes bounds the request bytes of large bodies (writes)
+	// read and decoded at once across concurrent requests
+	// (CONNECTORS_FILES_WRITE_BUFFER_BYTES; default DefaultWriteBufferBytes,
+	// at least one largest write's request).
+	WriteBufferBytes int64
 	// ReadTimeout bounds streaming a read's body
 	// (CONNECTORS_FILES_READ_TIMEOUT, a Go duration; default
 	// DefaultReadTimeout). The request deadline bounds only opening the
@@ -80,12 +93,39 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		}
 		o.MaxWriteBytes = n
 	}
+	if v := strings.TrimSpace(getenv(DefaultAccessEnv)); v != "" {
+		d, err := ParseDefaultAccess(v)
+		if err != nil {
+			return Options{}, fmt.Errorf("files: %s: %w", DefaultAccessEnv, err)
+		}
+		o.DefaultAccess = d
+	}
+	if v := strings.TrimSpace(getenv("CONNECTORS_FILES_MAX_SIGNED_EXPIRY")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > objects.MaxSignedExpiry {
+			return Options{}, fmt.Errorf("files: CONNECTORS_FILES_MAX_SIGNED_EXPIRY must be a duration from 1s to 168h (7 days, the providers' limit), not %q", v)
+		}
+		o.MaxSignedExpiry = d
+	}
+	if v := strings.TrimSpace(getenv("CONNECTORS_FILES_WRITE_BUFFER_BYTES")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 1<<40 {
+			return Options{}, fmt.Errorf("files: CONNECTORS_FILES_WRITE_BUFFER_BYTES must be a byte count, not %q", v)
+		}
+		o.WriteBufferBytes = n
+	}
 	if v := strings.TrimSpace(getenv("CONNECTORS_FILES_READ_TIMEOUT")); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return Options{}, fmt.Errorf("files: CONNECTORS_FILES_READ_TIMEOUT must be a positive duration such as 10m, not %q", v)
 		}
 		o.ReadTimeout = d
+	}
+	if o.WriteBufferBytes > 0 {
+		s := Server{Options: o}
+		if need := s.requestLimit(); o.WriteBufferBytes < need {
+			return Options{}, fmt.Errorf("files: CONNECTORS_FILES_WRITE_BUFFER_BYTES (%d) must hold at least one largest write's request, %d bytes", o.WriteBufferBytes, need)
+		}
 	}
 	return o, nil
 }
@@ -94,10 +134,11 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 type target struct {
 	client objects.Client
 	owned  bool // made for this request: closed after it
-	// project is where GCS buckets are created; serviceAccountEmail is
-	// grantAccess's default member.
-	project             string
-	serviceAccountEmail string
+	// project is where GCS buckets are created; grantMember is the one
+	// member grantAccess may grant (the connector's serviceAccountEmail),
+	// set only for a grantAccess with a connector.
+	project     string
+	grantMember string
 }
 
 func (t *target) close() {
@@ -136,6 +177,14 @@ func (s *Server) connectorTarget(ctx context.Context, req *request, u objects.UR
 	}
 	if want := grantFor(u.Scheme); conn.GrantType != want {
 		return nil, httpx.FieldError("connector", "%s has grant type %s; %s:// URIs need a %s connector", conn.Name, conn.GrantType, u.Scheme, want)
+	}
+	// A grant outlives the minted credential: only to the connector's own
+	// account, decided before anything is minted or called.
+	var member string
+	if req.Op == OpGrantAccess && u.Scheme == objects.SchemeGCS {
+		if member, err = checkGrantMember(req.Member, conn.ServiceAccountEmail); err != nil {
+			return nil, err
+		}
 	}
 	// Token is the authority: it checks agent and activity again on its
 	// own view of the connector, and mints.
@@ -192,7 +241,7 @@ func (s *Server) connectorTarget(ctx context.Context, req *request, u objects.UR
 	if err != nil {
 		return nil, fmt.Errorf("files: %w", err)
 	}
-	return &target{client: c, owned: true, project: opts.Project, serviceAccountEmail: conn.ServiceAccountEmail}, nil
+	return &target{client: c, owned: true, project: opts.Project, grantMember: member}, nil
 }
 
 // serviceAccountKey reads the connector's key from its pinned secret

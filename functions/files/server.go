@@ -2,7 +2,9 @@
 // delete, sign, createBucket and grantAccess on gs:// and s3:// URIs, with
 // a connector's credentials or, without a connector, the deployment's
 // default ones (Application Default Credentials for GCS, the default AWS
-// chain for S3).
+// chain for S3) — these only where an admin has mapped the agent to the
+// bucket or folder (Options.DefaultAccess), and never to create or share a
+// bucket.
 //
 // A connector is used exactly as the token function would use it: the
 // agent must be among its agents and it must be active (mint.Service.Token
@@ -65,10 +67,16 @@ const (
 	// the files function a platform timeout above it (functions.tf).
 	DefaultReadTimeout = 10 * time.Minute
 	// DefaultGrantRole is what grantAccess gives when no role is named:
-	// full control of objects, none of the bucket's settings.
-	DefaultGrantRole = "roles/storage.objectAdmin"
-	maxPageTokenLen  = 4096
-	maxFieldLen      = 256
+	// read objects, nothing more. objectUser and objectCreator may be
+	// named; nothing with power over the bucket or its IAM policy.
+	DefaultGrantRole = "roles/storage.objectViewer"
+	// DefaultMaxSignedExpiry caps a signed URL's expiresIn unless the
+	// deployment raises it (Options.MaxSignedExpiry, up to
+	// objects.MaxSignedExpiry): a URL is a bearer credential nobody can
+	// revoke.
+	DefaultMaxSignedExpiry = time.Hour
+	maxPageTokenLen        = 4096
+	maxFieldLen            = 256
 )
 
 // Authenticator tells who is calling and for which agents they may act.
@@ -87,6 +95,7 @@ type Server struct {
 	Now     func() time.Time
 
 	clients clients
+	writes  writeGate
 }
 
 // Handlers maps the function name to its handler.
@@ -106,6 +115,18 @@ func (s *Server) maxWrite() int64 {
 		return s.Options.MaxWriteBytes
 	}
 	return DefaultMaxWriteBytes
+}
+
+func (s *Server) maxSignedExpiry() time.Duration {
+	if s.Options.MaxSignedExpiry > 0 {
+		return s.Options.MaxSignedExpiry
+	}
+	return DefaultMaxSignedExpiry
+}
+
+// signedTTL is a signed URL's lifetime when expiresIn is not given.
+func (s *Server) signedTTL() time.Duration {
+	return min(objects.DefaultSignedTTL, s.maxSignedExpiry())
 }
 
 func (s *Server) readTimeout() time.Duration {
@@ -223,6 +244,25 @@ func (s *Server) Files(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
+	// Large bodies (writes) wait for room in the shared buffer budget
+	// before a byte of them is read.
+	release, err := s.writes.acquire(r, s.requestLimit(), s.writeBuffer())
+	if err != nil {
+		if errors.Is(err, errWritesFull) {
+			// Expected under load, not a fault: said at Warn, not Error.
+			s.Log.Warn("files: write buffer full", "path", r.URL.Path, "contentLength", r.ContentLength)
+			// Read the body through a small buffer and drop it, so the
+			// client, still sending, gets this answer rather than a reset
+			// connection. Bounded by the request limit and deadline.
+			_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.requestLimit()))
+			w.Header().Set("Retry-After", retryAfter)
+			httpx.WriteError(w, httpx.Map(err))
+			return
+		}
+		s.fail(w, r, nil, err)
+		return
+	}
+	defer release()
 	var req request
 	if err := httpx.DecodeJSONLimit(w, r, &req, s.requestLimit()); err != nil {
 		s.fail(w, r, nil, err)
@@ -237,16 +277,35 @@ func (s *Server) Files(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &req, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
 		return
 	}
+	if req.Connector == "" {
+		if err := s.checkDefaultAccess(&req, u); err != nil {
+			s.fail(w, r, &req, err)
+			return
+		}
+	}
 	t, err := s.target(r.Context(), &req, u)
 	if err != nil {
 		s.fail(w, r, &req, err)
 		return
 	}
 	defer t.close()
-	s.Log.Info("files", "op", req.Op, "uri", u.String(), "agent", req.Agent, "connector", req.Connector, "principal", p.Name())
 	if err := s.run(r.Context(), w, &req, u, t); err != nil {
 		s.fail(w, r, &req, err)
+		return
 	}
+	s.audit(p, &req, u)
+}
+
+// audit writes the line every successful operation leaves: who, for which
+// agent, with whose credentials, what, where. Never a credential, a signed
+// URL or the data.
+func (s *Server) audit(p auth.Principal, req *request, u objects.URI) {
+	conn := req.Connector
+	if conn == "" {
+		conn = "default identity"
+	}
+	s.Log.Info("files "+req.Op, "audit", true, "principal", p.Name(), "agent", req.Agent, "connector", conn,
+		"op", req.Op, "uri", u.String(), "outcome", "ok")
 }
 
 // validate checks the request before anything is looked up or called.
@@ -319,8 +378,8 @@ func (s *Server) validateOp(req *request) error {
 		if req.Method != objects.MethodGet && req.Method != objects.MethodPut {
 			return httpx.FieldError("method", "must be GET (download) or PUT (upload)")
 		}
-		if req.ExpiresIn != nil && (*req.ExpiresIn < 1 || *req.ExpiresIn > int64(objects.MaxSignedExpiry/time.Second)) {
-			return httpx.FieldError("expiresIn", "must be 1-%d seconds (default %d)", int64(objects.MaxSignedExpiry/time.Second), int64(objects.DefaultSignedTTL/time.Second))
+		if limit := int64(s.maxSignedExpiry() / time.Second); req.ExpiresIn != nil && (*req.ExpiresIn < 1 || *req.ExpiresIn > limit) {
+			return httpx.FieldError("expiresIn", "must be 1-%d seconds, this deployment's cap (default %d)", limit, int64(s.signedTTL()/time.Second))
 		}
 		if req.ContentType != "" && req.Method != objects.MethodPut {
 			return httpx.FieldError("contentType", "is only for PUT URLs: the Content-Type the upload must carry")
@@ -331,13 +390,14 @@ func (s *Server) validateOp(req *request) error {
 			return httpx.FieldError("location", "must be a GCS location or an AWS region, like US, europe-west1 or eu-west-1")
 		}
 	case OpGrantAccess:
-		if req.Member != "" {
-			if err := validMember(req.Member); err != nil {
-				return err
-			}
+		// The member is compared with the connector's
+		// serviceAccountEmail once the connector is read; here only its
+		// shape, so that nothing else is looked up for a stranger.
+		if req.Member != "" && (len(req.Member) > maxFieldLen || !strings.HasPrefix(req.Member, "serviceAccount:")) {
+			return httpx.FieldError("member", "may only be the connector's serviceAccountEmail, as serviceAccount:EMAIL (or omitted)")
 		}
-		if req.Role != "" && !validRole(req.Role) {
-			return httpx.FieldError("role", "must be a Cloud Storage role (roles/storage.…) or a custom role (projects/P/roles/R, organizations/O/roles/R)")
+		if req.Role != "" && !slices.Contains(grantRoles, req.Role) {
+			return httpx.FieldError("role", "must be one of %s (default %s)", strings.Join(grantRoles, ", "), DefaultGrantRole)
 		}
 	}
 	return nil
@@ -369,37 +429,6 @@ func isToken(s string) bool {
 	return true
 }
 
-// validMember accepts IAM members of the kinds that name principals.
-// allUsers and allAuthenticatedUsers are not among them: an agent never
-// makes a bucket public.
-func validMember(m string) error {
-	if len(m) > maxFieldLen || strings.ContainsAny(m, " \t\r\n") {
-		return httpx.FieldError("member", "must be an IAM member like serviceAccount:NAME@PROJECT.iam.gserviceaccount.com")
-	}
-	if m == "allUsers" || m == "allAuthenticatedUsers" {
-		return httpx.FieldError("member", "must not be %s: the files function does not make buckets public", m)
-	}
-	for _, k := range []string{"user:", "serviceAccount:", "group:", "domain:", "principal:", "principalSet:"} {
-		if strings.HasPrefix(m, k) && len(m) > len(k) {
-			return nil
-		}
-	}
-	return httpx.FieldError("member", "must be an IAM member: user:, serviceAccount:, group:, domain:, principal: or principalSet: followed by its name")
-}
-
-// validRole keeps grants to storage: predefined storage roles, or custom
-// roles (whose permissions the admin who made them chose).
-func validRole(r string) bool {
-	if len(r) > maxFieldLen {
-		return false
-	}
-	if name, ok := strings.CutPrefix(r, "roles/storage."); ok {
-		return name != "" && isToken(strings.ReplaceAll(name, ".", "-"))
-	}
-	parts := strings.Split(r, "/")
-	return len(parts) == 4 && (parts[0] == "projects" || parts[0] == "organizations") && parts[1] != "" && parts[2] == "roles" && parts[3] != ""
-}
-
 // run performs the operation and writes its response.
 func (s *Server) run(ctx context.Context, w http.ResponseWriter, req *request, u objects.URI, t *target) error {
 	switch req.Op {
@@ -428,7 +457,7 @@ func (s *Server) run(ctx context.Context, w http.ResponseWriter, req *request, u
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"deleted": u.String()})
 	case OpSign:
-		ttl := objects.DefaultSignedTTL
+		ttl := s.signedTTL()
 		if req.ExpiresIn != nil {
 			ttl = time.Duration(*req.ExpiresIn) * time.Second
 		}
@@ -457,15 +486,14 @@ func (s *Server) run(ctx context.Context, w http.ResponseWriter, req *request, u
 			// through (see s3objects.Client.GrantAccess).
 			return httpx.FieldError("op", "grantAccess is for gs:// buckets only: S3 buckets are shared through IAM or bucket policies, which an admin edits")
 		}
-		g := objects.Grant{Member: req.Member, Role: req.Role}
+		// connectorTarget has checked the member against the connector
+		// (t.grantMember); the default identity never gets here.
+		g := objects.Grant{Member: t.grantMember, Role: req.Role}
 		if g.Role == "" {
 			g.Role = DefaultGrantRole
 		}
 		if g.Member == "" {
-			if t.serviceAccountEmail == "" {
-				return httpx.FieldError("member", "is required unless the connector has a serviceAccountEmail")
-			}
-			g.Member = "serviceAccount:" + t.serviceAccountEmail
+			return httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "grantAccess needs a connector")
 		}
 		if err := t.client.GrantAccess(ctx, u.Bucket, g); err != nil {
 			return err

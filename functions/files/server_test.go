@@ -83,6 +83,11 @@ type envOptions struct {
 	// proxied puts a faulttest.Proxy between the function and each
 	// storage server (env.gcsProxy, env.s3Proxy).
 	proxied bool
+	// env is the function's settings, read by files.OptionsFromEnv
+	// (endpoints, project and the fields above are set after it). Unless
+	// it sets CONNECTORS_FILES_DEFAULT_ACCESS, agent-1 may use both test
+	// buckets without a connector.
+	env map[string]string
 }
 
 func newEnv(t *testing.T, kind string, o envOptions) *env {
@@ -136,13 +141,17 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 		e.s3Proxy = faulttest.Start(t, strings.TrimPrefix(s3URL, "http://"))
 		gcsURL, s3URL = "http://"+e.gcsProxy.Addr(), "http://"+e.s3Proxy.Addr()
 	}
-	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: files.Options{
-		GCSEndpoint:   gcsURL,
-		S3Endpoint:    s3URL,
-		GCSProject:    "default-project",
-		MaxWriteBytes: o.maxWrite,
-		ReadTimeout:   o.readTimeout,
-	}}
+	settings := map[string]string{"CONNECTORS_FILES_DEFAULT_ACCESS": "agent-1=gs://gcs-bucket|s3://s3-bucket"}
+	for k, v := range o.env {
+		settings[k] = v
+	}
+	opts, err := files.OptionsFromEnv(func(k string) string { return settings[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.GCSEndpoint, opts.S3Endpoint, opts.GCSProject = gcsURL, s3URL, "default-project"
+	opts.MaxWriteBytes, opts.ReadTimeout = o.maxWrite, o.readTimeout
+	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: opts}
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers()} {
 		for name, h := range hs {
@@ -455,13 +464,9 @@ func TestBucketsAndGrants(t *testing.T) {
 	if r := e.files(op("createBucket", "gs://made-by-agent", "connector", "GCS")); r.code != 409 || r.err()["code"] != "already_exists" {
 		t.Fatalf("create again: %d %s", r.code, r.raw)
 	}
-	// The project comes from the key when the connector names none, and
-	// from the deployment without a connector.
+	// The project comes from the key when the connector names none.
 	if r := e.files(op("createBucket", "gs://made-by-key-project", "connector", "GCSNoProject")); r.code != 201 {
 		t.Fatalf("create with the key's project: %d %s", r.code, r.raw)
-	}
-	if r := e.files(op("createBucket", "gs://made-by-default")); r.code != 201 {
-		t.Fatalf("create by default: %d %s", r.code, r.raw)
 	}
 	if r := e.files(op("write", "gs://made-by-agent/x", "data", b64("in new bucket"), "connector", "GCS")); r.code != 200 {
 		t.Fatalf("write to new bucket: %d %s", r.code, r.raw)
@@ -472,15 +477,17 @@ func TestBucketsAndGrants(t *testing.T) {
 	if r.code != 200 || r.json["member"] != "serviceAccount:"+grantEmail || r.json["role"] != files.DefaultGrantRole {
 		t.Fatalf("grant: %d %s", r.code, r.raw)
 	}
-	r = e.files(op("grantAccess", "gs://made-by-agent", "connector", "GCS", "member", "group:readers@example.com", "role", "roles/storage.objectViewer"))
-	if r.code != 200 {
+	// Named: the same account (any case of its email, granted as the
+	// connector spells it) and another object role.
+	r = e.files(op("grantAccess", "gs://made-by-agent", "connector", "GCS", "member", "serviceAccount:"+strings.ToUpper(grantEmail), "role", "roles/storage.objectCreator"))
+	if r.code != 200 || r.json["member"] != "serviceAccount:"+grantEmail {
 		t.Fatalf("grant named: %d %s", r.code, r.raw)
 	}
-	if got := e.gcs.Members("made-by-agent", files.DefaultGrantRole); !slices.Equal(got, []string{"serviceAccount:" + grantEmail}) {
-		t.Fatalf("objectAdmin members %q", got)
-	}
-	if got := e.gcs.Members("made-by-agent", "roles/storage.objectViewer"); !slices.Equal(got, []string{"group:readers@example.com"}) {
+	if got := e.gcs.Members("made-by-agent", "roles/storage.objectViewer"); !slices.Equal(got, []string{"serviceAccount:" + grantEmail}) {
 		t.Fatalf("objectViewer members %q", got)
+	}
+	if got := e.gcs.Members("made-by-agent", "roles/storage.objectCreator"); !slices.Equal(got, []string{"serviceAccount:" + grantEmail}) {
+		t.Fatalf("objectCreator members %q", got)
 	}
 	for _, c := range []struct {
 		req   map[string]any
@@ -488,11 +495,12 @@ func TestBucketsAndGrants(t *testing.T) {
 		field string
 	}{
 		{op("grantAccess", "gs://made-by-agent", "connector", "GCSNoProject"), 400, "member"}, // no serviceAccountEmail
-		{op("grantAccess", "gs://made-by-agent", "member", "allUsers"), 400, "member"},
-		{op("grantAccess", "gs://made-by-agent", "member", "allAuthenticatedUsers"), 400, "member"},
-		{op("grantAccess", "gs://made-by-agent", "member", "someone@example.com"), 400, "member"},
-		{op("grantAccess", "gs://made-by-agent", "member", "user:a@example.com", "role", "roles/owner"), 400, "role"},
-		{op("grantAccess", "gs://no-such-bucket", "member", "user:a@example.com"), 404, ""},
+		{op("grantAccess", "gs://made-by-agent", "connector", "GCS", "member", "allUsers"), 400, "member"},
+		{op("grantAccess", "gs://made-by-agent", "connector", "GCS", "member", "allAuthenticatedUsers"), 400, "member"},
+		{op("grantAccess", "gs://made-by-agent", "connector", "GCS", "member", "someone@example.com"), 400, "member"},
+		{op("grantAccess", "gs://made-by-agent", "connector", "GCS", "role", "roles/owner"), 400, "role"},
+		{op("grantAccess", "gs://no-such-bucket", "connector", "GCS"), 404, ""},
+		{op("grantAccess", "gs://gcs-bucket"), 403, ""}, // never with the default identity
 		{op("grantAccess", "s3://s3-bucket", "connector", "S3"), 400, "op"},
 		{op("grantAccess", "gs://made-by-agent/key"), 400, "uri"},
 	} {
@@ -676,6 +684,8 @@ func TestOptionsFromEnv(t *testing.T) {
 		"CONNECTORS_S3_ENDPOINT":           "ftp://x",
 		"CONNECTORS_FILES_MAX_WRITE_BYTES": "lots",
 		"CONNECTORS_FILES_READ_TIMEOUT":    "-1s",
+		// Less than one largest write's request: no write could ever run.
+		"CONNECTORS_FILES_WRITE_BUFFER_BYTES": "1048576",
 	} {
 		bad := map[string]string{k: v}
 		if _, err := files.OptionsFromEnv(func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), k) {

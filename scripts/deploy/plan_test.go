@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/shared/config"
 )
 
@@ -844,5 +845,38 @@ func TestCIBuildsTheProviderThePlanTestExpects(t *testing.T) {
 	}
 	if !strings.Contains(string(b), providerVersion) || !strings.Contains(string(b), PlanEnv) {
 		t.Errorf(".ci/run does not build %s@%s and export %s", providerModule, providerVersion, PlanEnv)
+	}
+}
+
+// TestPlanPassesFilesDefaultAccess: files_default_access reaches the files
+// function, and only it, as a CONNECTORS_FILES_DEFAULT_ACCESS the function
+// accepts at start; so does the signed-URL cap.
+func TestPlanPassesFilesDefaultAccess(t *testing.T) {
+	p := loadPlan(t)
+	fns, _, _, _, _, _ := p.scan()
+	var access map[string][]string
+	if err := json.Unmarshal(p.Variables["files_default_access"].Value, &access); err != nil || len(access) == 0 {
+		t.Fatalf("testdata/ci.tfvars should map an agent in files_default_access: %v %v", access, err)
+	}
+	env := fns["files"].env
+	got, err := files.ParseDefaultAccess(env["CONNECTORS_FILES_DEFAULT_ACCESS"])
+	if err != nil {
+		t.Fatalf("files: CONNECTORS_FILES_DEFAULT_ACCESS %q: %v", env["CONNECTORS_FILES_DEFAULT_ACCESS"], err)
+	}
+	for agent, locs := range access {
+		if len(got[agent]) != len(locs) {
+			t.Errorf("files: agent %s has %v, want %v", agent, got[agent], locs)
+		}
+	}
+	if len(got) != len(access) {
+		t.Errorf("files: CONNECTORS_FILES_DEFAULT_ACCESS maps %d agents, want %d", len(got), len(access))
+	}
+	if d, err := time.ParseDuration(env["CONNECTORS_FILES_MAX_SIGNED_EXPIRY"]); err != nil || d != time.Hour {
+		t.Errorf("files: CONNECTORS_FILES_MAX_SIGNED_EXPIRY %q, want the default 3600s", env["CONNECTORS_FILES_MAX_SIGNED_EXPIRY"])
+	}
+	for name, f := range fns {
+		if _, ok := f.env["CONNECTORS_FILES_DEFAULT_ACCESS"]; ok && name != "files" {
+			t.Errorf("%s gets CONNECTORS_FILES_DEFAULT_ACCESS", name)
+		}
 	}
 }

@@ -310,6 +310,9 @@ func (c *cloud) env() [][2]string {
 	return [][2]string{
 		{"CONNECTORS_GCS_ENDPOINT", c.gcs.URL},
 		{"CONNECTORS_S3_ENDPOINT", c.s3.URL},
+		// The local run's own identity is lent to no agent unless mapped:
+		// the demo agent gets its folder in each bucket.
+		{"CONNECTORS_FILES_DEFAULT_ACCESS", fmt.Sprintf("%s=%s/%s|%s/%s", agent, c.gsBucket(), agent, c.s3Bucket(), agent)},
 		{"AWS_ACCESS_KEY_ID", c.defaultKeyID},
 		{"AWS_SECRET_ACCESS_KEY", c.defaultSecret},
 		{"AWS_REGION", cloudtest.DefaultRegion},
@@ -384,12 +387,13 @@ func writeGuide(w *bytes.Buffer, c *cloud) {
 	p("#   Google token stand-in  %s  verifies JWTs signed with %s", c.tokenURI, c.saKeyPath)
 	p("")
 	p("# 1. Start the local run with these (from the repository's root). The AWS pair is the")
-	p("#    local run's own, for files without a connector; STS does not know it.")
-	for _, kv := range c.env()[:2] {
+	p("#    local run's own, for files without a connector, which only the %s agent may use", agent)
+	p("#    and only in its folders (CONNECTORS_FILES_DEFAULT_ACCESS); STS does not know it.")
+	for _, kv := range c.env()[:3] {
 		p("export %s=%s", kv[0], shellQuote(kv[1]))
 	}
 	var aws []string
-	for _, kv := range c.env()[2:] {
+	for _, kv := range c.env()[3:] {
 		aws = append(aws, kv[0]+"="+shellQuote(kv[1]))
 	}
 	p("export %s", strings.Join(aws, " "))
@@ -410,8 +414,9 @@ func writeGuide(w *bytes.Buffer, c *cloud) {
 	}
 	p("")
 	p("# 4. files: write, read (prints the object), list and delete, with each connector's")
-	p("#    minted credentials. Without \"connector\" the local run's defaults are used:")
-	p("#    no credentials for the GCS emulator, the AWS pair above for S3.")
+	p("#    minted credentials. Without \"connector\" the local run's defaults are used,")
+	p("#    where CONNECTORS_FILES_DEFAULT_ACCESS maps the agent (else 403): no credentials")
+	p("#    for the GCS emulator, the AWS pair above for S3.")
 	for _, b := range []struct{ bucket, connector string }{{c.gsBucket(), gcsConnector}, {c.s3Bucket(), s3Connector}} {
 		for _, f := range roundTrip(b.bucket, b.connector) {
 			p("%s", f.curl(base))

@@ -60,6 +60,10 @@ func exports(t *testing.T, guide string) []string {
 			continue
 		}
 		for _, kv := range strings.Fields(rest) {
+			// A value may be single-quoted whole (it holds a "|").
+			if name, v, ok := strings.Cut(kv, "="); ok && len(v) > 1 && v[0] == '\'' && v[len(v)-1] == '\'' {
+				kv = name + "=" + v[1:len(v)-1]
+			}
 			if !strings.Contains(kv, "=") || strings.ContainsAny(kv, `'"\$`) {
 				t.Fatalf("export %q is not a plain NAME=VALUE", kv)
 			}
@@ -197,6 +201,7 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 
 	env := exports(t, guide)
 	wantEnv := []string{"CONNECTORS_GCS_ENDPOINT=" + c.gcs.URL, "CONNECTORS_S3_ENDPOINT=" + c.s3.URL,
+		"CONNECTORS_FILES_DEFAULT_ACCESS=demo=gs://local-gcs/demo|s3://local-s3/demo",
 		"AWS_ACCESS_KEY_ID=" + c.defaultKeyID, "AWS_SECRET_ACCESS_KEY=" + c.defaultSecret, "AWS_REGION=us-east-1"}
 	if strings.Join(env, " ") != strings.Join(wantEnv, " ") {
 		t.Fatalf("exports %q, want %q", env, wantEnv)
@@ -306,6 +311,31 @@ func TestTheGuideAgainstTheLocalRun(t *testing.T) {
 			}
 		}
 		filesRoundTrip(t, api, steps)
+	}
+
+	// An agent the mapping does not name gets 403 for every op without a
+	// connector, and neither storage server hears of it.
+	seen := len(c.gcs.Authorizations()) + len(c.s3.AccessKeys())
+	for _, bucket := range []string{"gs://local-gcs", "s3://local-s3"} {
+		var reqs []filesRequest
+		for _, f := range roundTrip(bucket, "") {
+			req := f.body.(filesRequest)
+			req.Agent = "other-agent"
+			reqs = append(reqs, req)
+		}
+		// The demo agent itself, beside its folder or making a bucket.
+		reqs = append(reqs, filesRequest{Op: "list", URI: bucket + "/", Agent: agent},
+			filesRequest{Op: "read", URI: bucket + "/demo-other/x", Agent: agent},
+			filesRequest{Op: "createBucket", URI: bucket + "-new", Agent: agent})
+		for _, req := range reqs {
+			status, out := api.postJSON("files", req)
+			if e, _ := out["error"].(map[string]any); status != 403 || e["code"] != "permission_denied" {
+				t.Fatalf("files %s %s for %s without a connector: %d %v", req.Op, req.URI, req.Agent, status, out)
+			}
+		}
+	}
+	if n := len(c.gcs.Authorizations()) + len(c.s3.AccessKeys()) - seen; n != 0 {
+		t.Fatalf("refused files requests reached storage %d times", n)
 	}
 
 	// The storage servers saw the minted credentials, never the stored

@@ -60,6 +60,9 @@ var Settings = []Setting{
 	{"CONNECTORS_S3_ENDPOINT", "AWS's", filesOnly, "The S3 endpoint (an emulator; S3 then uses path-style addressing)."},
 	{"CONNECTORS_S3_REGION", "`AWS_REGION`", filesOnly, "Default S3 region."},
 	{"CONNECTORS_FILES_MAX_WRITE_BYTES", "20 MiB", filesOnly, "Largest `write`; larger objects go through `sign`."},
+	{"CONNECTORS_FILES_DEFAULT_ACCESS", "", filesOnly, "Where each agent may use `files` without a connector, with the function's own identity: `agent=gs://bucket/folder|s3://bucket;agent2=…`. Unset: nowhere (403 before any storage call). Terraform: `files_default_access`."},
+	{"CONNECTORS_FILES_MAX_SIGNED_EXPIRY", "1h", filesOnly, "Longest `expiresIn` of a signed URL, at most `168h` (Terraform: `files_max_signed_url_seconds`); beyond it 400 on `expiresIn`."},
+	{"CONNECTORS_FILES_WRITE_BUFFER_BYTES", "64 MiB", filesOnly, "Bytes of large request bodies one instance reads and decodes at once; past it a write waits up to 5 s, then 503 `unavailable` with `Retry-After`."},
 	{"CONNECTORS_FILES_READ_TIMEOUT", "10m", filesOnly, "How long a `read` may stream its body once the object is open (Terraform: `files_read_timeout_seconds`; the platform timeout is a minute more)."},
 
 	// console.

@@ -21,3 +21,6 @@ console_domain      = "console.connectors-ci.example.com"
 # stays enabled and accepted.
 token_cache_key_version        = 2
 token_cache_key_previous_until = "2999-01-01T00:00:00Z"
+
+# files without a connector: only crm-bot, only here (CONNECTORS_FILES_DEFAULT_ACCESS).
+files_default_access = { "crm-bot" = ["gs://crm-exports/reports", "s3://crm-archive"] }
