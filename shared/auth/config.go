@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,7 +12,7 @@ import (
 const (
 	// EnvAudience is Config.Audiences, comma-separated: the function's
 	// URLs (Terraform sets its cloudfunctions.net and run.app URLs), or
-	// empty to derive them (see "Audience" in the package documentation).
+	// empty to derive them (see "Audience, in order" in docs/security.md).
 	EnvAudience = "CONNECTORS_AUDIENCE"
 	// EnvService is Config.Service: the Cloud Run service name, which
 	// Cloud Run sets for every service (a gen2 function's name).
@@ -38,20 +37,13 @@ const (
 	EnvAgentBindings = "CONNECTORS_AGENT_BINDINGS"
 	// EnvTrustCloudRunIAM is Config.TrustCloudRunIAM, in any form
 	// strconv.ParseBool accepts ("true", "1", ...); unset or empty is false.
-	// Set it only on private services (see the package documentation).
+	// Set it only on private services (see docs/security.md).
 	EnvTrustCloudRunIAM = "CONNECTORS_TRUST_CLOUD_RUN_IAM"
 	// EnvIAPAudiences is Config.IAPAudiences, comma-separated: the
 	// audiences of IAP's assertions, "/projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID"
 	// or "/projects/PROJECT_NUMBER/apps/PROJECT_ID". Unset or empty leaves
-	// X-Goog-IAP-JWT-Assertion ignored (see the package documentation).
+	// X-Goog-IAP-JWT-Assertion ignored (see docs/security.md).
 	EnvIAPAudiences = "CONNECTORS_IAP_AUDIENCES"
-)
-
-// The audiences of IAP's assertions: a load balancer's backend service, or an
-// App Engine app (whose project ID may be domain-scoped, "example.com:proj").
-var (
-	iapBackendServiceAudience = regexp.MustCompile(`^/projects/[0-9]{1,20}/global/backendServices/[0-9]{1,20}$`)
-	iapAppEngineAudience      = regexp.MustCompile(`^/projects/[0-9]{1,20}/apps/(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 )
 
 // ConfigFromEnv reads a Config from the environment through getenv
@@ -107,17 +99,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		cfg.IAPAudiences = append(cfg.IAPAudiences, aud)
 	}
 	return cfg, nil
-}
-
-// checkIAPAudience rejects what cannot be the aud of an IAP assertion, so
-// that a typo (a project ID for a number, a URL, a missing slash) surfaces
-// at start-up rather than as every console call refused.
-func checkIAPAudience(aud string) error {
-	if iapBackendServiceAudience.MatchString(aud) || iapAppEngineAudience.MatchString(aud) {
-		return nil
-	}
-	return fmt.Errorf("IAP audience %s is neither /projects/PROJECT_NUMBER/global/backendServices/SERVICE_ID "+
-		"nor /projects/PROJECT_NUMBER/apps/PROJECT_ID", clip(aud))
 }
 
 // parseMemberList splits s on sep into normalised members, skipping empty
