@@ -2,6 +2,7 @@ package smserver
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -39,8 +40,8 @@ func (s *Server) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 		Name:        name,
 		Replication: clone(in.GetReplication()),
 		CreateTime:  timestamppb.New(time.Now()),
-		Labels:      copyMap(in.GetLabels()),
-		Annotations: copyMap(in.GetAnnotations()),
+		Labels:      maps.Clone(in.GetLabels()),
+		Annotations: maps.Clone(in.GetAnnotations()),
 		Etag:        s.nextEtag(),
 	}
 	s.secrets[name] = &secretEntry{meta: meta}
@@ -95,9 +96,9 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 	for _, p := range paths {
 		switch p {
 		case "labels":
-			e.meta.Labels = copyMap(in.GetLabels())
+			e.meta.Labels = maps.Clone(in.GetLabels())
 		case "annotations":
-			e.meta.Annotations = copyMap(in.GetAnnotations())
+			e.meta.Annotations = maps.Clone(in.GetAnnotations())
 		}
 	}
 	e.meta.Etag = s.nextEtag()

@@ -166,14 +166,3 @@ func decodePageToken(tok string) (string, error) {
 	}
 	return string(b), nil
 }
-
-func copyMap(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
