@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -30,6 +29,7 @@ import (
 	"strings"
 
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/netguard"
 )
 
 // FnConsole is the function's name, as registered, deployed and served
@@ -178,21 +178,13 @@ func checkURL(raw string) (origin string, err error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !netguard.IsLoopbackHost(u.Hostname()) {
 			return "", fmt.Errorf("%q must use https (http only to loopback hosts)", raw)
 		}
 	default:
 		return "", fmt.Errorf("%q must use https", raw)
 	}
 	return u.Scheme + "://" + u.Host, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 //go:embed static

@@ -223,6 +223,8 @@ func TestProductionURLs(t *testing.T) {
 func TestBadConfig(t *testing.T) {
 	bad := []Config{
 		{BaseURL: "http://functions.example.com"},                                                     // http off loopback
+		{BaseURL: "http://localhost.example.com"},                                                     // http to a name that only starts like loopback
+		{BaseURL: "http://127.0.0.1.example.com"},                                                     // ditto
 		{BaseURL: "ftp://functions.example.com"},                                                      // not http(s)
 		{BaseURL: "https://functions.example.com?x=1"},                                                // query
 		{BaseURL: "//functions.example.com"},                                                          // scheme-relative
@@ -245,6 +247,16 @@ func TestBadConfig(t *testing.T) {
 			return ""
 		}); err == nil {
 			t.Errorf("%s=%q accepted", EnvFunctionURLs, raw)
+		}
+	}
+}
+
+// TestHTTPToLoopback: plain http is allowed to loopback hosts only, by
+// name or address, as netguard judges them.
+func TestHTTPToLoopback(t *testing.T) {
+	for _, base := range []string{"http://localhost:8081", "http://127.0.0.1:8081", "http://[::1]:8081"} {
+		if _, err := New(Config{BaseURL: base}); err != nil {
+			t.Errorf("New(BaseURL %q): %v, want it accepted", base, err)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret/secretmanager"
 	"connectors.dev/connectors/shared/secret/smserver"
 )
@@ -75,7 +76,7 @@ func instance(cat *catalog.Catalog, cache *firestore.Store, clk *clock.Fake) *mi
 	s := mint.NewService(cat, cache.TokenCache(), false, cfg)
 	s.Now = clk.Now
 	s.OAuth = mint.OAuth{Client: &oauth.Client{
-		HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}}),
+		HTTP: outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}}),
 		Now:  clk.Now,
 	}}
 	return s

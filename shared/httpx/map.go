@@ -15,6 +15,7 @@ import (
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/objects"
+	"connectors.dev/connectors/shared/outbound"
 )
 
 // authReason is the auth package's explanation, which it keeps free of the
@@ -65,7 +66,7 @@ func Map(err error) *Error {
 		}
 		return &Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msg,
 			Upstream: &Upstream{Status: ue.Status, Error: ue.Code, ErrorDescription: ue.Description}, Err: err}
-	case errors.Is(err, oauth.ErrTimeout), errors.Is(err, oauth.ErrUnreachable):
+	case errors.Is(err, outbound.ErrTimeout), errors.Is(err, outbound.ErrUnreachable):
 		return &Error{Status: http.StatusGatewayTimeout, Code: CodeUpstreamTimeout, Message: "the token provider did not answer in time or could not be reached", Err: err}
 	case errors.Is(err, netguard.ErrForbidden):
 		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "url", Message: "the connector's token endpoint is not an allowed destination (link-local, metadata, private or loopback address)", Err: err}

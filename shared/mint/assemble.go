@@ -9,6 +9,7 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/tokencache"
 )
 
@@ -19,7 +20,7 @@ func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cf
 	// One guarded client for every outbound token request, whatever the
 	// grant type: the cloud minters reach connector-supplied endpoints too
 	// (a key's token_uri, an STS url).
-	hc := oauth.NewHTTPClient(oauth.HTTPOptions{
+	hc := outbound.NewClient(outbound.Options{
 		Policy:         netguard.Policy{AllowLoopback: cfg.AllowInsecureURLs, AllowPrivate: cfg.AllowPrivateNetworks},
 		ConnectTimeout: cfg.TokenConnectTimeout,
 		Timeout:        cfg.TokenTimeout,

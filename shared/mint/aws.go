@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -17,6 +16,7 @@ import (
 
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -41,16 +41,15 @@ const (
 // Errors are classified as the oauth package classifies them: an STS error
 // response (InvalidClientTokenId, AccessDenied, SignatureDoesNotMatch, …) is
 // an *oauth.UpstreamError with STS's HTTP status, error code and message
-// (502); a slow or unreachable endpoint wraps oauth.ErrTimeout or
-// oauth.ErrUnreachable (504); a forbidden destination wraps
+// (502); a slow or unreachable endpoint wraps outbound.ErrTimeout or
+// outbound.ErrUnreachable (504); a forbidden destination wraps
 // netguard.ErrForbidden.
 type AWS struct {
-	// HTTP sends the STS requests; nil means oauth.NewHTTPClient with its
+	// HTTP sends the STS requests; nil means outbound.NewClient with its
 	// defaults.
 	HTTP *http.Client
 
-	once    sync.Once
-	defHTTP *http.Client
+	defHTTP outbound.LazyClient
 }
 
 // Mint implements Minter.
@@ -76,7 +75,7 @@ func (a *AWS) Mint(ctx context.Context, c *connector.Connector, b secret.Bundle)
 	// A copy that shares the guarded transport but never follows a
 	// redirect, whatever the given client says.
 	hc := *base
-	hc.CheckRedirect = oauth.NoRedirect
+	hc.CheckRedirect = outbound.NoRedirect
 	endpoint := "STS"
 	opts := sts.Options{
 		Region:      region,
@@ -134,11 +133,7 @@ func (a *AWS) Mint(ctx context.Context, c *connector.Connector, b secret.Bundle)
 }
 
 func (a *AWS) httpClient() *http.Client {
-	if a.HTTP != nil {
-		return a.HTTP
-	}
-	a.once.Do(func() { a.defHTTP = oauth.NewHTTPClient(oauth.HTTPOptions{}) })
-	return a.defHTTP
+	return a.defHTTP.Client(a.HTTP)
 }
 
 // fromSTS copies STS's credentials; nil when STS sent none.
@@ -182,8 +177,8 @@ func stsError(ctx context.Context, endpoint string, err error, secretKey string)
 		}
 		e := &oauth.UpstreamError{
 			Status:      status,
-			Code:        oauth.Sanitize(ae.ErrorCode(), 100, secretKey),
-			Description: oauth.Sanitize(ae.ErrorMessage(), 300, secretKey),
+			Code:        outbound.Sanitize(ae.ErrorCode(), 100, secretKey),
+			Description: outbound.Sanitize(ae.ErrorMessage(), 300, secretKey),
 		}
 		if e.Code == "" && e.Description == "" {
 			e.Description = fmt.Sprintf("STS answered HTTP %d", status)
@@ -207,8 +202,8 @@ func stsError(ctx context.Context, endpoint string, err error, secretKey string)
 		return fmt.Errorf("%w: %w", &oauth.UpstreamError{Status: status, Description: "STS response cannot be parsed"}, oauth.ErrInvalidResponse)
 	}
 	var se *smithyhttp.RequestSendError
-	if errors.As(err, &se) || oauth.IsTimeout(err) || ctx.Err() != nil {
-		return oauth.TransportError(ctx, endpoint, err)
+	if errors.As(err, &se) || outbound.IsTimeout(err) || ctx.Err() != nil {
+		return outbound.TransportError(ctx, endpoint, err)
 	}
-	return fmt.Errorf("STS request failed: %s", oauth.Sanitize(err.Error(), 300, secretKey))
+	return fmt.Errorf("STS request failed: %s", outbound.Sanitize(err.Error(), 300, secretKey))
 }

@@ -25,6 +25,7 @@ import (
 	"connectors.dev/connectors/shared/mint/cloudtest"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/testenv"
 )
@@ -344,7 +345,7 @@ func TestAWSMinterErrors(t *testing.T) {
 	closedURL := "http://" + ln.Addr().String()
 	ln.Close()
 	loopback := func(timeout time.Duration) *http.Client {
-		return oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: timeout})
+		return outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: timeout})
 	}
 	cases := []struct {
 		name   string
@@ -357,10 +358,10 @@ func TestAWSMinterErrors(t *testing.T) {
 		status int
 	}{
 		{"timeout", sts.srv.URL, loopback(300 * time.Millisecond), true, "", 0,
-			func(err error) bool { return errors.Is(err, oauth.ErrTimeout) }, 504},
+			func(err error) bool { return errors.Is(err, outbound.ErrTimeout) }, 504},
 		{"unreachable", closedURL, loopback(2 * time.Second), false, "", 0,
-			func(err error) bool { return errors.Is(err, oauth.ErrUnreachable) }, 504},
-		{"loopback forbidden in production", sts.srv.URL, oauth.NewHTTPClient(oauth.HTTPOptions{}), false, "", 0,
+			func(err error) bool { return errors.Is(err, outbound.ErrUnreachable) }, 504},
+		{"loopback forbidden in production", sts.srv.URL, outbound.NewClient(outbound.Options{}), false, "", 0,
 			func(err error) bool { return errors.Is(err, netguard.ErrForbidden) }, 409},
 		{"metadata address always forbidden", "http://169.254.169.254", loopback(time.Second), false, "", 0,
 			func(err error) bool { return errors.Is(err, netguard.ErrForbidden) }, 409},

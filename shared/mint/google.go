@@ -19,6 +19,7 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -34,10 +35,11 @@ const DefaultGoogleScope = "https://www.googleapis.com/auth/cloud-platform"
 // Errors are classified as the oauth package classifies them (see its
 // package comment), so the HTTP layer maps them the same way: a refusal is
 // an *oauth.UpstreamError (502), a slow or unreachable endpoint wraps
-// oauth.ErrTimeout or oauth.ErrUnreachable (504), a forbidden destination
-// wraps netguard.ErrForbidden. No error contains the key or the assertion.
+// outbound.ErrTimeout or outbound.ErrUnreachable (504), a forbidden
+// destination wraps netguard.ErrForbidden. No error contains the key or the
+// assertion.
 type Google struct {
-	// HTTP sends the token request; nil means oauth.NewHTTPClient with its
+	// HTTP sends the token request; nil means outbound.NewClient with its
 	// defaults. Its Timeout bounds the whole exchange.
 	HTTP *http.Client
 	// DefaultLifetime is assumed when the response has no expires_in; zero
@@ -46,8 +48,7 @@ type Google struct {
 	// Now is the clock for the credential's expiry; nil means time.Now.
 	Now func() time.Time
 
-	once    sync.Once
-	defHTTP *http.Client
+	defHTTP outbound.LazyClient
 }
 
 // Mint implements Minter.
@@ -70,7 +71,7 @@ func (g *Google) Mint(ctx context.Context, c *connector.Connector, b secret.Bund
 	base := g.httpClient()
 	timeout := base.Timeout
 	if timeout <= 0 {
-		timeout = oauth.DefaultTimeout
+		timeout = outbound.DefaultTimeout
 	}
 	// x/oauth2/jwt sends its request without a context and formats
 	// transport errors with %v, losing their type. The recorder gives the
@@ -80,7 +81,7 @@ func (g *Google) Mint(ctx context.Context, c *connector.Connector, b secret.Bund
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rec := &recorder{ctx: ctx, base: base.Transport}
-	hc := &http.Client{Transport: rec, CheckRedirect: oauth.NoRedirect}
+	hc := &http.Client{Transport: rec, CheckRedirect: outbound.NoRedirect}
 	tok, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc)).Token()
 	if err != nil {
 		return nil, googleError(ctx, c.Name, endpoint, rec, err, keyLines(cfg.PrivateKey))
@@ -101,11 +102,7 @@ func (g *Google) Mint(ctx context.Context, c *connector.Connector, b secret.Bund
 }
 
 func (g *Google) httpClient() *http.Client {
-	if g.HTTP != nil {
-		return g.HTTP
-	}
-	g.once.Do(func() { g.defHTTP = oauth.NewHTTPClient(oauth.HTTPOptions{}) })
-	return g.defHTTP
+	return g.defHTTP.Client(g.HTTP)
 }
 
 // expiry counts expires_in from our clock rather than using the expiry
@@ -162,7 +159,7 @@ func googleError(ctx context.Context, name, endpoint string, rec *recorder, err 
 		return fmt.Errorf("google: connector %s: %w", name, retrieveError(re, secrets))
 	}
 	if terr := rec.err(); terr != nil {
-		return fmt.Errorf("google: connector %s: %w", name, oauth.TransportError(ctx, endpoint, terr))
+		return fmt.Errorf("google: connector %s: %w", name, outbound.TransportError(ctx, endpoint, terr))
 	}
 	if s := rec.status(); s >= 200 && s <= 299 {
 		// The endpoint answered 2xx with a body x/oauth2 could not parse.
@@ -293,11 +290,11 @@ func (b *recordingBody) Read(p []byte) (int, error) {
 // endpoint echoes back.
 var jwtLike = regexp.MustCompile(`[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)
 
-// sanitize is oauth.Sanitize with anything shaped like a JWT redacted as
+// sanitize is outbound.Sanitize with anything shaped like a JWT redacted as
 // well: an endpoint could echo the signed assertion, which is not one of the
 // known secrets.
 func sanitize(s string, max int, secrets ...string) string {
-	return oauth.SanitizeFunc(s, max, redactJWTs, secrets...)
+	return outbound.SanitizeFunc(s, max, redactJWTs, secrets...)
 }
 
 func redactJWTs(s string) string { return jwtLike.ReplaceAllString(s, "[redacted]") }

@@ -25,6 +25,7 @@ import (
 	"connectors.dev/connectors/shared/mint/cloudtest"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/testenv"
 )
@@ -36,7 +37,7 @@ const saEmail = "rag-builder@demo-project.iam.gserviceaccount.com"
 func cloudInstance(t *testing.T, b testenv.Backends, clk *clock.Fake, name string) *mint.Service {
 	t.Helper()
 	s := instance(t, b, clk, name)
-	hc := oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
+	hc := outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
 	s.Special = map[string]mint.Minter{
 		connector.GrantGCSServiceAccount: &mint.Google{HTTP: hc, Now: clk.Now},
 		connector.GrantAWSIAM:            &mint.AWS{HTTP: hc},
@@ -287,7 +288,7 @@ func TestGoogleMinterErrors(t *testing.T) {
 	key := g.keyJSON(t)
 	conn := &connector.Connector{Name: "Gcs", GrantType: connector.GrantGCSServiceAccount}
 	loopback := func(timeout time.Duration) *http.Client {
-		return oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: timeout})
+		return outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: timeout})
 	}
 	// A port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -313,10 +314,10 @@ func TestGoogleMinterErrors(t *testing.T) {
 		status int // of httpx.Map
 	}{
 		{name: "timeout", client: loopback(300 * time.Millisecond), key: key, body: "hang",
-			check: func(err error) bool { return errors.Is(err, oauth.ErrTimeout) }, status: 504},
+			check: func(err error) bool { return errors.Is(err, outbound.ErrTimeout) }, status: 504},
 		{name: "unreachable", client: loopback(2 * time.Second), key: withTokenURI(closedURL),
-			check: func(err error) bool { return errors.Is(err, oauth.ErrUnreachable) }, status: 504},
-		{name: "loopback forbidden in production", client: oauth.NewHTTPClient(oauth.HTTPOptions{}), key: key,
+			check: func(err error) bool { return errors.Is(err, outbound.ErrUnreachable) }, status: 504},
+		{name: "loopback forbidden in production", client: outbound.NewClient(outbound.Options{}), key: key,
 			check: func(err error) bool { return errors.Is(err, netguard.ErrForbidden) }, status: 409},
 		{name: "plain http to a public host", client: loopback(time.Second), key: withTokenURI("http://oauth2.example.com/token"),
 			check: func(err error) bool { return err != nil && strings.Contains(err.Error(), "https") }, status: 500},
@@ -361,9 +362,9 @@ func TestGoogleMinterCanceled(t *testing.T) {
 	g.body = "hang"
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	m := &mint.Google{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}})}
+	m := &mint.Google{HTTP: outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}})}
 	_, err := m.Mint(ctx, &connector.Connector{Name: "Gcs"}, secret.Bundle{ClientSecret: g.keyJSON(t)})
-	if !errors.Is(err, context.Canceled) || errors.Is(err, oauth.ErrTimeout) {
+	if !errors.Is(err, context.Canceled) || errors.Is(err, outbound.ErrTimeout) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/tokencache"
 )
@@ -463,7 +464,7 @@ const (
 
 // retryable reports whether asking the provider again is safe and useful:
 // it answered that it failed (5xx, 429), so it issued nothing, or the
-// connection was never made (oauth.ErrNotConnected; never the address
+// connection was never made (outbound.ErrNotConnected; never the address
 // guard's refusal, which would only be refused again). A reset after the
 // request went out is retried only for grants without a refresh token: a
 // provider that rotates may have consumed the token, and asking again with
@@ -473,13 +474,13 @@ func retryable(conn *connector.Connector, err error) bool {
 	if errors.As(err, &ue) {
 		return ue.Status >= 500 || ue.Status == http.StatusTooManyRequests
 	}
-	if errors.Is(err, oauth.ErrNotConnected) {
+	if errors.Is(err, outbound.ErrNotConnected) {
 		return true
 	}
 	if conn.GrantType == connector.GrantRefreshToken {
 		return false
 	}
-	return errors.Is(err, oauth.ErrUnreachable)
+	return errors.Is(err, outbound.ErrUnreachable)
 }
 
 // usable opens a shared entry minted for conn's revision that is still

@@ -21,6 +21,7 @@ import (
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/testenv"
 )
 
@@ -116,7 +117,7 @@ func instance(t *testing.T, b testenv.Backends, clk *clock.Fake, name string) *m
 	t.Helper()
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Now: clk.Now}
 	client := &oauth.Client{
-		HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second}),
+		HTTP: outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second}),
 		Now:  clk.Now,
 	}
 	return &mint.Service{

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"connectors.dev/connectors/shared/connector"
-	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -167,7 +167,7 @@ func TestHostileDialThroughGuardedClient(t *testing.T) {
 		urls = append(urls, "http://"+h+":80/token")
 	}
 	for _, p := range []netguard.Policy{strict, loose} {
-		hc := oauth.NewHTTPClient(oauth.HTTPOptions{Policy: p, ConnectTimeout: 2 * time.Second, Timeout: 3 * time.Second})
+		hc := outbound.NewClient(outbound.Options{Policy: p, ConnectTimeout: 2 * time.Second, Timeout: 3 * time.Second})
 		for _, u := range urls {
 			start := time.Now()
 			resp, err := hc.Post(u, "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
@@ -201,7 +201,7 @@ func TestHostileNameResolvesToEmbedded(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", dns)
 	}}
-	hc := oauth.NewHTTPClient(oauth.HTTPOptions{Policy: strict, Resolver: resolver, ConnectTimeout: 2 * time.Second, Timeout: 3 * time.Second})
+	hc := outbound.NewClient(outbound.Options{Policy: strict, Resolver: resolver, ConnectTimeout: 2 * time.Second, Timeout: 3 * time.Second})
 	for name := range records {
 		u := "http://" + strings.TrimSuffix(name, ".") + ":80/token"
 		start := time.Now()

@@ -29,6 +29,7 @@ import (
 	"connectors.dev/connectors/shared/mint/cloudtest"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -70,7 +71,7 @@ func (l *logLines) last(t *testing.T) string {
 // local run configures it. Its transport records request bodies, so that
 // tests can check the stand-ins never log what was sent.
 func loopback(sent *[]string, mu *sync.Mutex) *http.Client {
-	hc := oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
+	hc := outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
 	if sent != nil {
 		hc.Transport = &recordBodies{base: hc.Transport, sent: sent, mu: mu}
 	}

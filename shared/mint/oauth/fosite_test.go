@@ -12,6 +12,7 @@ import (
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -38,7 +39,7 @@ func newFositeServer(t *testing.T) *oauthtest.Fosite {
 }
 
 func loopbackClient() *oauth.Client {
-	return &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
+	return &oauth.Client{HTTP: outbound.NewClient(outbound.Options{
 		Policy:  netguard.Policy{AllowLoopback: true},
 		Timeout: 10 * time.Second,
 	})}

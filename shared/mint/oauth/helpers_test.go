@@ -13,6 +13,7 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 )
 
 // provider is a hand-made token endpoint on loopback that records what it
@@ -76,7 +77,7 @@ const okJSON = `{"access_token":"at-123","token_type":"bearer","expires_in":3600
 // clock.
 func testClient(timeout time.Duration) *oauth.Client {
 	return &oauth.Client{
-		HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
+		HTTP: outbound.NewClient(outbound.Options{
 			Policy:         netguard.Policy{AllowLoopback: true},
 			ConnectTimeout: timeout,
 			Timeout:        timeout,

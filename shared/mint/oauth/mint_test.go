@@ -20,6 +20,7 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -406,7 +407,7 @@ func TestHangTimesOut(t *testing.T) {
 			start := time.Now()
 			_, err := testClient(timeout).Mint(context.Background(), ccConnector(p.URL), secret.Bundle{ClientSecret: "test-client-secret"})
 			elapsed := time.Since(start)
-			if !errors.Is(err, oauth.ErrTimeout) || errors.Is(err, oauth.ErrUnreachable) {
+			if !errors.Is(err, outbound.ErrTimeout) || errors.Is(err, outbound.ErrUnreachable) {
 				t.Fatalf("err = %v, want ErrTimeout", err)
 			}
 			if elapsed > 2*time.Second {
@@ -423,7 +424,7 @@ func TestHangTimesOut(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		_, err := testClient(10*time.Second).Mint(ctx, ccConnector(p.URL), secret.Bundle{ClientSecret: "test-client-secret"})
-		if !errors.Is(err, oauth.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, outbound.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want ErrTimeout and DeadlineExceeded", err)
 		}
 	})
@@ -433,7 +434,7 @@ func TestHangTimesOut(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		_, err := testClient(10*time.Second).Mint(ctx, ccConnector(p.URL), secret.Bundle{ClientSecret: "test-client-secret"})
-		if !errors.Is(err, context.Canceled) || errors.Is(err, oauth.ErrTimeout) || errors.Is(err, oauth.ErrUnreachable) {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, outbound.ErrTimeout) || errors.Is(err, outbound.ErrUnreachable) {
 			t.Fatalf("err = %v, want context.Canceled only", err)
 		}
 	})
@@ -447,15 +448,15 @@ func TestConnectionRefusedIsUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	_, err = testClient(time.Second).Mint(context.Background(), ccConnector("http://"+addr+"/token"), secret.Bundle{ClientSecret: "test-client-secret"})
-	if !errors.Is(err, oauth.ErrUnreachable) || !errors.Is(err, oauth.ErrNotConnected) || errors.Is(err, oauth.ErrTimeout) {
+	if !errors.Is(err, outbound.ErrUnreachable) || !errors.Is(err, outbound.ErrNotConnected) || errors.Is(err, outbound.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrUnreachable and ErrNotConnected", err)
 	}
 
 	// The address guard's refusal is also a dial error, but it is no
 	// failure to connect: asking again would be refused again.
-	guarded := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Timeout: time.Second})}
+	guarded := &oauth.Client{HTTP: outbound.NewClient(outbound.Options{Timeout: time.Second})}
 	_, err = guarded.Mint(context.Background(), ccConnector("http://"+addr+"/token"), secret.Bundle{ClientSecret: "test-client-secret"})
-	if !errors.Is(err, netguard.ErrForbidden) || errors.Is(err, oauth.ErrNotConnected) {
+	if !errors.Is(err, netguard.ErrForbidden) || errors.Is(err, outbound.ErrNotConnected) {
 		t.Fatalf("guarded err = %v, want ErrForbidden and not ErrNotConnected", err)
 	}
 }

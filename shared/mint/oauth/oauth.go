@@ -1,6 +1,7 @@
 // Package oauth mints access tokens at a connector's OAuth 2.0 token
-// endpoint (RFC 6749) and provides the SSRF-guarded HTTP client every
-// outbound token request goes through.
+// endpoint (RFC 6749): it builds the token request and parses the token
+// response. The request goes through the guarded client of shared/outbound,
+// like every request to a connector-supplied endpoint.
 //
 // golang.org/x/oauth2 is not used for the exchange itself: its
 // clientcredentials package cannot encode JSON request bodies or arbitrary
@@ -22,10 +23,10 @@
 //   - *UpstreamError: the provider answered but gave no token (an RFC 6749
 //     error response, a non-2xx status, a redirect, or an unusable body;
 //     the last wraps ErrInvalidResponse) → 502 upstream_error.
-//   - ErrTimeout and ErrUnreachable: the provider was slow or could not be
-//     reached → both 504 upstream_timeout (SPEC: "provider unreachable or
-//     slow → 504"); they are distinct so that logs and metrics can tell them
-//     apart.
+//   - outbound.ErrTimeout and outbound.ErrUnreachable: the provider was
+//     slow or could not be reached → both 504 upstream_timeout (SPEC:
+//     "provider unreachable or slow → 504"); they are distinct so that logs
+//     and metrics can tell them apart.
 //   - netguard.ErrForbidden: the destination is refused by the address
 //     policy; no request was sent.
 //   - context.Canceled: the caller gave up.
@@ -40,14 +41,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"connectors.dev/connectors/shared/connector"
-	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -62,29 +61,18 @@ const UserAgent = "connectors.dev-connectors/1.0 (OAuth token broker)"
 // refused call.
 const DefaultLifetime = time.Hour
 
-// Sentinel errors. Match them with errors.Is.
-var (
-	// ErrTimeout: the token endpoint did not answer (or finish answering)
-	// within the time allowed, or the caller's deadline passed.
-	ErrTimeout = errors.New("token endpoint timed out")
-	// ErrUnreachable: the token endpoint could not be reached (connection
-	// refused or reset, DNS failure, TLS failure).
-	ErrUnreachable = errors.New("token endpoint unreachable")
-	// ErrNotConnected marks an ErrUnreachable whose connection was never
-	// made (refused, DNS): no request went out, so asking again is safe.
-	// The address guard's refusals are ErrForbidden instead.
-	ErrNotConnected = errors.New("no connection was made")
-	// ErrInvalidResponse: the endpoint answered 2xx but its body is not a
-	// usable token response. Always wrapped in an *UpstreamError.
-	ErrInvalidResponse = errors.New("invalid token response")
-)
+// ErrInvalidResponse: the endpoint answered 2xx but its body is not a
+// usable token response. Always wrapped in an *UpstreamError. Match it
+// with errors.Is.
+var ErrInvalidResponse = errors.New("invalid token response")
 
 // Client mints tokens. The zero value is ready to use. A Client must not be
 // copied after first use.
 type Client struct {
-	// HTTP sends the token requests; nil means NewHTTPClient(HTTPOptions{}),
-	// created once. Redirects are never followed whatever its CheckRedirect
-	// says. A client not made by NewHTTPClient has no SSRF guard.
+	// HTTP sends the token requests; nil means
+	// outbound.NewClient(outbound.Options{}), created once. Redirects are
+	// never followed whatever its CheckRedirect says. A client not made by
+	// outbound.NewClient has no SSRF guard.
 	HTTP *http.Client
 	// DefaultLifetime is the token lifetime assumed when expires_in is
 	// missing or 0; zero means DefaultLifetime.
@@ -92,8 +80,7 @@ type Client struct {
 	// Now is the clock for Result.Expiry; nil means time.Now.
 	Now func() time.Time
 
-	once    sync.Once
-	defHTTP *http.Client
+	defHTTP outbound.LazyClient
 }
 
 // Result is a minted token. Its String method redacts the tokens, so a stray
@@ -129,27 +116,23 @@ func (c *Client) Mint(ctx context.Context, conn *connector.Connector, b secret.B
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: %w", TransportError(ctx, endpoint, err))
+		return nil, fmt.Errorf("oauth: %w", outbound.TransportError(ctx, endpoint, err))
 	}
 	defer resp.Body.Close()
 	body, tooLarge, err := readBody(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: %w", TransportError(ctx, endpoint, fmt.Errorf("read token response: %w", err)))
+		return nil, fmt.Errorf("oauth: %w", outbound.TransportError(ctx, endpoint, fmt.Errorf("read token response: %w", err)))
 	}
 	return parseTokenResponse(resp.StatusCode, resp.Header, body, tooLarge, c.now(), c.lifetime(), newRedactor(conn, b))
 }
 
 func (c *Client) httpClient() *http.Client {
-	base := c.HTTP
-	if base == nil {
-		c.once.Do(func() { c.defHTTP = NewHTTPClient(HTTPOptions{}) })
-		base = c.defHTTP
-	}
+	base := c.defHTTP.Client(c.HTTP)
 	// A shallow copy shares the transport (and its connection pool) but lets
 	// us force the redirect policy: a redirect could lead anywhere, and
 	// re-POSTing credentials to it is never right for a token endpoint.
 	hc := *base
-	hc.CheckRedirect = NoRedirect
+	hc.CheckRedirect = outbound.NoRedirect
 	return &hc
 }
 
@@ -285,59 +268,3 @@ func encodeBody(conn *connector.Connector, params map[string]string) ([]byte, st
 		return nil, "", fmt.Errorf("oauth: connector %s: unsupported contentType %q", conn.Name, conn.ContentType)
 	}
 }
-
-// TransportError classifies a failure to get a (complete) response from a
-// token endpoint, the same way for every minter, so that callers map all
-// failures alike (see the package comment):
-//
-//   - a destination refused by the address policy wraps netguard.ErrForbidden;
-//   - a cancelled ctx gives context.Canceled;
-//   - a timeout (of err, or ctx's deadline) wraps ErrTimeout;
-//   - anything else wraps ErrUnreachable.
-//
-// endpoint names the endpoint in the message; it should carry no query or
-// credentials. A *url.Error in err is unwrapped to its cause, because its
-// text repeats the request URL with its query. The message has no package
-// prefix ("token request to <endpoint>: …"); callers add their own.
-func TransportError(ctx context.Context, endpoint string, err error) error {
-	cause := err
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		cause = uerr.Err
-	}
-	switch {
-	case errors.Is(err, netguard.ErrForbidden):
-		return fmt.Errorf("token request to %s refused: %w", endpoint, cause)
-	case errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("token request to %s: %w", endpoint, context.Canceled)
-	case IsTimeout(err) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("token request to %s: %w: %w", endpoint, ErrTimeout, cause)
-	case isDialError(err):
-		return fmt.Errorf("token request to %s: %w (%w): %w", endpoint, ErrUnreachable, ErrNotConnected, cause)
-	default:
-		return fmt.Errorf("token request to %s: %w: %w", endpoint, ErrUnreachable, cause)
-	}
-}
-
-// isDialError reports whether err failed while connecting, before any
-// byte of the request was sent.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// IsTimeout reports whether err is, or wraps, context.DeadlineExceeded or
-// an error whose Timeout method reports true (a net.Error, say).
-func IsTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
-}
-
-// NoRedirect is an http.Client CheckRedirect that stops at the first
-// redirect and hands back the 3xx response: re-sending credentials (a
-// client secret, a signed assertion, a signed STS request) wherever a 3xx
-// points is never right for a token request.
-func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

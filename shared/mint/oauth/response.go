@@ -11,14 +11,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
@@ -36,8 +34,6 @@ const (
 	// maxExpiresIn caps expires_in at what x/oauth2 accepts (about 68
 	// years), so that the expiry time cannot overflow.
 	maxExpiresIn = math.MaxInt32
-	// redactedText replaces a secret found in a provider's error text.
-	redactedText = "[redacted]"
 )
 
 // UpstreamError is the provider's refusal to issue a token: an RFC 6749 §5.2
@@ -47,7 +43,8 @@ const (
 //
 // Code and Description come from the provider's error and
 // error_description, sanitised: control characters removed, truncated, and
-// the connector's secret values replaced by "[redacted]". When the provider
+// the connector's secret values replaced by "[redacted]" (see
+// outbound.Redactor). When the provider
 // gave neither, Description is a generic text for the status; the raw body
 // is never quoted.
 type UpstreamError struct {
@@ -93,7 +90,7 @@ func ParseTokenResponse(status int, h http.Header, body io.Reader, now time.Time
 	if defaultLifetime <= 0 {
 		defaultLifetime = DefaultLifetime
 	}
-	return parseTokenResponse(status, h, data, tooLarge, now, defaultLifetime, redactor{})
+	return parseTokenResponse(status, h, data, tooLarge, now, defaultLifetime, outbound.Redactor{})
 }
 
 // readBody reads at most MaxResponseBytes+1 bytes; tooLarge reports a body
@@ -109,7 +106,7 @@ func readBody(r io.Reader) (data []byte, tooLarge bool, err error) {
 	return data, false, nil
 }
 
-func parseTokenResponse(status int, h http.Header, body []byte, tooLarge bool, now time.Time, lifetime time.Duration, red redactor) (*Result, error) {
+func parseTokenResponse(status int, h http.Header, body []byte, tooLarge bool, now time.Time, lifetime time.Duration, red outbound.Redactor) (*Result, error) {
 	success := status >= 200 && status <= 299
 	switch {
 	case status >= 300 && status <= 399:
@@ -117,17 +114,17 @@ func parseTokenResponse(status int, h http.Header, body []byte, tooLarge bool, n
 	case tooLarge && success:
 		return nil, invalidResponse(status, "token response body exceeds 1 MiB")
 	case tooLarge:
-		return nil, red.upstream(status, "", "")
+		return nil, refusal(red, status, "", "")
 	}
 
 	f, perr := parseFields(h.Get("Content-Type"), body)
 	if !success {
-		return nil, red.upstream(status, f.errCode, f.errDesc)
+		return nil, refusal(red, status, f.errCode, f.errDesc)
 	}
 	// Some providers answer 200 with an RFC 6749 error body (x/oauth2 has
 	// the same check). A token in the same body must not leak either.
 	if f.hasError {
-		return nil, red.with(f.accessToken, f.refreshToken).upstream(status, f.errCode, f.errDesc)
+		return nil, refusal(red.With(f.accessToken, f.refreshToken), status, f.errCode, f.errDesc)
 	}
 	if perr != nil {
 		return nil, invalidResponse(status, perr.Error())
@@ -377,159 +374,21 @@ func isTypeName(s string) bool {
 	return true
 }
 
-// redactor removes a connector's secret values from provider-supplied text.
-// Providers have been seen to echo the request in error_description, in any
-// of the encodings the request used, so each secret is searched raw,
-// form-encoded, path-encoded, JSON-escaped and base64-encoded, and the Basic
-// credentials as sent. Matching ignores ASCII case, since percent-encoding
-// and hex are case-insensitive on the way back. Secrets are redacted whatever
-// their length: a very short secret can mangle the text, which beats leaking
-// it.
-type redactor struct {
-	needles []string // longest first, so a secret is replaced before its parts
-	// extra, when set, is a further redaction run after the needles' each
-	// time they are searched (see SanitizeFunc).
-	extra func(string) string
-}
-
-// Sanitize makes provider-supplied text (an error code or description) safe
-// to show and log, as this package does for the token endpoint's error
-// texts: each secret is replaced by "[redacted]" in every encoding a request
-// may have carried it in (raw, form- and path-encoded, JSON-escaped, base64
-// in its four variants), ignoring ASCII case, both before and after control
-// and format characters (which could split a secret) are removed; invalid
-// UTF-8 is dropped, whitespace collapsed to single spaces, and the result
-// truncated to max runes (with "…" appended when cut). Empty secrets are
-// ignored; others are redacted whatever their length.
-func Sanitize(s string, max int, secrets ...string) string {
-	return redactor{}.with(secrets...).clean(s, max)
-}
-
-// SanitizeFunc is Sanitize with a caller-specific redaction added: redact
-// (nil means none) runs after the secrets are replaced, each of the two
-// times they are searched, for texts a caller wants gone that are not known
-// values (tokens recognised by their shape, say).
-func SanitizeFunc(s string, max int, redact func(string) string, secrets ...string) string {
-	r := redactor{}.with(secrets...)
-	r.extra = redact
-	return r.clean(s, max)
-}
-
-func newRedactor(conn *connector.Connector, b secret.Bundle) redactor {
-	r := redactor{}.with(b.ClientSecret, b.RefreshToken, b.Password)
+// newRedactor removes conn's secrets from the provider's error texts, and
+// the Basic credentials as they were sent.
+func newRedactor(conn *connector.Connector, b secret.Bundle) outbound.Redactor {
+	r := outbound.Redactor{}.With(b.ClientSecret, b.RefreshToken, b.Password)
 	if b.ClientSecret != "" {
 		raw := conn.ClientID + ":" + b.ClientSecret
-		r = r.withExact(basicCredentials(conn.ClientID, b.ClientSecret),
+		r = r.WithExact(basicCredentials(conn.ClientID, b.ClientSecret),
 			base64.StdEncoding.EncodeToString([]byte(raw)), base64.RawStdEncoding.EncodeToString([]byte(raw)))
 	}
 	return r
 }
 
-// with returns a redactor that also removes secrets in every encoding.
-func (r redactor) with(secrets ...string) redactor {
-	var variants []string
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		variants = append(variants, s, url.QueryEscape(s), url.PathEscape(s), jsonEscaped(s, true), jsonEscaped(s, false))
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			variants = append(variants, enc.EncodeToString([]byte(s)))
-		}
-	}
-	return r.withExact(variants...)
-}
-
-// withExact returns a redactor that also removes each needle as given.
-func (r redactor) withExact(needles ...string) redactor {
-	out := slices.Clone(r.needles)
-	for _, n := range needles {
-		if n != "" && !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return redactor{needles: out, extra: r.extra}
-}
-
-func jsonEscaped(s string, escapeHTML bool) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(escapeHTML)
-	_ = enc.Encode(s) // a string always encodes
-	out := strings.TrimSpace(buf.String())
-	return strings.TrimSuffix(strings.TrimPrefix(out, `"`), `"`)
-}
-
-func (r redactor) redact(s string) string {
-	for _, n := range r.needles {
-		s = replaceFoldASCII(s, n, redactedText)
-	}
-	if r.extra != nil {
-		s = r.extra(s)
-	}
-	return s
-}
-
-// replaceFoldASCII replaces every occurrence of old in s, ignoring ASCII
-// case. Folding only ASCII keeps byte offsets identical in the folded copy.
-func replaceFoldASCII(s, old, repl string) string {
-	if old == "" || len(old) > len(s) {
-		return s
-	}
-	ls, lo := lowerASCII(s), lowerASCII(old)
-	var b strings.Builder
-	start := 0
-	for {
-		i := strings.Index(ls[start:], lo)
-		if i < 0 {
-			break
-		}
-		b.WriteString(s[start : start+i])
-		b.WriteString(repl)
-		start += i + len(old)
-	}
-	if start == 0 {
-		return s
-	}
-	b.WriteString(s[start:])
-	return b.String()
-}
-
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-// clean makes provider text safe to show and log: secrets redacted (before
-// and after removing control and format characters, which could otherwise
-// split a secret), whitespace collapsed, truncated to max runes.
-func (r redactor) clean(s string, max int) string {
-	s = r.redact(strings.ToValidUTF8(s, ""))
-	s = strings.Map(func(c rune) rune {
-		switch {
-		case c == '\t' || c == '\n' || c == '\r':
-			return ' '
-		case unicode.IsControl(c) || unicode.Is(unicode.Cf, c):
-			return -1
-		}
-		return c
-	}, s)
-	s = r.redact(strings.Join(strings.Fields(s), " "))
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max]) + "…"
-	}
-	return s
-}
-
-// upstream builds the UpstreamError for a refusal.
-func (r redactor) upstream(status int, code, desc string) *UpstreamError {
-	e := &UpstreamError{Status: status, Code: r.clean(code, maxCodeRunes), Description: r.clean(desc, maxDescriptionRunes)}
+// refusal builds the UpstreamError for a refusal, its texts cleaned by red.
+func refusal(red outbound.Redactor, status int, code, desc string) *UpstreamError {
+	e := &UpstreamError{Status: status, Code: red.Clean(code, maxCodeRunes), Description: red.Clean(desc, maxDescriptionRunes)}
 	if e.Code == "" && e.Description == "" {
 		e.Description = statusText(status)
 	}

@@ -11,11 +11,12 @@ import (
 
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
+	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
 
 func strictClient() *oauth.Client {
-	return &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{
+	return &oauth.Client{HTTP: outbound.NewClient(outbound.Options{
 		ConnectTimeout: 200 * time.Millisecond,
 		Timeout:        time.Second,
 	})}
@@ -35,13 +36,13 @@ func TestMetadataAddressesRefused(t *testing.T) {
 		t.Run(u, func(t *testing.T) {
 			// Allowing loopback and private ranges changes nothing for these.
 			for _, policy := range []netguard.Policy{{}, {AllowLoopback: true, AllowPrivate: true}} {
-				c := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: policy, ConnectTimeout: 200 * time.Millisecond, Timeout: time.Second})}
+				c := &oauth.Client{HTTP: outbound.NewClient(outbound.Options{Policy: policy, ConnectTimeout: 200 * time.Millisecond, Timeout: time.Second})}
 				start := time.Now()
 				_, err := c.Mint(context.Background(), ccConnector(u), secret.Bundle{ClientSecret: "test-client-secret"})
 				if !errors.Is(err, netguard.ErrForbidden) {
 					t.Fatalf("policy %+v: err = %v, want ErrForbidden", policy, err)
 				}
-				if errors.Is(err, oauth.ErrTimeout) || errors.Is(err, oauth.ErrUnreachable) {
+				if errors.Is(err, outbound.ErrTimeout) || errors.Is(err, outbound.ErrUnreachable) {
 					t.Errorf("refusal also classified as timeout/unreachable: %v", err)
 				}
 				if d := time.Since(start); d > 150*time.Millisecond {
@@ -76,7 +77,7 @@ func TestLoopbackNameRefused(t *testing.T) {
 
 func TestLoopbackAllowed(t *testing.T) {
 	p, u := loopbackTarget(t)
-	c := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}})}
+	c := &oauth.Client{HTTP: outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}})}
 	res, err := c.Mint(context.Background(), ccConnector(u), secret.Bundle{ClientSecret: "test-client-secret"})
 	if err != nil {
 		t.Fatalf("Mint with AllowLoopback: %v", err)
@@ -94,7 +95,7 @@ func TestRedirectToForbiddenNotFollowed(t *testing.T) {
 		})
 		// The provider itself is on loopback, so loopback is allowed here;
 		// the redirect is still not followed.
-		c := &oauth.Client{HTTP: oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}})}
+		c := &oauth.Client{HTTP: outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}})}
 		_, err := c.Mint(context.Background(), ccConnector(p.URL), secret.Bundle{ClientSecret: "test-client-secret"})
 		var ue *oauth.UpstreamError
 		if !errors.As(err, &ue) || ue.Status != http.StatusTemporaryRedirect {
@@ -103,18 +104,5 @@ func TestRedirectToForbiddenNotFollowed(t *testing.T) {
 	}
 	if n := inner.hits.Load(); n != 0 {
 		t.Fatalf("redirect target got %d requests", n)
-	}
-}
-
-func TestOtherSchemesRefused(t *testing.T) {
-	hc := oauth.NewHTTPClient(oauth.HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}})
-	for _, u := range []string{"file:///etc/passwd", "gopher://127.0.0.1:70/"} {
-		resp, err := hc.Get(u)
-		if err == nil {
-			resp.Body.Close()
-		}
-		if !errors.Is(err, netguard.ErrForbidden) {
-			t.Errorf("%s: err = %v, want ErrForbidden", u, err)
-		}
 	}
 }

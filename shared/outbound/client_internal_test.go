@@ -1,4 +1,4 @@
-package oauth
+package outbound
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,7 +61,7 @@ func TestDialTimeCheck(t *testing.T) {
 }
 
 func TestTransportSettings(t *testing.T) {
-	hc := NewHTTPClient(HTTPOptions{})
+	hc := NewClient(Options{})
 	gt, ok := hc.Transport.(*guardTransport)
 	if !ok {
 		t.Fatalf("transport is %T", hc.Transport)
@@ -95,7 +94,7 @@ func TestTLS(t *testing.T) {
 	defer srv.Close()
 
 	newClient := func() *http.Client {
-		hc := NewHTTPClient(HTTPOptions{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
+		hc := NewClient(Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
 		pool := x509.NewCertPool()
 		pool.AddCert(srv.Certificate())
 		hc.Transport.(*guardTransport).base.TLSClientConfig.RootCAs = pool
@@ -120,30 +119,5 @@ func TestTLS(t *testing.T) {
 	}
 	if got := TransportError(context.Background(), old.URL, err); !errors.Is(got, ErrUnreachable) {
 		t.Errorf("TLS failure classified as %v, want ErrUnreachable", got)
-	}
-}
-
-func TestReplaceFoldASCII(t *testing.T) {
-	cases := []struct{ s, old, want string }{
-		{"a%2Bb %2bc", "%2B", "a[redacted]b [redacted]c"},
-		{"Ü%2B", "%2b", "Ü[redacted]"},
-		{"none", "xyz", "none"},
-		{"aaaa", "aa", "[redacted][redacted]"},
-		{"short", "longer than s", "short"},
-	}
-	for _, tc := range cases {
-		if got := replaceFoldASCII(tc.s, tc.old, redactedText); got != tc.want {
-			t.Errorf("replaceFoldASCII(%q, %q) = %q, want %q", tc.s, tc.old, got, tc.want)
-		}
-	}
-}
-
-func TestBasicCredentialsMatchesNetHTTP(t *testing.T) {
-	// url.QueryEscape both parts, then net/http's own Basic encoding.
-	id, sec := "a:b%c+d/e@f&g=h ü", "s:%+/@&= ü"
-	req, _ := http.NewRequest(http.MethodPost, "http://x/", nil)
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
-	if got, want := "Basic "+basicCredentials(id, sec), req.Header.Get("Authorization"); got != want {
-		t.Errorf("basicCredentials = %q, want %q", got, want)
 	}
 }

@@ -1,4 +1,28 @@
-package oauth
+// Package outbound is the guarded HTTP client for requests to endpoints a
+// connector names: an OAuth token endpoint, a service-account key's
+// token_uri, an STS endpoint, and next the proxy function's upstreams. Every
+// request to a connector-supplied endpoint goes through it, because such an
+// endpoint is chosen by whoever edits the connector, not by this service:
+// the address guard (shared/netguard) is applied where the connection is
+// made, so that no request can be steered to a metadata server or an
+// internal address.
+//
+// It gives every caller the same guarantees and the same error vocabulary:
+//
+//   - NewClient: the dial-time address guard, no proxy, no redirects,
+//     connect and overall timeouts, TLS 1.2 or newer;
+//   - TransportError: a failure to get an answer classified as ErrTimeout,
+//     ErrUnreachable (with ErrNotConnected when no connection was made),
+//     netguard.ErrForbidden or context.Canceled, which shared/httpx maps to
+//     statuses;
+//   - Sanitize and Redactor: an upstream's error text made safe to log and
+//     show, with the caller's secrets removed in every encoding a request
+//     may have carried them in;
+//   - LazyClient: the production client, built on first use, for callers
+//     whose client is optional.
+//
+// Nothing in this package logs.
+package outbound
 
 import (
 	"crypto/tls"
@@ -6,20 +30,21 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
 	"connectors.dev/connectors/shared/netguard"
 )
 
-// Default timeouts of NewHTTPClient.
+// Default timeouts of NewClient.
 const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultTimeout        = 15 * time.Second
 )
 
-// HTTPOptions configure NewHTTPClient.
-type HTTPOptions struct {
+// Options configure NewClient.
+type Options struct {
 	// Policy says which address classes may be dialled beyond public ones.
 	// Link-local, metadata, unspecified and multicast addresses are refused
 	// whatever it says.
@@ -30,13 +55,13 @@ type HTTPOptions struct {
 	// Timeout bounds the whole exchange, reading the body included; zero
 	// means DefaultTimeout.
 	Timeout time.Duration
-	// Resolver looks up token endpoint names; nil means the system's. Its
-	// answers are judged by the policy at dial time like any other.
+	// Resolver looks up endpoint names; nil means the system's. Its answers
+	// are judged by the policy at dial time like any other.
 	Resolver *net.Resolver
 }
 
-// NewHTTPClient returns the HTTP client for token requests to
-// connector-supplied URLs, guarded against SSRF:
+// NewClient returns the HTTP client for requests to connector-supplied
+// URLs, guarded against SSRF:
 //
 //   - the resolved IP of every connection attempt is checked against the
 //     policy at dial time, so a name that resolves (or rebinds) to a
@@ -49,7 +74,7 @@ type HTTPOptions struct {
 //
 // A refused destination fails with an error wrapping netguard.ErrForbidden,
 // before any byte reaches it.
-func NewHTTPClient(o HTTPOptions) *http.Client {
+func NewClient(o Options) *http.Client {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -77,6 +102,30 @@ func NewHTTPClient(o HTTPOptions) *http.Client {
 		Timeout:       o.Timeout,
 		CheckRedirect: NoRedirect,
 	}
+}
+
+// NoRedirect is an http.Client CheckRedirect that stops at the first
+// redirect and hands back the 3xx response: re-sending credentials (a
+// client secret, a signed assertion, a signed STS request) wherever a 3xx
+// points is never right for a request to a connector's endpoint.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// LazyClient is an optional client's fallback: the production client,
+// NewClient(Options{}) with its strict policy, built on first use and then
+// shared. The zero value is ready to use; it must not be copied after first
+// use.
+type LazyClient struct {
+	once sync.Once
+	def  *http.Client
+}
+
+// Client returns given when it is not nil, else the lazily built default.
+func (l *LazyClient) Client(given *http.Client) *http.Client {
+	if given != nil {
+		return given
+	}
+	l.once.Do(func() { l.def = NewClient(Options{}) })
+	return l.def
 }
 
 // guardedDialer checks each connection attempt's resolved address in
