@@ -1,4 +1,4 @@
-# The web console, private behind Identity-Aware Proxy (README, "Console"):
+# The web console, private behind Identity-Aware Proxy (docs/deploy.md, "The console in production"):
 # one global external HTTPS load balancer for var.console_domain, routing
 # /console to the console function and /connectors-<op> to each admin
 # function, each through its own serverless NEG and backend service with IAP

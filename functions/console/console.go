@@ -9,7 +9,7 @@
 // Where those functions are is configuration: in the local run they are on
 // the page's own origin (/connectors-list, …); in production each function
 // has its own URL, or a load balancer puts them all under one origin (see
-// the README's Console section). The URLs are inlined into the page and
+// docs/deploy.md, "The console in production"). The URLs are inlined into the page and
 // served at <console URL>/config.json, and the Content-Security-Policy
 // allows the page to connect to exactly those origins and nothing else.
 package console

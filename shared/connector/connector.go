@@ -35,7 +35,7 @@ var (
 )
 
 // Connector is the stored, readable part of a connector. Its JSON form is the
-// wire format of SPEC.md; SecretID and SecretVersion are internal and never
+// wire format of docs/api.md; SecretID and SecretVersion are internal and never
 // leave the service.
 type Connector struct {
 	Name                string            `json:"name" firestore:"name"`

@@ -89,7 +89,7 @@ func (in *Input) CheckRebind(cur *Connector) error {
 	return nil
 }
 
-// Defaults returns a connector holding SPEC.md's defaults, the base a
+// Defaults returns a connector holding docs/api.md's defaults, the base a
 // create request is applied to.
 func Defaults() *Connector {
 	return &Connector{

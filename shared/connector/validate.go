@@ -80,7 +80,7 @@ func IsOAuth(grantType string) bool {
 	return grantType != GrantGCSServiceAccount && grantType != GrantAWSIAM
 }
 
-// Validate checks every rule of SPEC.md on c. b holds the write-only values
+// Validate checks every rule of docs/api.md on c. b holds the write-only values
 // when they are known; when b is nil (an update that did not touch them)
 // only their presence flags are checked. The first failure is returned.
 func Validate(c *Connector, b *secret.Bundle, opts Options) error {

@@ -1,6 +1,6 @@
 // Package httpx is the HTTP edge every function shares: strict JSON request
 // decoding with size limits, JSON responses, and the one place where errors
-// become HTTP statuses and SPEC.md's error bodies.
+// become HTTP statuses and docs/api.md's error bodies.
 package httpx
 
 import (
@@ -18,7 +18,7 @@ import (
 // MaxBodyBytes caps every JSON request body.
 const MaxBodyBytes = 64 << 10
 
-// Error codes of SPEC.md's wire format.
+// Error codes of docs/api.md's wire format.
 const (
 	CodeInvalidArgument      = "invalid_argument"
 	CodeUnauthenticated      = "unauthenticated"
@@ -100,7 +100,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing useful to do
 }
 
-// WriteError renders e as SPEC.md's error body.
+// WriteError renders e as docs/api.md's error body.
 func WriteError(w http.ResponseWriter, e *Error) {
 	var body errorBody
 	body.Error.Code = e.Code

@@ -18,15 +18,15 @@
 // a token or the request body: provider-supplied error texts are sanitised
 // and have the connector's secret values redacted.
 //
-// Error classes, for callers mapping to SPEC.md's wire format:
+// Error classes, for callers mapping to docs/api.md's wire format:
 //
 //   - *UpstreamError: the provider answered but gave no token (an RFC 6749
 //     error response, a non-2xx status, a redirect, or an unusable body;
 //     the last wraps ErrInvalidResponse) → 502 upstream_error.
 //   - outbound.ErrTimeout and outbound.ErrUnreachable: the provider was
-//     slow or could not be reached → both 504 upstream_timeout (SPEC:
-//     "provider unreachable or slow → 504"); they are distinct so that logs
-//     and metrics can tell them apart.
+//     slow or could not be reached → both 504 upstream_timeout (docs/api.md:
+//     "unreachable or slow → 504"); they are distinct so that logs and
+//     metrics can tell them apart.
 //   - netguard.ErrForbidden: the destination is refused by the address
 //     policy; no request was sent.
 //   - context.Canceled: the caller gave up.
