@@ -29,6 +29,8 @@ import (
 
 	"google.golang.org/api/idtoken"
 	"google.golang.org/api/option"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // Sentinel errors; Authenticate's errors wrap exactly one of them.
@@ -36,15 +38,15 @@ var (
 	// ErrUnauthenticated means the request did not prove who sent it: no
 	// token, a malformed, forged or expired token, or one meant for someone
 	// else (HTTP 401).
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = errkind.New(errkind.Unauthenticated, "unauthenticated", "", "a valid Google ID token is required")
 	// ErrPermissionDenied means the caller is known but lacks the role the
 	// operation needs (HTTP 403).
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = errkind.New(errkind.PermissionDenied, "permission denied", "", "the caller may not use this function")
 	// ErrUnavailable means the token could not be checked because Google's
 	// signing keys could not be fetched; the caller should retry (HTTP 503).
 	// It is kept apart from ErrUnauthenticated so that an outage does not
 	// tell callers that their valid tokens are bad.
-	ErrUnavailable = errors.New("authentication unavailable")
+	ErrUnavailable = errkind.New(errkind.Unavailable, "authentication unavailable", "", "identity verification is unavailable; retry later")
 )
 
 // LocalDev is the name of the principal of unauthenticated loopback requests
@@ -214,6 +216,25 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Reason }
+
+// ErrorKind is the kind of e.Kind (errkind.Kinded).
+func (e *Error) ErrorKind() errkind.Kind {
+	if k := errkind.Of(e.Kind); k != nil {
+		return k.ErrorKind()
+	}
+	return errkind.Unknown
+}
+
+// PublicMessage is the reason, which fail keeps free of the token; an
+// outage's reason (a library's words) is not for the caller.
+func (e *Error) PublicMessage() string {
+	if e.Reason == "" || errors.Is(e.Kind, ErrUnavailable) {
+		if p, ok := e.Kind.(errkind.Public); ok {
+			return p.PublicMessage()
+		}
+	}
+	return e.Reason
+}
 
 // Unwrap returns Kind. Underlying causes are folded into Reason (after
 // redaction) rather than exposed, so that no wrapped error can carry the

@@ -6,8 +6,9 @@ package connector
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // Grant types with behaviour of their own. Any other RFC 6749 grant type is
@@ -29,9 +30,9 @@ const (
 // Sentinel errors every Store returns, so callers never see a backend's error
 // types.
 var (
-	ErrNotFound = errors.New("connector not found")
-	ErrExists   = errors.New("connector already exists")
-	ErrConflict = errors.New("connector revision is stale")
+	ErrNotFound = errkind.New(errkind.NotFound, "connector not found", "", "connector not found")
+	ErrExists   = errkind.New(errkind.AlreadyExists, "connector already exists", "name", "a connector with this name already exists")
+	ErrConflict = errkind.New(errkind.Conflict, "connector revision is stale", "revision", "the connector was changed since it was read; get it again and retry")
 )
 
 // Connector is the stored, readable part of a connector. Its JSON form is the
@@ -145,4 +146,4 @@ type Store interface {
 }
 
 // ErrInvalidPageToken is returned by List for a token it did not issue.
-var ErrInvalidPageToken = errors.New("invalid page token")
+var ErrInvalidPageToken = errkind.New(errkind.InvalidArgument, "invalid page token", "pageToken", "is not a token this service issued")

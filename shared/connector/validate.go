@@ -13,6 +13,8 @@ import (
 
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/secret"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // FieldError is a validation failure of one field. Its message never quotes
@@ -23,6 +25,16 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ErrorKind implements errkind.Kinded.
+func (e *FieldError) ErrorKind() errkind.Kind { return errkind.InvalidArgument }
+
+// ErrorField implements errkind.Fielded.
+func (e *FieldError) ErrorField() string { return e.Field }
+
+// PublicMessage implements errkind.Public: validation messages name the
+// rule, never a secret value.
+func (e *FieldError) PublicMessage() string { return e.Message }
 
 func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}

@@ -3,86 +3,90 @@ package httpx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"connectors.dev/connectors/shared/auth"
-	"connectors.dev/connectors/shared/connector"
-	"connectors.dev/connectors/shared/mint"
-	"connectors.dev/connectors/shared/mint/oauth"
-	"connectors.dev/connectors/shared/netguard"
-	"connectors.dev/connectors/shared/objects"
-	"connectors.dev/connectors/shared/outbound"
+	"connectors.dev/connectors/shared/errkind"
 )
 
-// authReason is the auth package's explanation, which it keeps free of the
-// token.
-func authReason(err error, fallback string) string {
-	var ae *auth.Error
-	if errors.As(err, &ae) && ae.Reason != "" {
-		return ae.Reason
-	}
-	return fallback
+// kindWire is each kind's status and wire code.
+var kindWire = map[errkind.Kind]struct {
+	status int
+	code   string
+}{
+	errkind.InvalidArgument:    {http.StatusBadRequest, CodeInvalidArgument},
+	errkind.NotFound:           {http.StatusNotFound, CodeNotFound},
+	errkind.AlreadyExists:      {http.StatusConflict, CodeAlreadyExists},
+	errkind.Conflict:           {http.StatusConflict, CodeConflict},
+	errkind.PermissionDenied:   {http.StatusForbidden, CodePermissionDenied},
+	errkind.Unauthenticated:    {http.StatusUnauthorized, CodeUnauthenticated},
+	errkind.FailedPrecondition: {http.StatusConflict, CodeFailedPrecondition},
+	errkind.Upstream:           {http.StatusBadGateway, CodeUpstreamError},
+	errkind.UpstreamTimeout:    {http.StatusGatewayTimeout, CodeUpstreamTimeout},
+	errkind.Unavailable:        {http.StatusServiceUnavailable, CodeUnavailable},
+	errkind.TooLarge:           {http.StatusRequestEntityTooLarge, CodePayloadTooLarge},
 }
 
 // Map turns any error into its wire form. It is the only place where
-// sentinel and backend errors meet HTTP statuses.
+// errors meet HTTP statuses; it knows errors by their kind (shared/errkind),
+// given where they are made, so it imports no domain package.
 func Map(err error) *Error {
-	var (
-		e  *Error
-		fe *connector.FieldError
-		ue *oauth.UpstreamError
-	)
-	switch {
-	case errors.As(err, &e):
+	var e *Error
+	if errors.As(err, &e) {
 		return e
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: authReason(err, "a valid Google ID token is required"), Err: err}
-	case errors.Is(err, auth.ErrPermissionDenied):
-		return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Message: authReason(err, "the caller may not use this function"), Err: err}
-	case errors.Is(err, auth.ErrUnavailable):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "identity verification is unavailable; retry later", Err: err}
-	case errors.As(err, &fe):
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: fe.Field, Message: fe.Message, Err: err}
-	case errors.Is(err, connector.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "connector not found", Err: err}
-	case errors.Is(err, connector.ErrExists):
-		return &Error{Status: http.StatusConflict, Code: CodeAlreadyExists, Field: "name", Message: "a connector with this name already exists", Err: err}
-	case errors.Is(err, connector.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Field: "revision", Message: "the connector was changed since it was read; get it again and retry", Err: err}
-	case errors.Is(err, mint.ErrAgentNotAllowed):
-		return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Field: "agent", Message: "this agent is not among the connector's agents", Err: err}
-	case errors.Is(err, mint.ErrInactive):
-		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Message: "the connector is inactive; an admin must activate it before it mints credentials", Err: err}
-	case errors.Is(err, mint.ErrUnsupported):
-		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "grantType", Message: "this deployment cannot mint credentials of the connector's grant type", Err: err}
-	case errors.As(err, &ue):
-		msg := "the token provider refused to issue a credential"
-		if errors.Is(err, oauth.ErrInvalidResponse) {
-			msg = "the token provider's answer is not a usable token response"
-		}
-		return &Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: msg,
-			Upstream: &Upstream{Status: ue.Status, Error: ue.Code, ErrorDescription: ue.Description}, Err: err}
-	case errors.Is(err, outbound.ErrTimeout), errors.Is(err, outbound.ErrUnreachable):
-		return &Error{Status: http.StatusGatewayTimeout, Code: CodeUpstreamTimeout, Message: "the token provider did not answer in time or could not be reached", Err: err}
-	case errors.Is(err, netguard.ErrForbidden):
-		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Field: "url", Message: "the connector's token endpoint is not an allowed destination (link-local, metadata, private or loopback address)", Err: err}
-	// Before the storage errors: a storage call the caller gave up on
-	// carries the cancellation under whatever kind the provider's client
-	// made of it.
-	case isCancelled(err):
+	}
+	// Before the kinds: a backend call the caller gave up on carries the
+	// cancellation under whatever kind the backend's client made of it.
+	if isCancelled(err) {
 		return &Error{Status: StatusClientClosedRequest, Code: CodeCancelled, Message: "the caller cancelled the request", Err: err}
-	case errors.As(err, new(*objects.URIError)), errors.As(err, new(*objects.Error)), errors.Is(err, objects.ErrTooLarge):
-		return mapObjects(err)
-	case errors.Is(err, connector.ErrInvalidPageToken):
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "pageToken", Message: "is not a token this service issued", Err: err}
-	case isUnavailable(err):
+	}
+	k := errkind.Of(err)
+	if k != nil && (k.ErrorKind() == errkind.Unknown || (k.ErrorKind() == errkind.Upstream && isUnavailable(err))) {
+		// A failure its maker could not classify, or a provider failure
+		// that is really an unavailable backend (a deadline, a gRPC
+		// status): what the error chain says of itself decides.
+		k = nil
+	}
+	if k != nil {
+		if w, ok := kindWire[k.ErrorKind()]; ok {
+			out := &Error{Status: w.status, Code: w.code, Err: err}
+			if p, ok := k.(errkind.Public); ok {
+				out.Message = p.PublicMessage()
+			}
+			if f, ok := k.(errkind.Fielded); ok {
+				out.Field = f.ErrorField()
+			}
+			if u, ok := k.(errkind.UpstreamAnswer); ok {
+				status, code, desc := u.UpstreamAnswer()
+				out.Upstream = &Upstream{Status: status, Error: code, ErrorDescription: desc}
+			}
+			if out.Message == "" {
+				out.Message = defaultMessage[k.ErrorKind()]
+			}
+			return out
+		}
+	}
+	if isUnavailable(err) {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "a backend is unavailable; retry later", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+// defaultMessage is told for a kinded error that says nothing public.
+var defaultMessage = map[errkind.Kind]string{
+	errkind.InvalidArgument:    "the request is invalid",
+	errkind.NotFound:           "not found",
+	errkind.AlreadyExists:      "already exists",
+	errkind.Conflict:           "a concurrent change won; retry",
+	errkind.PermissionDenied:   "permission denied",
+	errkind.Unauthenticated:    "a valid Google ID token is required",
+	errkind.FailedPrecondition: "the operation cannot be done in the current state",
+	errkind.Upstream:           "the provider failed",
+	errkind.UpstreamTimeout:    "the provider did not answer in time or could not be reached",
+	errkind.Unavailable:        "a backend is unavailable; retry later",
+	errkind.TooLarge:           "too large",
 }
 
 // isCancelled reports a request given up by its caller: its context was
@@ -110,44 +114,4 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	return false
-}
-
-// mapObjects maps object-storage errors; their messages name the URI, which
-// is the caller's own input.
-func mapObjects(err error) *Error {
-	var (
-		ue *objects.URIError
-		oe *objects.Error
-		le *objects.LimitError
-	)
-	if errors.As(err, &ue) {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "uri", Message: ue.Reason, Err: err}
-	}
-	uri := "the object"
-	if errors.As(err, &oe) {
-		uri = oe.URI
-	}
-	switch {
-	case errors.Is(err, objects.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found: " + uri, Err: err}
-	case errors.Is(err, objects.ErrPermissionDenied):
-		return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Message: "the storage provider denied access to " + uri, Err: err}
-	case errors.Is(err, objects.ErrExists):
-		return &Error{Status: http.StatusConflict, Code: CodeAlreadyExists, Field: "uri", Message: "already exists: " + uri + " (bucket names are global)", Err: err}
-	case errors.As(err, &le):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: fmt.Sprintf("%s: the object is too large: %s", uri, le.Error()), Err: err}
-	case errors.Is(err, objects.ErrTooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "the storage provider refused the object as too large: " + uri, Err: err}
-	case errors.Is(err, objects.ErrUnsupported):
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Field: "op", Message: "this operation is not supported for " + uri, Err: err}
-	case errors.Is(err, objects.ErrCannotSign):
-		return &Error{Status: http.StatusConflict, Code: CodeFailedPrecondition, Message: "the credentials in use cannot sign URLs for " + uri + "; use a connector with a service-account key", Err: err}
-	case errors.Is(err, objects.ErrInvalid):
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidArgument, Message: "the storage provider rejected the request for " + uri + " as invalid", Err: err}
-	case errors.Is(err, objects.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a concurrent change to " + uri + " won; retry", Err: err}
-	case errors.Is(err, objects.ErrUnavailable), isUnavailable(err):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the storage provider is unavailable for " + uri + "; retry later", Err: err}
-	}
-	return &Error{Status: http.StatusBadGateway, Code: CodeUpstreamError, Message: "the storage provider failed on " + uri, Err: err}
 }

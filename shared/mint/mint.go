@@ -36,13 +36,18 @@ import (
 	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/tokencache"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // Errors the token function maps to statuses.
 var (
-	ErrAgentNotAllowed = errors.New("agent is not allowed to use this connector")
-	ErrInactive        = errors.New("connector is inactive")
-	ErrUnsupported     = errors.New("grant type cannot be minted here")
+	ErrAgentNotAllowed = errkind.New(errkind.PermissionDenied, "agent is not allowed to use this connector",
+		"agent", "this agent is not among the connector's agents")
+	ErrInactive = errkind.New(errkind.FailedPrecondition, "connector is inactive",
+		"", "the connector is inactive; an admin must activate it before it mints credentials")
+	ErrUnsupported = errkind.New(errkind.FailedPrecondition, "grant type cannot be minted here",
+		"grantType", "this deployment cannot mint credentials of the connector's grant type")
 )
 
 // Credential is what a caller receives. Its JSON form is sealed into the

@@ -6,14 +6,16 @@
 package netguard
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // ErrForbidden is wrapped by every refusal.
-var ErrForbidden = errors.New("destination not allowed")
+var ErrForbidden = errkind.New(errkind.FailedPrecondition, "destination not allowed", "url",
+	"the connector's token endpoint is not an allowed destination (link-local, metadata, private or loopback address)")
 
 // Policy says which address classes beyond the always-allowed public ones are
 // reachable. Link-local, cloud metadata, unspecified and multicast addresses

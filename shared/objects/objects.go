@@ -14,40 +14,41 @@ package objects
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // Errors the backends wrap. A backend error wraps exactly one of them, or
 // none when the provider failed in a way it could not classify.
 var (
 	// ErrNotFound: the object or bucket does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = sentinel(errkind.NotFound, "not found", "", "not found: %s")
 	// ErrPermissionDenied: the provider refused the credentials for this
 	// resource (missing IAM role, bad or revoked key).
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = sentinel(errkind.PermissionDenied, "permission denied", "", "the storage provider denied access to %s")
 	// ErrExists: the bucket to create exists already (here or anywhere:
 	// bucket names are global).
-	ErrExists = errors.New("already exists")
+	ErrExists = sentinel(errkind.AlreadyExists, "already exists", "uri", "already exists: %s (bucket names are global)")
 	// ErrTooLarge: an object exceeds a size limit.
-	ErrTooLarge = errors.New("too large")
+	ErrTooLarge = sentinel(errkind.TooLarge, "too large", "", "the storage provider refused the object as too large: %s")
 	// ErrUnsupported: the backend cannot do this operation at all.
-	ErrUnsupported = errors.New("operation not supported")
+	ErrUnsupported = sentinel(errkind.InvalidArgument, "operation not supported", "op", "this operation is not supported for %s")
 	// ErrCannotSign: the backend's credentials cannot sign URLs (default
 	// credentials without a service-account identity).
-	ErrCannotSign = errors.New("credentials cannot sign URLs")
+	ErrCannotSign = sentinel(errkind.FailedPrecondition, "credentials cannot sign URLs", "", "the credentials in use cannot sign URLs for %s; use a connector with a service-account key")
 	// ErrInvalid: the provider rejected the request as malformed (an
 	// invalid page token, location, member or role).
-	ErrInvalid = errors.New("rejected as invalid")
+	ErrInvalid = sentinel(errkind.InvalidArgument, "rejected as invalid", "", "the storage provider rejected the request for %s as invalid")
 	// ErrUnavailable: the provider could not be reached, timed out or
 	// answered with a server error; the caller may retry.
-	ErrUnavailable = errors.New("storage unavailable")
+	ErrUnavailable = sentinel(errkind.Unavailable, "storage unavailable", "", "the storage provider is unavailable for %s; retry later")
 	// ErrConflict: a concurrent change won (e.g. an IAM policy changed
 	// between read and write too often).
-	ErrConflict = errors.New("concurrent change")
+	ErrConflict = sentinel(errkind.Conflict, "concurrent change", "", "a concurrent change to %s won; retry")
 )
 
 // StatusKind is the sentinel for a storage service's HTTP error status,

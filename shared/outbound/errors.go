@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	"connectors.dev/connectors/shared/netguard"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // Transport error classes, wrapped by TransportError's results. Match them
@@ -16,10 +18,10 @@ import (
 var (
 	// ErrTimeout: the endpoint did not answer (or finish answering) within
 	// the time allowed, or the caller's deadline passed.
-	ErrTimeout = errors.New("token endpoint timed out")
+	ErrTimeout = errkind.New(errkind.UpstreamTimeout, "token endpoint timed out", "", notAnswered)
 	// ErrUnreachable: the endpoint could not be reached (connection refused
 	// or reset, DNS failure, TLS failure).
-	ErrUnreachable = errors.New("token endpoint unreachable")
+	ErrUnreachable = errkind.New(errkind.UpstreamTimeout, "token endpoint unreachable", "", notAnswered)
 	// ErrNotConnected marks an ErrUnreachable whose connection was never
 	// made (refused, DNS): no request went out, so asking again is safe.
 	// The address guard's refusals are netguard.ErrForbidden instead.
@@ -75,3 +77,7 @@ func IsTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
 }
+
+// notAnswered is what a caller is told of ErrTimeout and ErrUnreachable,
+// which both answer 504: the difference is for logs.
+const notAnswered = "the token provider did not answer in time or could not be reached"

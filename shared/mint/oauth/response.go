@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
@@ -52,6 +53,23 @@ type UpstreamError struct {
 	Code        string
 	Description string
 	err         error
+}
+
+// ErrorKind implements errkind.Kinded: the provider refused or failed.
+func (e *UpstreamError) ErrorKind() errkind.Kind { return errkind.Upstream }
+
+// PublicMessage implements errkind.Public.
+func (e *UpstreamError) PublicMessage() string {
+	if e.err != nil {
+		return "the token provider's answer is not a usable token response"
+	}
+	return "the token provider refused to issue a credential"
+}
+
+// UpstreamAnswer implements errkind.UpstreamAnswer: the provider's status
+// and its RFC 6749 error, which the caller sees to fix the connector.
+func (e *UpstreamError) UpstreamAnswer() (status int, code, description string) {
+	return e.Status, e.Code, e.Description
 }
 
 func (e *UpstreamError) Error() string {
