@@ -87,8 +87,8 @@ type Server struct {
 	Options Options
 	Now     func() time.Time
 
-	connectOnce sync.Once
-	connect     *connect.Clients
+	clientsOnce sync.Once
+	clients     *connect.Clients
 	writes      writeGate
 }
 

@@ -41,8 +41,8 @@ func grantFor(scheme string) string {
 // storage returns the maker of storage clients, made on first use from
 // Options, which are set before the first request.
 func (s *Server) storage() *connect.Clients {
-	s.connectOnce.Do(func() { s.connect = connect.New(s.Options.connect()) })
-	return s.connect
+	s.clientsOnce.Do(func() { s.clients = connect.New(s.Options.connect()) })
+	return s.clients
 }
 
 func (s *Server) target(ctx context.Context, req *request, u objects.URI) (*target, error) {
