@@ -1,6 +1,7 @@
 package files
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -95,23 +96,12 @@ func (s *Server) checkDefaultAccess(req *request, u objects.URI) error {
 	return nil
 }
 
-// Roles grantAccess may give: object-level only, never the bucket's
-// settings or IAM policy.
-var grantRoles = []string{"roles/storage.objectViewer", "roles/storage.objectUser", "roles/storage.objectCreator"}
-
-// checkGrantMember allows only the connector's serviceAccountEmail, the
-// account that builds RAG stores, and returns the member to grant: the
-// connector's own spelling.
-func checkGrantMember(member, email string) (string, error) {
-	if email == "" {
-		return "", httpx.FieldError("member", "grantAccess needs a connector with a serviceAccountEmail: only that account may be granted")
+// wireError renders a refused grant as the 400 naming its field: a
+// request error, not a permission, since the fix is in the request.
+func wireError(err error) error {
+	var ge *objects.GrantError
+	if errors.As(err, &ge) {
+		return httpx.FieldError(ge.Field, "%s", ge.Reason)
 	}
-	want := "serviceAccount:" + email
-	if member != "" {
-		name, ok := strings.CutPrefix(member, "serviceAccount:")
-		if !ok || !strings.EqualFold(name, email) {
-			return "", httpx.FieldError("member", "may only be the connector's serviceAccountEmail, %s (or omitted)", want)
-		}
-	}
-	return want, nil
+	return err
 }
