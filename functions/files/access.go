@@ -1,7 +1,6 @@
 package files
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -94,14 +93,4 @@ func (s *Server) checkDefaultAccess(req *request, u objects.URI) error {
 			"agent %s may not use %s without a connector: name a connector, or ask an admin to add the location to %s", req.Agent, u, DefaultAccessEnv)
 	}
 	return nil
-}
-
-// wireError renders a refused grant as the 400 naming its field: a
-// request error, not a permission, since the fix is in the request.
-func wireError(err error) error {
-	var ge *objects.GrantError
-	if errors.As(err, &ge) {
-		return httpx.FieldError(ge.Field, "%s", ge.Reason)
-	}
-	return err
 }

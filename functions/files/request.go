@@ -196,7 +196,7 @@ func (s *Server) validateOp(req *request) error {
 		// The member is compared with the connector's
 		// serviceAccountEmail once the connector is read; here only its
 		// shape, so that nothing else is looked up for a stranger.
-		return wireError(objects.CheckGrantRequest(req.Member, req.Role))
+		return objects.CheckGrantRequest(req.Member, req.Role)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func (s *Server) connectorTarget(ctx context.Context, req *request, u objects.UR
 	var grant objects.Grant
 	if req.Op == OpGrantAccess && u.Scheme == objects.SchemeGCS {
 		if grant, err = objects.GrantFor(req.Member, req.Role, conn.ServiceAccountEmail); err != nil {
-			return nil, wireError(err)
+			return nil, err
 		}
 	}
 	// Token is the authority: it checks agent and activity again on its

@@ -3,6 +3,8 @@ package objects
 import (
 	"slices"
 	"strings"
+
+	"connectors.dev/connectors/shared/errkind"
 )
 
 // Roles a bucket grant may give: object-level only, never the bucket's
@@ -40,6 +42,16 @@ type GrantError struct {
 }
 
 func (e *GrantError) Error() string { return "objects: grant: " + e.Field + ": " + e.Reason }
+
+// ErrorKind implements errkind.Kinded: a request error, not a permission,
+// since the fix is in the request.
+func (e *GrantError) ErrorKind() errkind.Kind { return errkind.InvalidArgument }
+
+// ErrorField implements errkind.Fielded.
+func (e *GrantError) ErrorField() string { return e.Field }
+
+// PublicMessage implements errkind.Public.
+func (e *GrantError) PublicMessage() string { return e.Reason }
 
 // CheckGrantRequest checks the shape of a requested member and role, before
 // any account they will be compared with is looked up: so that nothing is
