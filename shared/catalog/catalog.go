@@ -30,11 +30,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/secret"
 )
@@ -587,14 +587,5 @@ func (c *Catalog) rotateOnce(ctx context.Context, cur *connector.Connector, oldT
 // a few milliseconds growing to about a quarter second, jittered so that
 // writers colliding in step spread out.
 func backoff(ctx context.Context, attempt int) error {
-	d := 5 * time.Millisecond << min(attempt-1, 6)
-	d = d/2 + mrand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return clock.Sleep(ctx, 5*time.Millisecond<<min(attempt-1, 6))
 }

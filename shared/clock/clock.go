@@ -1,6 +1,7 @@
-// Package clock is a settable clock for tests and benchmarks that expire
-// tokens on demand: pass Fake.Now wherever a component takes a
-// func() time.Time.
+// Package clock is time as the service uses it: a settable clock for tests
+// and benchmarks that expire tokens on demand (pass Fake.Now wherever a
+// component takes a func() time.Time), and a jittered Sleep for retries
+// and polls.
 package clock
 
 import (

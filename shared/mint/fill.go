@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/outbound"
@@ -126,7 +127,7 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, mode fill
 			}
 		}
 		if e.Leased(holder, now) {
-			if err := sleep(ctx, poll); err != nil {
+			if err := clock.Sleep(ctx, poll); err != nil {
 				return nil, 0, fmt.Errorf("mint: %s: waiting for another instance: %w", conn.Name, err)
 			}
 			continue
@@ -206,7 +207,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 				return nil, err
 			}
 		}
-		if err := sleep(ctx, retryBackoff<<(attempt-1)); err != nil {
+		if err := clock.Sleep(ctx, retryBackoff<<(attempt-1)); err != nil {
 			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
 	}

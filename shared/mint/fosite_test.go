@@ -1,7 +1,6 @@
 package mint_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 func TestConcurrencyRotationFosite(t *testing.T) {
 	for _, kind := range testenv.Kinds {
 		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
 			b := testenv.New(t, kind)
 			as := oauthtest.NewFosite(t)
 			// The client refreshing() configures, with client_secret_post.
@@ -37,14 +35,7 @@ func TestConcurrencyRotationFosite(t *testing.T) {
 			// storedRefresh is the refresh token in the secret store.
 			storedRefresh := func() string {
 				t.Helper()
-				stored, err := b.Store.Get(ctx, "Mail")
-				if err != nil {
-					t.Fatal(err)
-				}
-				bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
-				if err != nil {
-					t.Fatal(err)
-				}
+				_, bundle := stored(t, b, "Mail")
 				if bundle.ClientSecret != "client-secret-mint-test" {
 					t.Fatal("stored bundle lost the client secret")
 				}

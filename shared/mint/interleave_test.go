@@ -48,15 +48,7 @@ func adminCatalogs(t *testing.T, b testenv.Backends, n int) []*catalog.Catalog {
 // is readable and holds want as its client secret.
 func checkPinned(t *testing.T, b testenv.Backends, name, want string) {
 	t.Helper()
-	c, err := b.Store.Get(context.Background(), name)
-	if err != nil {
-		t.Fatalf("%s: get: %v", name, err)
-	}
-	bundle, err := b.Secrets.Get(context.Background(), c.SecretID, c.SecretVersion)
-	if err != nil {
-		t.Fatalf("%s: the version the connector pins (%s) is unreadable: %v", name, c.SecretVersion, err)
-	}
-	if bundle.ClientSecret != want {
+	if _, bundle := stored(t, b, name); bundle.ClientSecret != want {
 		t.Fatalf("%s: pinned client secret is not the one written", name)
 	}
 }
@@ -199,14 +191,7 @@ func TestInterleavedRotationAndAdminEdits(t *testing.T) {
 				t.Fatalf("fosite answered invalid_grant %d times: a superseded refresh token was sent and the grant revoked", as.InvalidGrants())
 			}
 			// The stored refresh token is fosite's current one, and works.
-			c, err := b.Store.Get(ctx, "Mail")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bundle, err := b.Secrets.Get(ctx, c.SecretID, c.SecretVersion)
-			if err != nil {
-				t.Fatalf("pinned version unreadable: %v", err)
-			}
+			_, bundle := stored(t, b, "Mail")
 			if !as.Introspect(t, bundle.RefreshToken).Active {
 				t.Fatal("the stored refresh token is not active at fosite")
 			}
@@ -267,14 +252,7 @@ func TestRotationSurvivesEditsMidRefresh(t *testing.T) {
 			if _, err := svc.Token(ctx, "Mail", "agent-1"); err != nil {
 				t.Fatalf("token: %v", err)
 			}
-			c, err := b.Store.Get(ctx, "Mail")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bundle, err := b.Secrets.Get(ctx, c.SecretID, c.SecretVersion)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, bundle := stored(t, b, "Mail")
 			if bundle.RefreshToken != "rt-1" {
 				t.Fatal("the refresh token the provider rotated to was not stored")
 			}
@@ -302,15 +280,7 @@ func TestRotationExplicitReplacementWins(t *testing.T) {
 	if _, err := svc.Token(ctx, "Mail", "agent-1"); err != nil {
 		t.Fatalf("token: %v", err)
 	}
-	c, err := b.Store.Get(ctx, "Mail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := b.Secrets.Get(ctx, c.SecretID, c.SecretVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bundle.RefreshToken != "rt-admin" {
+	if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != "rt-admin" {
 		t.Fatal("the admin's explicit refresh token was overwritten by the rotation")
 	}
 }

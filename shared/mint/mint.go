@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -312,17 +311,4 @@ func (s *Service) bundle(ctx context.Context, conn *connector.Connector) (secret
 	}
 	s.bundles[key] = b
 	return b, nil
-}
-
-// sleep waits about d (jittered, so waiting instances do not poll in step).
-func sleep(ctx context.Context, d time.Duration) error {
-	d = d/2 + mrand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

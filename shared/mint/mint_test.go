@@ -22,6 +22,7 @@ import (
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/outbound"
+	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/testenv"
 )
 
@@ -129,6 +130,21 @@ func instance(t *testing.T, b testenv.Backends, clk *clock.Fake, name string) *m
 		Now:          clk.Now,
 		PollInterval: 10 * time.Millisecond,
 	}
+}
+
+// stored returns the connector called name as stored and the secrets its
+// pinned version holds; a pinned version that cannot be read fails t.
+func stored(t *testing.T, b testenv.Backends, name string) (*connector.Connector, secret.Bundle) {
+	t.Helper()
+	c, err := b.Store.Get(context.Background(), name)
+	if err != nil {
+		t.Fatalf("%s: get: %v", name, err)
+	}
+	bundle, err := b.Secrets.Get(context.Background(), c.SecretID, c.SecretVersion)
+	if err != nil {
+		t.Fatalf("%s: the version the connector pins (%s) is unreadable: %v", name, c.SecretVersion, err)
+	}
+	return c, bundle
 }
 
 // createConnector stores a connector, and the token-cache key on first use
@@ -322,13 +338,8 @@ func TestRotatedRefreshTokenStoredBeforeReturn(t *testing.T) {
 			if _, err := s.Token(ctx, "Mail", "agent-1"); err != nil {
 				t.Fatal(err)
 			}
-			stored, err := b.Store.Get(ctx, "Mail")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
-			if err != nil || bundle.RefreshToken != p.currentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
-				t.Fatalf("stored refresh token is not the rotated one (err %v)", err)
+			if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != p.currentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
+				t.Fatal("stored refresh token is not the rotated one")
 			}
 			ids, _ := b.Secrets.IDs(ctx)
 			if len(ids) != 2 { // the connector's secret and the token-cache key
@@ -370,7 +381,6 @@ func TestConcurrencySingleUpstream(t *testing.T) {
 func TestConcurrencyRotation(t *testing.T) {
 	for _, kind := range testenv.Kinds {
 		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
 			b := testenv.New(t, kind)
 			p := newProvider(t, "refresh-0")
 			p.delay = 20 * time.Millisecond
@@ -384,15 +394,14 @@ func TestConcurrencyRotation(t *testing.T) {
 					t.Fatalf("round %d: distinct tokens %v", round, tokens)
 				}
 			}
-			stored, _ := b.Store.Get(ctx, "Mail")
-			bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
+			_, bundle := stored(t, b, "Mail")
 			t.Logf("%s: %d rounds of 4 x 250: %d upstream calls, %d invalid_grant, stored refresh token newest: %v",
-				kind, rounds, p.calls.Load(), p.invalidGrant.Load(), err == nil && bundle.RefreshToken == p.currentRefresh())
+				kind, rounds, p.calls.Load(), p.invalidGrant.Load(), bundle.RefreshToken == p.currentRefresh())
 			if p.calls.Load() != rounds || p.invalidGrant.Load() != 0 {
 				t.Fatalf("upstream calls %d (want %d), invalid_grant %d (want 0)", p.calls.Load(), rounds, p.invalidGrant.Load())
 			}
-			if err != nil || bundle.RefreshToken != p.currentRefresh() {
-				t.Fatalf("stored refresh token is not the provider's current one (err %v)", err)
+			if bundle.RefreshToken != p.currentRefresh() {
+				t.Fatal("stored refresh token is not the provider's current one")
 			}
 		})
 	}
@@ -500,10 +509,8 @@ func TestRetries(t *testing.T) {
 				t.Fatal("a retry reused a refresh token")
 			}
 			if c.refresh && c.wantOK {
-				stored, _ := b.Store.Get(ctx, "Svc")
-				bundle, err := b.Secrets.Get(ctx, stored.SecretID, stored.SecretVersion)
-				if err != nil || bundle.RefreshToken != p.currentRefresh() {
-					t.Fatalf("stored refresh token is not the provider's current one (%v)", err)
+				if _, bundle := stored(t, b, "Svc"); bundle.RefreshToken != p.currentRefresh() {
+					t.Fatal("stored refresh token is not the provider's current one")
 				}
 			}
 		})
