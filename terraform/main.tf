@@ -25,7 +25,7 @@ locals {
     "connectors-get"    = { group = "connectors", access = "read", invokers = "admins" }
     "connectors-update" = { group = "connectors", access = "write", invokers = "admins" }
     "connectors-delete" = { group = "connectors", access = "write", invokers = "admins" }
-    "connectors-test"   = { group = "connectors", access = "mint", invokers = "admins" }
+    "connectors-test"   = { group = "probe", access = "mint", invokers = "admins" }
     "token"             = { group = "token", access = "mint", invokers = "agents" }
     "files"             = { group = "files", access = "mint", invokers = "agents" }
     "console"           = { group = "console", access = "none", invokers = "none" }

@@ -6,17 +6,16 @@ import (
 	"os"
 
 	"connectors.dev/connectors/shared/platform"
-	"connectors.dev/connectors/shared/platform/cloud"
+	"connectors.dev/connectors/shared/platform/cloud/backend"
 )
 
 func init() {
-	platform.Register([]string{FnCreate, FnList, FnGet, FnUpdate, FnDelete, FnTest}, func() (map[string]http.HandlerFunc, error) {
-		p, err := cloud.FromEnv(context.Background(), os.Getenv)
+	platform.Register([]string{FnCreate, FnList, FnGet, FnUpdate, FnDelete}, func() (map[string]http.HandlerFunc, error) {
+		// The catalog alone: this group never mints (functions/probe does).
+		p, err := backend.FromEnv(context.Background(), os.Getenv)
 		if err != nil {
 			return nil, err
 		}
-		// Only connectors-test mints; its deployment grants what the token
-		// function has (secret access, the token cache, egress).
-		return (&Server{Catalog: p.Catalog, Auth: p.Auth, Log: p.Log, Tester: p.Minter()}).Handlers(), nil
+		return (&Server{Catalog: p.Catalog, Auth: p.Auth, Log: p.Log}).Handlers(), nil
 	})
 }

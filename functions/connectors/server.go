@@ -1,21 +1,21 @@
-// Package connectors is the admin API: the HTTP functions
-// connectors-create, -list, -get, -update, -delete and -test. Handlers are methods
+// Package connectors is the admin API over the catalog: the HTTP functions
+// connectors-create, -list, -get, -update and -delete. Handlers are methods
 // on Server, which holds every dependency, so tests build a Server over the
 // embedded or emulated backends; register.go wires the production one.
+// connectors-test, which mints, is functions/probe: this group links no
+// minting and no provider SDK.
 package connectors
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
+	"connectors.dev/connectors/functions/internal/adminhttp"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
-	"connectors.dev/connectors/shared/mint"
 )
 
 // Function names, as registered, deployed and served locally.
@@ -25,42 +25,27 @@ const (
 	FnGet    = "connectors-get"
 	FnUpdate = "connectors-update"
 	FnDelete = "connectors-delete"
-	FnTest   = "connectors-test"
 )
 
 // Authenticator tells who is calling and whether they hold a role.
-type Authenticator interface {
-	Authenticate(r *http.Request, need auth.Role) (auth.Principal, error)
-}
-
-// Tester mints from a connector at its provider, for connectors-test.
-type Tester interface {
-	Test(ctx context.Context, name string) (*mint.Credential, error)
-}
+type Authenticator = adminhttp.Authenticator
 
 // Server serves the admin functions.
 type Server struct {
 	Catalog *catalog.Catalog
 	Auth    Authenticator
 	Log     *slog.Logger
-	// Tester backs connectors-test; without it the function is not served.
-	Tester Tester
-	Now    func() time.Time
 }
 
 // Handlers maps each function name to its handler.
 func (s *Server) Handlers() map[string]http.HandlerFunc {
-	h := map[string]http.HandlerFunc{
+	return map[string]http.HandlerFunc{
 		FnCreate: s.Create,
 		FnList:   s.List,
 		FnGet:    s.Get,
 		FnUpdate: s.Update,
 		FnDelete: s.Delete,
 	}
-	if s.Tester != nil {
-		h[FnTest] = s.Test
-	}
-	return h
 }
 
 type getRequest struct {
@@ -231,45 +216,6 @@ func (s *Server) Delete(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, deleteResponse{Deleted: req.Name})
 }
 
-type testResponse struct {
-	OK        bool   `json:"ok"`
-	ExpiresIn int64  `json:"expiresIn"`
-	Scope     string `json:"scope,omitempty"`
-}
-
-// Test is connectors-test: mint at the provider and report how it went,
-// without the credential.
-func (s *Server) Test(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.admin(w, r)
-	if !ok {
-		return
-	}
-	var req getRequest
-	if err := httpx.DecodeJSON(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := connector.ValidateName(req.Name); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	c, err := s.Tester.Test(r.Context(), req.Name)
-	s.audit(r, p, "test", req.Name, "ok", err == nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
-	expiry := c.Expiry
-	if c.AWS != nil {
-		expiry = c.AWS.Expiration
-	}
-	httpx.WriteJSON(w, http.StatusOK, testResponse{OK: true, ExpiresIn: int64(expiry.Sub(now) / time.Second), Scope: c.Scope})
-}
-
 // view prepares a stored connector for the wire: agents always an array.
 func view(c *connector.Connector) *connector.Connector {
 	if c.Agents == nil {
@@ -279,27 +225,15 @@ func view(c *connector.Connector) *connector.Connector {
 	return c
 }
 
+// guard answers as every admin function does (adminhttp.Guard).
+func (s *Server) guard() adminhttp.Guard { return adminhttp.Guard{Auth: s.Auth, Log: s.Log} }
+
 func (s *Server) admin(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
-	p, err := s.Auth.Authenticate(r, auth.RoleAdmin)
-	if err != nil {
-		s.fail(w, r, err)
-		return p, false
-	}
-	return p, true
+	return s.guard().Admin(w, r)
 }
 
-// fail writes err's wire form; server-side failures are logged with their
-// cause, which never holds a secret value (backends do not quote data).
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := httpx.Map(err)
-	if e.Status >= 500 {
-		s.Log.Error("request failed", "path", r.URL.Path, "status", e.Status, "code", e.Code, "error", err.Error())
-	}
-	httpx.WriteError(w, e)
-}
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) { s.guard().Fail(w, r, err) }
 
-// audit writes the one structured line every mutation leaves.
 func (s *Server) audit(r *http.Request, p auth.Principal, action, name string, extra ...any) {
-	args := append([]any{"audit", true, "principal", p.Name(), "action", action, "connector", name, "function", r.URL.Path}, extra...)
-	s.Log.Info("connector "+action, args...)
+	s.guard().Audit(r, p, action, name, extra...)
 }

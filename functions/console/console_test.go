@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/probe"
 )
 
 func get(t *testing.T, h http.Handler, method, path string) (*http.Response, string) {
@@ -140,7 +141,7 @@ func TestConfigJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{}
-	for _, n := range []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, connectors.FnTest} {
+	for _, n := range []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, probe.FnTest} {
 		want[n] = "/" + n
 	}
 	if len(cfg.Functions) != len(want) {
@@ -160,7 +161,7 @@ func TestConfigJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &inlined); err != nil {
 		t.Fatal(err)
 	}
-	if len(inlined.Functions) != len(want) || inlined.Functions[connectors.FnTest] != "/"+connectors.FnTest {
+	if len(inlined.Functions) != len(want) || inlined.Functions[probe.FnTest] != "/"+probe.FnTest {
 		t.Errorf("inlined %v", inlined)
 	}
 }
@@ -263,7 +264,7 @@ func TestHTTPToLoopback(t *testing.T) {
 
 // TestFunctionNames: the names the page calls are the admin functions'.
 func TestFunctionNames(t *testing.T) {
-	want := []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, connectors.FnTest}
+	want := []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, probe.FnTest}
 	if !slices.Equal(AdminFunctions, want) {
 		t.Fatalf("AdminFunctions %v, want %v", AdminFunctions, want)
 	}

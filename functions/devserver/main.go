@@ -24,6 +24,7 @@ import (
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/files"
+	"connectors.dev/connectors/functions/probe"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -135,7 +136,8 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		TokenTimeout:         config.DefaultTokenTimeout,
 		DefaultTokenLifetime: config.DefaultDefaultTokenLifetime,
 	})
-	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: minter}
+	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
+	tester := &probe.Server{Tester: minter, Auth: authn, Log: log}
 	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
 	// Object storage: CONNECTORS_GCS_ENDPOINT and CONNECTORS_S3_ENDPOINT
 	// point it at local emulators.
@@ -151,7 +153,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), agents.Handlers(), storage.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}

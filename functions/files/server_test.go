@@ -149,7 +149,7 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	opts.MaxWriteBytes, opts.ReadTimeout = o.maxWrite, o.readTimeout
 	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: opts}
 	mux := http.NewServeMux()
-	for _, hs := range []map[string]http.HandlerFunc{srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers()} {
 		for name, h := range hs {
 			if o.requestTimeout > 0 {
 				h = httpx.WithDeadline(h, o.requestTimeout)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/probe"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -79,7 +80,8 @@ func (e *faultEnv) instance() string {
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{
 		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),
-		(&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers(),
+		(&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers(),
+		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers(),
 	} {
 		for name, h := range hs {
 			mux.Handle("/"+name, httpx.WithDeadline(h, faulttest.Deadline))
@@ -232,7 +234,7 @@ func TestFaultFirestoreOutage(t *testing.T) {
 				return code == http.StatusOK
 			})
 			tested := faulttest.Until(t, "connectors-test after the restore", func() bool {
-				code, _ := e.post(e.url, connectors.FnTest, map[string]any{"name": seeds[0]})
+				code, _ := e.post(e.url, probe.FnTest, map[string]any{"name": seeds[0]})
 				return code == http.StatusOK
 			})
 			time.Sleep(time.Second) // the load goes on against the recovered backend
@@ -284,7 +286,7 @@ func TestFaultSecretManagerOutage(t *testing.T) {
 			e.mustPost(e.url, token.FnToken, tokenReq("Warm"), http.StatusOK)
 			// A new revision mints anew, from the secrets held in-process.
 			e.mustPost(e.url, token.FnToken, tokenReq("Meta"), http.StatusOK)
-			e.mustPost(e.url, connectors.FnTest, map[string]any{"name": "Warm"}, http.StatusOK)
+			e.mustPost(e.url, probe.FnTest, map[string]any{"name": "Warm"}, http.StatusOK)
 			calls := p.calls.Load()
 			// A cold instance has none of it.
 			cold := e.instance()

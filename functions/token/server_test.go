@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/probe"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/auth/authtest"
@@ -103,7 +104,8 @@ func newEnv(t *testing.T, b testenv.Backends, authn *auth.Authenticator, timeout
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{
 		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),
-		(&connectors.Server{Catalog: cat, Auth: authn, Log: log, Tester: svc}).Handlers(),
+		(&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers(),
+		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers(),
 	} {
 		for name, h := range hs {
 			mux.HandleFunc("/"+name, h)
@@ -255,36 +257,6 @@ func TestTokenErrors(t *testing.T) {
 	}
 	if hanging.calls.Load() != 1 {
 		t.Fatalf("the hanging provider was called %d times", hanging.calls.Load())
-	}
-}
-
-func TestConnectorsTest(t *testing.T) {
-	b := testenv.New(t, testenv.Embedded)
-	p := newProvider(t)
-	refusing := newProvider(t)
-	refusing.status.Store(401)
-	e := newEnv(t, b, nil, 2*time.Second)
-	e.create(clientCreds("Svc", p.srv.URL))
-	e.create(clientCreds("Refused", refusing.srv.URL))
-
-	code, out := e.call(connectors.FnTest, map[string]any{"name": "Svc"}, "")
-	if code != 200 || out["ok"] != true || out["scope"] != "read" || out["expiresIn"].(float64) < 3590 {
-		t.Fatalf("test: %d %v", code, out)
-	}
-	if _, ok := out["access_token"]; ok || strings.Contains(fmt.Sprint(out), accessToken) {
-		t.Fatal("connectors-test returned the credential")
-	}
-	// A test always asks the provider.
-	e.call(connectors.FnTest, map[string]any{"name": "Svc"}, "")
-	if p.calls.Load() != 2 {
-		t.Fatalf("provider calls %d, want 2", p.calls.Load())
-	}
-	code, out = e.call(connectors.FnTest, map[string]any{"name": "Refused"}, "")
-	if code != 502 || errBody(out)["code"] != "upstream_error" {
-		t.Fatalf("refused test: %d %v", code, out)
-	}
-	if code, _ := e.call(connectors.FnTest, map[string]any{"name": "Nope"}, ""); code != 404 {
-		t.Fatalf("absent: %d", code)
 	}
 }
 

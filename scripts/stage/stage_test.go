@@ -118,15 +118,21 @@ func TestStageIsDeterministicAndMinimal(t *testing.T) {
 	if ma.Groups["token"] != nil && slices.Contains(ma.Groups["token"].Packages, ma.Module+"/functions/connectors") {
 		t.Error("the token group stages the admin functions")
 	}
+	// connectors-test, which mints, is staged apart from the catalog
+	// functions, which do not.
+	if ma.Groups["connectors"] != nil && slices.Contains(ma.Groups["connectors"].Packages, ma.Module+"/functions/probe") {
+		t.Error("the connectors group stages connectors-test (functions/probe)")
+	}
 }
 
 func TestRegisteredFunctionsAreFound(t *testing.T) {
-	m, err := Stage(".", t.TempDir(), []string{"connectors", "token"})
+	m, err := Stage(".", t.TempDir(), []string{"connectors", "probe", "token"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"connectors": {"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-test", "connectors-update"},
+		"connectors": {"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-update"},
+		"probe":      {"connectors-test"},
 		"token":      {"token"},
 	}
 	for g, fns := range want {
