@@ -15,17 +15,8 @@ import (
 const (
 	self      = "connectors.dev/connectors/functions/connectors"
 	mintPkg   = "connectors.dev/connectors/shared/mint"
-	httpxPkg  = "connectors.dev/connectors/shared/httpx"
 	awsPrefix = "github.com/aws/aws-sdk-go-v2"
 )
-
-// pendingEdges are imports the walk does not follow yet, each with the
-// change that removes it. shared/httpx maps errors to statuses by
-// importing mint (issue 13, item 2); once it no longer does, the edge is
-// gone and this exemption matches nothing: delete it then.
-var pendingEdges = map[[2]string]string{
-	{httpxPkg, mintPkg}: "shared/httpx importing shared/mint (issue 13, item 2)",
-}
 
 // TestLinksNoMinting: connectors-create, -list, -get, -update and -delete
 // never mint, so their deployed group links neither the minting service
@@ -45,10 +36,6 @@ func TestLinksNoMinting(t *testing.T) {
 		p := queue[0]
 		queue = queue[1:]
 		for _, dep := range graph[p] {
-			if why, ok := pendingEdges[[2]string{p, dep}]; ok {
-				t.Logf("not followed yet: %s -> %s, %s", p, dep, why)
-				continue
-			}
 			if _, seen := from[dep]; seen {
 				continue
 			}
