@@ -50,13 +50,9 @@ func (s *Server) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 
 // GetSecret implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequest) (*secretmanagerpb.Secret, error) {
-	name, err := parseSecretName(req.GetName())
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, err := s.lookupSecret(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +103,9 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 
 // DeleteSecret implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
-	name, err := parseSecretName(req.GetName())
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, err := s.lookupSecret(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +115,7 @@ func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecr
 	for _, v := range e.versions {
 		wipe(v)
 	}
-	delete(s.secrets, name)
+	delete(s.secrets, req.GetName())
 	return &emptypb.Empty{}, nil
 }
 

@@ -97,7 +97,13 @@ func (s *Server) nextEtag() string {
 	return strconv.Quote(strconv.FormatInt(s.etagSeq, 36))
 }
 
+// lookupSecret checks the name as parseSecretName does (callers that
+// validate more of the request first have parsed it already, to keep the
+// real service's order of errors) and resolves it.
 func (s *Server) lookupSecret(name string) (*secretEntry, error) {
+	if _, err := parseSecretName(name); err != nil {
+		return nil, err
+	}
 	e, ok := s.secrets[name]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "Secret [%s] not found.", name)
