@@ -127,37 +127,33 @@ locals {
     minter  = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_minter.role_id}"
   }
 
-  # Secret grants by access kind. The admin functions cannot touch the
-  # token-cache key: only minting reads it.
-  secret_grants = merge(
-    {
-      for name, f in local.functions : "${name}/creator" => {
-        function    = name
-        role        = local.custom_role.creator
-        title       = "connectors-secret-create"
-        description = "Create secrets named ${var.secret_prefix}*."
-        expression  = "resource.type == \"cloudresourcemanager.googleapis.com/Project\" || ${local.secret_condition}"
-      } if f.access == "write"
-    },
-    {
-      for name, f in local.functions : "${name}/writer" => {
-        function    = name
-        role        = local.custom_role.writer
-        title       = "connectors-secrets"
-        description = "Only secrets named ${var.secret_prefix}*, not the token-cache key."
-        expression  = "${local.secret_condition} && !resource.name.startsWith(\"${local.secrets_path}${local.token_cache_key}\")"
-      } if f.access == "write"
-    },
-    {
-      for name, f in local.functions : "${name}/minter" => {
-        function    = name
-        role        = local.custom_role.minter
-        title       = "connectors-secrets"
-        description = "Only secrets named ${var.secret_prefix}* (connector secrets and the token-cache key)."
-        expression  = local.secret_condition
-      } if f.access == "mint"
-    },
-  )
+  # Secret grants by kind, each to the functions of one access. The admin
+  # functions cannot touch the token-cache key: only minting reads it.
+  secret_grant_kinds = {
+    creator = {
+      access      = "write"
+      title       = "connectors-secret-create"
+      description = "Create secrets named ${var.secret_prefix}*."
+      expression  = "resource.type == \"cloudresourcemanager.googleapis.com/Project\" || ${local.secret_condition}"
+    }
+    writer = {
+      access      = "write"
+      title       = "connectors-secrets"
+      description = "Only secrets named ${var.secret_prefix}*, not the token-cache key."
+      expression  = "${local.secret_condition} && !resource.name.startsWith(\"${local.secrets_path}${local.token_cache_key}\")"
+    }
+    minter = {
+      access      = "mint"
+      title       = "connectors-secrets"
+      description = "Only secrets named ${var.secret_prefix}* (connector secrets and the token-cache key)."
+      expression  = local.secret_condition
+    }
+  }
+  secret_grants = merge([
+    for kind, g in local.secret_grant_kinds : {
+      for name, f in local.functions : "${name}/${kind}" => merge(g, { function = name, role = local.custom_role[kind] }) if f.access == g.access
+    }
+  ]...)
 }
 
 resource "google_project_iam_member" "secrets" {

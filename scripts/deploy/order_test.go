@@ -268,11 +268,7 @@ func TestOrderChecksCatchBreaches(t *testing.T) {
 		}
 		t.Fatalf("no %s in the configuration", addr)
 	}
-	cases := []struct {
-		name   string
-		breach func(p *plan)
-		want   string
-	}{
+	cases := []breachCase{
 		{"custom role without the APIs", func(p *plan) {
 			edit(p, "google_project_iam_custom_role.secret_creator", func(r *configResource) { r.DependsOn = nil })
 		}, "google_project_iam_custom_role.secret_creator is not ordered after the APIs"},
@@ -296,19 +292,7 @@ func TestOrderChecksCatchBreaches(t *testing.T) {
 			})
 		}, "grants IAP's service agent without waiting"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var p plan
-			if err := json.Unmarshal(raw, &p); err != nil {
-				t.Fatal(err)
-			}
-			c.breach(&p)
-			problems := checkOrder(&p)
-			if !slices.ContainsFunc(problems, func(s string) bool { return strings.Contains(s, c.want) }) {
-				t.Errorf("breach not reported (want a problem mentioning %q); got %q", c.want, problems)
-			}
-		})
-	}
+	expectReported(t, raw, checkOrder, cases)
 }
 
 // admits says whether a Terraform version constraint such as
