@@ -255,10 +255,6 @@ func TestTerraformOrdersResourcesAfterAPIsAndPropagation(t *testing.T) {
 // TestOrderChecksCatchBreaches drops the orderings from the real plan.
 func TestOrderChecksCatchBreaches(t *testing.T) {
 	good := loadPlan(t)
-	raw, err := json.Marshal(good)
-	if err != nil {
-		t.Fatal(err)
-	}
 	edit := func(p *plan, addr string, f func(r *configResource)) {
 		for i := range p.Configuration.RootModule.Resources {
 			if p.Configuration.RootModule.Resources[i].Address == addr {
@@ -292,7 +288,7 @@ func TestOrderChecksCatchBreaches(t *testing.T) {
 			})
 		}, "grants IAP's service agent without waiting"},
 	}
-	expectReported(t, raw, checkOrder, cases)
+	expectReported(t, good, checkOrder, cases)
 }
 
 // admits says whether a Terraform version constraint such as

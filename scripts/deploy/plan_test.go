@@ -726,9 +726,13 @@ type breachCase struct {
 	want   string
 }
 
-// expectReported runs each case on its own copy of the plan raw.
-func expectReported(t *testing.T, raw []byte, check func(*plan) []string, cases []breachCase) {
+// expectReported runs each case on its own copy of the plan good.
+func expectReported(t *testing.T, good *plan, check func(*plan) []string, cases []breachCase) {
 	t.Helper()
+	raw, err := json.Marshal(good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var p plan
@@ -755,10 +759,6 @@ func TestTerraformPlanKeepsFunctionsPrivateAndSecretsFenced(t *testing.T) {
 // exist for and makes sure each is reported.
 func TestPlanChecksCatchBreaches(t *testing.T) {
 	good := loadPlan(t)
-	raw, err := json.Marshal(good)
-	if err != nil {
-		t.Fatal(err)
-	}
 	v, err := good.vars()
 	if err != nil {
 		t.Fatal(err)
@@ -869,7 +869,7 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 			}
 		}, "files: platform timeout 1m0s"},
 	}
-	expectReported(t, raw, checkPlan, cases)
+	expectReported(t, good, checkPlan, cases)
 }
 
 // TestCIBuildsTheProviderThePlanTestExpects keeps .ci/run and this package
