@@ -367,26 +367,23 @@ func TestFailureAtEveryStep(t *testing.T) {
 // while Secret Manager deletes fail too records the new secret as an orphan,
 // and the next mutation removes it.
 func TestOrphanRecordedWhenCleanupFails(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			f := &faults{}
-			cat := &catalog.Catalog{Store: wrappedStore{b.Store, f.intercept}, Secrets: wrappedSecrets{b.Secrets, f.intercept}}
-			f.down = map[string]bool{"store.Create": true, "secrets.Delete": true}
-			if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err == nil {
-				t.Fatal("create succeeded with the store down")
-			}
-			f.down = nil
-			if got := observe(t, b); len(got) != 0 {
-				t.Fatalf("visible: %v", got)
-			}
-			ids, _ := b.Secrets.IDs(ctx)
-			orphans, _ := b.Store.Orphans(ctx, time.Time{}, 0)
-			if len(ids) != 1 || !reflect.DeepEqual(ids, orphans) {
-				t.Fatalf("secrets %v, recorded orphans %v: want the one secret recorded", ids, orphans)
-			}
-			checkNoOrphans(t, b, cat, true)
-		})
-	}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		f := &faults{}
+		cat := &catalog.Catalog{Store: wrappedStore{b.Store, f.intercept}, Secrets: wrappedSecrets{b.Secrets, f.intercept}}
+		f.down = map[string]bool{"store.Create": true, "secrets.Delete": true}
+		if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err == nil {
+			t.Fatal("create succeeded with the store down")
+		}
+		f.down = nil
+		if got := observe(t, b); len(got) != 0 {
+			t.Fatalf("visible: %v", got)
+		}
+		ids, _ := b.Secrets.IDs(ctx)
+		orphans, _ := b.Store.Orphans(ctx, time.Time{}, 0)
+		if len(ids) != 1 || !reflect.DeepEqual(ids, orphans) {
+			t.Fatalf("secrets %v, recorded orphans %v: want the one secret recorded", ids, orphans)
+		}
+		checkNoOrphans(t, b, cat, true)
+	})
 }

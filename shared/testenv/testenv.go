@@ -44,6 +44,15 @@ const (
 // Kinds lists every backend kind, for tests that run on each.
 var Kinds = []string{Embedded, Emulated}
 
+// OnEach runs f as a subtest named after each backend kind, on new
+// backends of that kind.
+func OnEach(t *testing.T, f func(t *testing.T, b Backends)) {
+	t.Helper()
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) { f(t, New(t, kind)) })
+	}
+}
+
 // Backends is a connector store and a secret store for one test.
 type Backends struct {
 	Kind    string
