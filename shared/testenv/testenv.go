@@ -147,6 +147,14 @@ func SecretManagerServer(t testing.TB) (string, *smserver.Server) {
 	if addr := os.Getenv(SecretManagerEnv); addr != "" {
 		return addr, nil
 	}
+	return StartSecretManager(t)
+}
+
+// StartSecretManager starts a Secret Manager server in process on a free
+// loopback port, stopped when t ends: for tests that need its fault
+// switches even when SECRETMANAGER_EMULATOR_HOST is set.
+func StartSecretManager(t testing.TB) (string, *smserver.Server) {
+	t.Helper()
 	srv := smserver.New()
 	addr, err := srv.Start("127.0.0.1:0")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"connectors.dev/connectors/shared/secret/smserver"
+	"connectors.dev/connectors/shared/testenv"
 )
 
 const project = "projects/p"
@@ -24,12 +25,7 @@ const project = "projects/p"
 // tests see exactly the codes a client library would.
 func start(t *testing.T) (*smserver.Server, secretmanagerpb.SecretManagerServiceClient) {
 	t.Helper()
-	srv := smserver.New()
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	addr, srv := testenv.StartSecretManager(t)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
