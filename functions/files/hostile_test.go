@@ -397,15 +397,8 @@ func peakRSS(t *testing.T, pid int) int64 {
 // only env's settings; it is stopped by PID when the test ends.
 func startDevserver(t *testing.T, env []string) (base string, pid int) {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the local run: %v", err)
-	}
+	bin := testenv.BuildDevserver(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "devserver")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "connectors.dev/connectors/functions/devserver").CombinedOutput(); err != nil {
-		t.Fatalf("build the local run: %v\n%s", err, out)
-	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AWS_EC2_METADATA_DISABLED=true"}, env...)
 	output := &logtest.Buffer{}

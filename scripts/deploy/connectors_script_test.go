@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"connectors.dev/connectors/shared/testenv"
 )
 
 // needTools skips, or under CI fails, when the script's tools are missing.
@@ -92,13 +94,8 @@ func mustFail(t *testing.T, r scriptResult, code string) map[string]any {
 // loopback port and returns its base URL; the process is stopped by PID.
 func startDevserver(t *testing.T) string {
 	t.Helper()
+	bin := testenv.BuildDevserver(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "devserver")
-	build := exec.Command("go", "build", "-o", bin, "./functions/devserver")
-	build.Dir = repoRoot(t)
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build devserver: %v\n%s", err, b)
-	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
 	cmd.Env = scriptEnv()
 	stdout, err := cmd.StdoutPipe()

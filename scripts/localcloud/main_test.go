@@ -26,6 +26,7 @@ import (
 
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint/cloudtest"
+	"connectors.dev/connectors/shared/testenv"
 	"connectors.dev/connectors/shared/testenv/emulator"
 )
 
@@ -92,16 +93,8 @@ func hermeticEnv() []string {
 // (SIGTERM, by PID) when the test ends; output collects what it printed.
 func startLocalRun(t *testing.T, port int, env []string) (base string, output *logtest.Buffer) {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the local run: %v", err)
-	}
+	bin := testenv.BuildDevserver(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "devserver")
-	build := exec.Command(goTool, "build", "-o", bin, "connectors.dev/connectors/functions/devserver")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the local run: %v\n%s", err, out)
-	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(hermeticEnv(), append([]string{fmt.Sprintf("PORT=%d", port), "CONNECTORS_DATA_DIR=" + filepath.Join(dir, "data")}, env...)...)
 	output = &logtest.Buffer{}
