@@ -266,8 +266,8 @@ func TestOrderChecksCatchBreaches(t *testing.T) {
 	}
 	cases := []breachCase{
 		{"custom role without the APIs", func(p *plan) {
-			edit(p, "google_project_iam_custom_role.secret_creator", func(r *configResource) { r.DependsOn = nil })
-		}, "google_project_iam_custom_role.secret_creator is not ordered after the APIs"},
+			edit(p, "google_project_iam_custom_role.secret", func(r *configResource) { r.DependsOn = nil })
+		}, "google_project_iam_custom_role.secret is not ordered after the APIs"},
 		{"APIs without a wait", func(p *plan) {
 			edit(p, "google_service_account.builder", func(r *configResource) { r.DependsOn = []string{"google_project_service.apis"} })
 		}, "google_service_account.builder is not ordered after the APIs"},
