@@ -125,15 +125,7 @@ func (s *Server) ListSecrets(_ context.Context, req *secretmanagerpb.ListSecrets
 	if _, err := parseProject(req.GetParent()); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(req.GetFilter(), secretFields)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodePageToken(req.GetPageToken())
+	f, size, after, err := parseListing(req.GetFilter(), secretFields, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}

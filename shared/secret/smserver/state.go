@@ -147,6 +147,21 @@ func clone[M proto.Message](m M) M { return proto.Clone(m).(M) }
 
 // ---- paging ----
 
+// parseListing checks a list request's filter, page size and page token,
+// in the order the real service reports them.
+func parseListing(filterSrc string, fields fieldSet, n int32, tok string) (f filter, size int, after string, err error) {
+	if f, err = parseFilter(filterSrc, fields); err != nil {
+		return filter{}, 0, "", err
+	}
+	if size, err = pageSize(n); err != nil {
+		return filter{}, 0, "", err
+	}
+	if after, err = decodePageToken(tok); err != nil {
+		return filter{}, 0, "", err
+	}
+	return f, size, after, nil
+}
+
 func pageSize(n int32) (int, error) {
 	switch {
 	case n < 0:

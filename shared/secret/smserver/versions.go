@@ -106,15 +106,7 @@ func (s *Server) ListSecretVersions(_ context.Context, req *secretmanagerpb.List
 	if err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(req.GetFilter(), versionFields)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	token, err := decodePageToken(req.GetPageToken())
+	f, size, token, err := parseListing(req.GetFilter(), versionFields, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
