@@ -50,12 +50,11 @@ func (s *Server) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 
 // GetSecret implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequest) (*secretmanagerpb.Secret, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(req.GetName())
+	e, unlock, err := s.lockSecret(req.GetName())
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	return clone(e.meta), nil
 }
 
@@ -80,12 +79,11 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 	if err := validateLabels(in.GetLabels()); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, unlock, err := s.lockSecret(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkEtag(in.GetEtag(), e.meta.Etag); err != nil {
 		return nil, err
 	}
@@ -103,12 +101,11 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 
 // DeleteSecret implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(req.GetName())
+	e, unlock, err := s.lockSecret(req.GetName())
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkEtag(req.GetEtag(), e.meta.Etag); err != nil {
 		return nil, err
 	}

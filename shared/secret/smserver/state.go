@@ -111,6 +111,18 @@ func (s *Server) lookupSecret(name string) (*secretEntry, error) {
 	return e, nil
 }
 
+// lockSecret takes s.mu and resolves the secret called name (as
+// lookupSecret); on success the caller releases the lock with unlock, on
+// error it is released already.
+func (s *Server) lockSecret(name string) (e *secretEntry, unlock func(), err error) {
+	s.mu.Lock()
+	if e, err = s.lookupSecret(name); err != nil {
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	return e, s.mu.Unlock, nil
+}
+
 // lookupVersion resolves a version name, including the "latest" alias.
 func (s *Server) lookupVersion(name string) (*secretEntry, *versionEntry, error) {
 	secretName, version, err := parseVersionName(name)

@@ -38,12 +38,11 @@ func (s *Server) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSec
 		return nil, status.Error(codes.InvalidArgument, "data corrupted")
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, unlock, err := s.lockSecret(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	n := len(e.versions) + 1
 	meta := &secretmanagerpb.SecretVersion{
 		Name:                           fmt.Sprintf("%s/versions/%d", name, n),
@@ -119,12 +118,11 @@ func (s *Server) ListSecretVersions(_ context.Context, req *secretmanagerpb.List
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, unlock, err := s.lockSecret(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	var all []*secretmanagerpb.SecretVersion
 	for i := len(e.versions) - 1; i >= 0; i-- {
 		if m := e.versions[i].meta; f.matchVersion(m) {
