@@ -123,6 +123,16 @@ func (s *Server) lockSecret(name string) (e *secretEntry, unlock func(), err err
 	return e, s.mu.Unlock, nil
 }
 
+// lockVersion is lockSecret for a version name (as lookupVersion).
+func (s *Server) lockVersion(name string) (v *versionEntry, unlock func(), err error) {
+	s.mu.Lock()
+	if _, v, err = s.lookupVersion(name); err != nil {
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	return v, s.mu.Unlock, nil
+}
+
 // lookupVersion resolves a version name, including the "latest" alias.
 func (s *Server) lookupVersion(name string) (*secretEntry, *versionEntry, error) {
 	secretName, version, err := parseVersionName(name)
