@@ -66,98 +66,109 @@ resource "google_project_iam_member" "token_cache" {
 # (shared/secret/secretmanager): predefined roles would add what they never
 # need (secretmanager.admin, for one, includes setIamPolicy).
 
-# CreateSecret. It is authorized against the parent project (the secret does
-# not exist yet), where resource.name is the project's, so its condition
-# also accepts the project; it is the only permission of its role, so the
-# project branch grants nothing else. Every later call on the secret is
-# fenced by the name prefix.
-resource "google_project_iam_custom_role" "secret_creator" {
+locals {
+  secret_roles = {
+    # CreateSecret. It is authorized against the parent project (the secret
+    # does not exist yet), where resource.name is the project's, so its
+    # condition also accepts the project; it is the only permission of its
+    # role, so the project branch grants nothing else. Every later call on
+    # the secret is fenced by the name prefix.
+    creator = {
+      role_id     = "connectorsSecretCreator"
+      title       = "Connectors secret creator"
+      description = "Create Secret Manager secrets (the connectors admin functions); granted with a condition."
+      permissions = ["secretmanager.secrets.create"]
+    }
+    # What create/update/delete do to a connector's secret once it exists:
+    # add a version, read the bundle to merge an update, destroy superseded
+    # versions, delete the secret with its connector.
+    writer = {
+      role_id     = "connectorsSecretWriter"
+      title       = "Connectors secret writer"
+      description = "Version, read and delete the connectors' Secret Manager secrets; granted with a name-prefix condition."
+      permissions = [
+        "secretmanager.secrets.delete",
+        "secretmanager.versions.access",
+        "secretmanager.versions.add",
+        "secretmanager.versions.destroy",
+        "secretmanager.versions.get",
+        "secretmanager.versions.list",
+      ]
+    }
+    # What minting does: read a connector's bundle (and the token-cache
+    # key); when the provider rotates a refresh token, add a version with
+    # the new one and destroy the old versions. No create, no delete.
+    minter = {
+      role_id     = "connectorsSecretMinter"
+      title       = "Connectors secret minter"
+      description = "Read the connectors' Secret Manager secrets and store rotated refresh tokens; granted with a name-prefix condition."
+      permissions = [
+        "secretmanager.versions.access",
+        "secretmanager.versions.add",
+        "secretmanager.versions.destroy",
+        "secretmanager.versions.get",
+        "secretmanager.versions.list",
+      ]
+    }
+  }
+}
+
+resource "google_project_iam_custom_role" "secret" {
+  for_each = local.secret_roles
+
   project     = var.project
-  role_id     = "connectorsSecretCreator"
-  title       = "Connectors secret creator"
-  description = "Create Secret Manager secrets (the connectors admin functions); granted with a condition."
-  permissions = ["secretmanager.secrets.create"]
+  role_id     = each.value.role_id
+  title       = each.value.title
+  description = each.value.description
+  permissions = each.value.permissions
 
   depends_on = [terraform_data.apis_ready]
 }
 
-# What create/update/delete do to a connector's secret once it exists: add a
-# version, read the bundle to merge an update, destroy superseded versions,
-# delete the secret with its connector.
-resource "google_project_iam_custom_role" "secret_writer" {
-  project     = var.project
-  role_id     = "connectorsSecretWriter"
-  title       = "Connectors secret writer"
-  description = "Version, read and delete the connectors' Secret Manager secrets; granted with a name-prefix condition."
-  permissions = [
-    "secretmanager.secrets.delete",
-    "secretmanager.versions.access",
-    "secretmanager.versions.add",
-    "secretmanager.versions.destroy",
-    "secretmanager.versions.get",
-    "secretmanager.versions.list",
-  ]
-
-  depends_on = [terraform_data.apis_ready]
+# The roles were once three resources; these keep deployed ones in place.
+moved {
+  from = google_project_iam_custom_role.secret_creator
+  to   = google_project_iam_custom_role.secret["creator"]
 }
-
-# What minting does: read a connector's bundle (and the token-cache key);
-# when the provider rotates a refresh token, add a version with the new one
-# and destroy the old versions. No create, no delete.
-resource "google_project_iam_custom_role" "secret_minter" {
-  project     = var.project
-  role_id     = "connectorsSecretMinter"
-  title       = "Connectors secret minter"
-  description = "Read the connectors' Secret Manager secrets and store rotated refresh tokens; granted with a name-prefix condition."
-  permissions = [
-    "secretmanager.versions.access",
-    "secretmanager.versions.add",
-    "secretmanager.versions.destroy",
-    "secretmanager.versions.get",
-    "secretmanager.versions.list",
-  ]
-
-  depends_on = [terraform_data.apis_ready]
+moved {
+  from = google_project_iam_custom_role.secret_writer
+  to   = google_project_iam_custom_role.secret["writer"]
+}
+moved {
+  from = google_project_iam_custom_role.secret_minter
+  to   = google_project_iam_custom_role.secret["minter"]
 }
 
 locals {
-  custom_role = {
-    creator = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_creator.role_id}"
-    writer  = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_writer.role_id}"
-    minter  = "projects/${var.project}/roles/${google_project_iam_custom_role.secret_minter.role_id}"
-  }
+  custom_role = { for kind, r in google_project_iam_custom_role.secret : kind => "projects/${var.project}/roles/${r.role_id}" }
 
-  # Secret grants by access kind. The admin functions cannot touch the
-  # token-cache key: only minting reads it.
-  secret_grants = merge(
-    {
-      for name, f in local.functions : "${name}/creator" => {
-        function    = name
-        role        = local.custom_role.creator
-        title       = "connectors-secret-create"
-        description = "Create secrets named ${var.secret_prefix}*."
-        expression  = "resource.type == \"cloudresourcemanager.googleapis.com/Project\" || ${local.secret_condition}"
-      } if f.access == "write"
-    },
-    {
-      for name, f in local.functions : "${name}/writer" => {
-        function    = name
-        role        = local.custom_role.writer
-        title       = "connectors-secrets"
-        description = "Only secrets named ${var.secret_prefix}*, not the token-cache key."
-        expression  = "${local.secret_condition} && !resource.name.startsWith(\"${local.secrets_path}${local.token_cache_key}\")"
-      } if f.access == "write"
-    },
-    {
-      for name, f in local.functions : "${name}/minter" => {
-        function    = name
-        role        = local.custom_role.minter
-        title       = "connectors-secrets"
-        description = "Only secrets named ${var.secret_prefix}* (connector secrets and the token-cache key)."
-        expression  = local.secret_condition
-      } if f.access == "mint"
-    },
-  )
+  # Secret grants by kind, each to the functions of one access. The admin
+  # functions cannot touch the token-cache key: only minting reads it.
+  secret_grant_kinds = {
+    creator = {
+      access      = "write"
+      title       = "connectors-secret-create"
+      description = "Create secrets named ${var.secret_prefix}*."
+      expression  = "resource.type == \"cloudresourcemanager.googleapis.com/Project\" || ${local.secret_condition}"
+    }
+    writer = {
+      access      = "write"
+      title       = "connectors-secrets"
+      description = "Only secrets named ${var.secret_prefix}*, not the token-cache key."
+      expression  = "${local.secret_condition} && !resource.name.startsWith(\"${local.secrets_path}${local.token_cache_key}\")"
+    }
+    minter = {
+      access      = "mint"
+      title       = "connectors-secrets"
+      description = "Only secrets named ${var.secret_prefix}* (connector secrets and the token-cache key)."
+      expression  = local.secret_condition
+    }
+  }
+  secret_grants = merge([
+    for kind, g in local.secret_grant_kinds : {
+      for name, f in local.functions : "${name}/${kind}" => merge(g, { function = name, role = local.custom_role[kind] }) if f.access == g.access
+    }
+  ]...)
 }
 
 resource "google_project_iam_member" "secrets" {

@@ -14,18 +14,15 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"connectors.dev/connectors/functions/files"
-	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/objects/objectservers"
 	"connectors.dev/connectors/shared/testenv"
 )
@@ -397,44 +394,8 @@ func peakRSS(t *testing.T, pid int) int64 {
 // only env's settings; it is stopped by PID when the test ends.
 func startDevserver(t *testing.T, env []string) (base string, pid int) {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the local run: %v", err)
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "devserver")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "connectors.dev/connectors/functions/devserver").CombinedOutput(); err != nil {
-		t.Fatalf("build the local run: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AWS_EC2_METADATA_DISABLED=true"}, env...)
-	output := &logtest.Buffer{}
-	cmd.Stdout, cmd.Stderr = output, output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	addr := regexp.MustCompile(`"addr":"(http://127\.0\.0\.1:\d+)"`)
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-exited:
-			t.Fatalf("the local run exited:\n%s", output.String())
-		default:
-		}
-		if m := addr.FindStringSubmatch(output.String()); m != nil {
-			return m[1], cmd.Process.Pid
-		}
-	}
-	t.Fatalf("the local run did not start:\n%s", output.String())
-	return "", 0
+	d := testenv.StartDevserver(t, []string{"-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data")},
+		append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AWS_EC2_METADATA_DISABLED=true"}, env...))
+	return d.Addr, d.Pid
 }

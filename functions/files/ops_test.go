@@ -4,8 +4,6 @@ package files_test
 // URLs, buckets and grants.
 
 import (
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/shared/objects/objectservers"
+	"connectors.dev/connectors/shared/objects/objecttest"
 	"connectors.dev/connectors/shared/testenv"
 )
 
@@ -183,17 +182,8 @@ func mustQuery(t *testing.T, raw string) url.Values {
 
 func fetch(t *testing.T, method, rawURL, contentType, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, rawURL, strings.NewReader(body))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := (&http.Client{}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
+	code, out := objecttest.Fetch(t, method, rawURL, contentType, []byte(body))
+	return code, string(out)
 }
 
 func TestBucketsAndGrants(t *testing.T) {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"connectors.dev/connectors/shared/testenv"
 )
 
 // needTools skips, or under CI fails, when the script's tools are missing.
@@ -89,58 +89,11 @@ func mustFail(t *testing.T, r scriptResult, code string) map[string]any {
 }
 
 // startDevserver builds and starts the local run on a kernel-chosen
-// loopback port and returns its base URL; the process is stopped by PID.
+// loopback port and returns its base URL; it is stopped when t ends.
 func startDevserver(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "devserver")
-	build := exec.Command("go", "build", "-o", bin, "./functions/devserver")
-	build.Dir = repoRoot(t)
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build devserver: %v\n%s", err, b)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"))
-	cmd.Env = scriptEnv()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		if p, err := os.FindProcess(pid); err == nil {
-			_ = p.Kill()
-		}
-		<-done
-	})
-	addr := make(chan string, 1)
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "devserver listening" {
-				select {
-				case addr <- line.Addr:
-				default:
-				}
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		return a
-	case <-done:
-		t.Fatal("devserver exited before listening")
-	case <-time.After(60 * time.Second):
-		t.Fatal("devserver did not start")
-	}
-	return ""
+	data := filepath.Join(t.TempDir(), "data")
+	return testenv.StartDevserver(t, []string{"-addr", "127.0.0.1:0", "-data", data}, scriptEnv()).Addr
 }
 
 // tokenEndpoint is an OAuth token endpoint (client_credentials) that only

@@ -630,9 +630,37 @@ var madePlan struct {
 // provider, with a fake access token.
 func makePlan(t *testing.T) []byte {
 	t.Helper()
+	w := newWorkspace(t, " and "+PlanEnv+" is unset")
+	terraform := func(args ...string) []byte {
+		cmd := w.command(args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("terraform %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr.String())
+		}
+		return out
+	}
+	terraform("validate", "-no-color")
+	terraform(w.planArgs()...)
+	return terraform("show", "-json", "plan.tfplan")
+}
+
+// workspace is a copy of terraform/ without its GCS backend, next to the
+// staged sources, planned with testdata/ci.tfvars against the locally
+// built provider with a fake access token.
+type workspace struct {
+	tf, dir, stage, vars string
+	env                  []string
+}
+
+// newWorkspace stages the functions and copies terraform/; without
+// terraform or the provider it calls missing, adding unset to the reason.
+func newWorkspace(t *testing.T, unset string) workspace {
+	t.Helper()
 	tf, err := exec.LookPath("terraform")
 	if err != nil {
-		missing(t, "terraform is not on PATH and %s is unset", PlanEnv)
+		missing(t, "terraform is not on PATH%s", unset)
 	}
 	providerDir := os.Getenv(ProviderDirEnv)
 	if providerDir == "" {
@@ -640,17 +668,17 @@ func makePlan(t *testing.T) []byte {
 		providerDir = filepath.Join(home, ".cache", "connectors", "terraform-provider-google", providerVersion)
 	}
 	if _, err := os.Stat(filepath.Join(providerDir, "terraform-provider-google")); err != nil {
-		missing(t, "no provider in %s (build it: GOBIN=%s go install %s@%s) and %s is unset", providerDir, providerDir, providerModule, providerVersion, PlanEnv)
+		missing(t, "no provider in %s (build it: GOBIN=%s go install %s@%s)%s", providerDir, providerDir, providerModule, providerVersion, unset)
 	}
 	root := repoRoot(t)
 	work := t.TempDir()
-	stage := exec.Command("go", "run", "./scripts/stage", "-out", filepath.Join(work, "stage"))
+	w := workspace{tf: tf, dir: filepath.Join(work, "tf"), stage: filepath.Join(work, "stage")}
+	stage := exec.Command("go", "run", "./scripts/stage", "-out", w.stage)
 	stage.Dir = root
 	if b, err := stage.CombinedOutput(); err != nil {
 		t.Fatalf("stage: %v\n%s", err, b)
 	}
-	tfDir := filepath.Join(work, "tf")
-	if err := os.Mkdir(tfDir, 0o755); err != nil {
+	if err := os.Mkdir(w.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(root, "terraform", "*.tf"))
@@ -662,7 +690,7 @@ func makePlan(t *testing.T) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(tfDir, filepath.Base(f)), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(w.dir, filepath.Base(f)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -671,25 +699,53 @@ func makePlan(t *testing.T) []byte {
 	if err := os.WriteFile(cli, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cli, "GOOGLE_OAUTH_ACCESS_TOKEN=fake", "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
-	terraform := func(args ...string) []byte {
-		cmd := exec.Command(tf, append([]string{"-chdir=" + tfDir}, args...)...)
-		cmd.Env = env
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("terraform %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr.String())
-		}
-		return out
+	w.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cli, "GOOGLE_OAUTH_ACCESS_TOKEN=fake", "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+	if w.vars, err = filepath.Abs(filepath.Join("testdata", "ci.tfvars")); err != nil {
+		t.Fatal(err)
 	}
-	vars, err := filepath.Abs(filepath.Join("testdata", "ci.tfvars"))
+	return w
+}
+
+// command is terraform with args, run in the workspace.
+func (w workspace) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(w.tf, append([]string{"-chdir=" + w.dir}, args...)...)
+	cmd.Env = w.env
+	return cmd
+}
+
+// planArgs plans into plan.tfplan with testdata/ci.tfvars and extra.
+func (w workspace) planArgs(extra ...string) []string {
+	return append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-var-file=" + w.vars, "-var=source_dir=" + w.stage, "-out=plan.tfplan"}, extra...)
+}
+
+// breachCase breaks a copy of the real plan in one way; the check must then
+// report a problem mentioning want.
+type breachCase struct {
+	name   string
+	breach func(p *plan)
+	want   string
+}
+
+// expectReported runs each case on its own copy of the plan good.
+func expectReported(t *testing.T, good *plan, check func(*plan) []string, cases []breachCase) {
+	t.Helper()
+	raw, err := json.Marshal(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	terraform("validate", "-no-color")
-	terraform("plan", "-input=false", "-lock=false", "-no-color", "-var-file="+vars, "-var=source_dir="+filepath.Join(work, "stage"), "-out=plan.tfplan")
-	return terraform("show", "-json", "plan.tfplan")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var p plan
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Fatal(err)
+			}
+			c.breach(&p)
+			problems := check(&p)
+			if !slices.ContainsFunc(problems, func(s string) bool { return strings.Contains(s, c.want) }) {
+				t.Errorf("breach not reported (want a problem mentioning %q); got %q", c.want, problems)
+			}
+		})
+	}
 }
 
 func TestTerraformPlanKeepsFunctionsPrivateAndSecretsFenced(t *testing.T) {
@@ -703,10 +759,6 @@ func TestTerraformPlanKeepsFunctionsPrivateAndSecretsFenced(t *testing.T) {
 // exist for and makes sure each is reported.
 func TestPlanChecksCatchBreaches(t *testing.T) {
 	good := loadPlan(t)
-	raw, err := json.Marshal(good)
-	if err != nil {
-		t.Fatal(err)
-	}
 	v, err := good.vars()
 	if err != nil {
 		t.Fatal(err)
@@ -721,11 +773,7 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 		rc.Change.After = after
 		p.ResourceChanges = append(p.ResourceChanges, rc)
 	}
-	cases := []struct {
-		name   string
-		breach func(p *plan)
-		want   string
-	}{
+	cases := []breachCase{
 		{"public invoker", func(p *plan) {
 			add(p, "google_cloud_run_v2_service_iam_member", map[string]any{"name": "token", "role": "roles/run.invoker", "member": "allUsers"})
 		}, "allUsers"},
@@ -821,19 +869,7 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 			}
 		}, "files: platform timeout 1m0s"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var p plan
-			if err := json.Unmarshal(raw, &p); err != nil {
-				t.Fatal(err)
-			}
-			c.breach(&p)
-			problems := checkPlan(&p)
-			if !slices.ContainsFunc(problems, func(s string) bool { return strings.Contains(s, c.want) }) {
-				t.Errorf("breach not reported (want a problem mentioning %q); got %q", c.want, problems)
-			}
-		})
-	}
+	expectReported(t, good, checkPlan, cases)
 }
 
 // TestCIBuildsTheProviderThePlanTestExpects keeps .ci/run and this package

@@ -3,9 +3,6 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,57 +13,9 @@ import (
 // plan's output and ok=false.
 func planWith(t *testing.T, extra ...string) (out []byte, ok bool) {
 	t.Helper()
-	tf, err := exec.LookPath("terraform")
-	if err != nil {
-		missing(t, "terraform is not on PATH")
-	}
-	providerDir := os.Getenv(ProviderDirEnv)
-	if providerDir == "" {
-		home, _ := os.UserHomeDir()
-		providerDir = filepath.Join(home, ".cache", "connectors", "terraform-provider-google", providerVersion)
-	}
-	if _, err := os.Stat(filepath.Join(providerDir, "terraform-provider-google")); err != nil {
-		missing(t, "no provider in %s (build it: GOBIN=%s go install %s@%s)", providerDir, providerDir, providerModule, providerVersion)
-	}
-	root := repoRoot(t)
-	work := t.TempDir()
-	stage := exec.Command("go", "run", "./scripts/stage", "-out", filepath.Join(work, "stage"))
-	stage.Dir = root
-	if b, err := stage.CombinedOutput(); err != nil {
-		t.Fatalf("stage: %v\n%s", err, b)
-	}
-	tfDir := filepath.Join(work, "tf")
-	if err := os.Mkdir(tfDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob(filepath.Join(root, "terraform", "*.tf"))
-	for _, f := range files {
-		if filepath.Base(f) == "backend.tf" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(tfDir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cli := filepath.Join(work, "cli.tfrc")
-	conf := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/google\" = %q\n  }\n  direct {}\n}\n", providerDir)
-	if err := os.WriteFile(cli, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	vars, err := filepath.Abs(filepath.Join("testdata", "ci.tfvars"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) ([]byte, error) {
-		cmd := exec.Command(tf, append([]string{"-chdir=" + tfDir}, args...)...)
-		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cli, "GOOGLE_OAUTH_ACCESS_TOKEN=fake", "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
-		return cmd.CombinedOutput()
-	}
-	args := append([]string{"plan", "-input=false", "-lock=false", "-no-color", "-var-file=" + vars, "-var=source_dir=" + filepath.Join(work, "stage"), "-out=plan.tfplan"}, extra...)
+	w := newWorkspace(t, "")
+	run := func(args ...string) ([]byte, error) { return w.command(args...).CombinedOutput() }
+	args := w.planArgs(extra...)
 	if b, err := run(args...); err != nil {
 		return b, false
 	}

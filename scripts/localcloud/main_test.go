@@ -14,18 +14,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint/cloudtest"
+	"connectors.dev/connectors/shared/testenv"
 	"connectors.dev/connectors/shared/testenv/emulator"
 )
 
@@ -92,49 +91,9 @@ func hermeticEnv() []string {
 // (SIGTERM, by PID) when the test ends; output collects what it printed.
 func startLocalRun(t *testing.T, port int, env []string) (base string, output *logtest.Buffer) {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the local run: %v", err)
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "devserver")
-	build := exec.Command(goTool, "build", "-o", bin, "connectors.dev/connectors/functions/devserver")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the local run: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(hermeticEnv(), append([]string{fmt.Sprintf("PORT=%d", port), "CONNECTORS_DATA_DIR=" + filepath.Join(dir, "data")}, env...)...)
-	output = &logtest.Buffer{}
-	cmd.Stdout, cmd.Stderr = output, output
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the local run: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Error("the local run did not stop on SIGTERM")
-		}
-	})
-	base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("the local run exited (%v):\n%s", err, output.String())
-		default:
-		}
-		if strings.Contains(output.String(), "devserver listening") {
-			return base, output
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the local run did not start:\n%s", output.String())
-		}
-	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	d := testenv.StartDevserver(t, nil, append(hermeticEnv(), append([]string{fmt.Sprintf("PORT=%d", port), "CONNECTORS_DATA_DIR=" + dataDir}, env...)...))
+	return fmt.Sprintf("http://127.0.0.1:%d", port), d.Output
 }
 
 // client calls the local run and keeps every response body, which the test

@@ -21,7 +21,11 @@ const (
 // claims returns valid claims for email and testAudience, changed by the
 // given edits (a nil value deletes the claim).
 func claims(email string, edits map[string]any) map[string]any {
-	c := authtest.Claims(email, testAudience)
+	return edited(authtest.Claims(email, testAudience), edits)
+}
+
+// edited applies edits to c (a nil value deletes the claim) and returns it.
+func edited(c, edits map[string]any) map[string]any {
 	for k, v := range edits {
 		if v == nil {
 			delete(c, k)

@@ -54,15 +54,8 @@ const (
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var cfg Config
 	var err error
-	for item := range strings.SplitSeq(getenv(EnvAudience), ",") {
-		aud := strings.TrimSpace(item)
-		if aud == "" {
-			continue
-		}
-		if err := checkFunctionAudience(aud); err != nil {
-			return Config{}, fmt.Errorf("auth: %s: %w", EnvAudience, err)
-		}
-		cfg.Audiences = append(cfg.Audiences, aud)
+	if cfg.Audiences, err = parseAudiences(getenv(EnvAudience), checkFunctionAudience); err != nil {
+		return Config{}, fmt.Errorf("auth: %s: %w", EnvAudience, err)
 	}
 	cfg.Service = strings.TrimSpace(getenv(EnvService))
 	if v := strings.TrimSpace(getenv(EnvClientIDs)); v == "none" {
@@ -88,17 +81,27 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("auth: %s: want true or false, got %q", EnvTrustCloudRunIAM, v)
 		}
 	}
-	for item := range strings.SplitSeq(getenv(EnvIAPAudiences), ",") {
+	if cfg.IAPAudiences, err = parseAudiences(getenv(EnvIAPAudiences), checkIAPAudience); err != nil {
+		return Config{}, fmt.Errorf("auth: %s: %w", EnvIAPAudiences, err)
+	}
+	return cfg, nil
+}
+
+// parseAudiences splits a comma-separated list, skipping empty items, and
+// checks each audience; nil when there is none.
+func parseAudiences(list string, check func(string) error) ([]string, error) {
+	var auds []string
+	for item := range strings.SplitSeq(list, ",") {
 		aud := strings.TrimSpace(item)
 		if aud == "" {
 			continue
 		}
-		if err := checkIAPAudience(aud); err != nil {
-			return Config{}, fmt.Errorf("auth: %s: %w", EnvIAPAudiences, err)
+		if err := check(aud); err != nil {
+			return nil, err
 		}
-		cfg.IAPAudiences = append(cfg.IAPAudiences, aud)
+		auds = append(auds, aud)
 	}
-	return cfg, nil
+	return auds, nil
 }
 
 // parseMemberList splits s on sep into normalised members, skipping empty

@@ -22,15 +22,7 @@ const (
 // iapClaims returns valid IAP claims for email and iapAudience, changed by
 // the given edits (a nil value deletes the claim).
 func iapClaims(email string, edits map[string]any) map[string]any {
-	c := authtest.IAPClaims(email, iapAudience)
-	for k, v := range edits {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
+	return edited(authtest.IAPClaims(email, iapAudience), edits)
 }
 
 func iapConfig() auth.Config {

@@ -246,37 +246,43 @@ type operation struct {
 	after  map[string]state
 }
 
-func operations() []operation {
-	one := state{Name: "Svc", Scope: "read", ClientID: "cid", Bundle: secret.Bundle{ClientSecret: "secret-one"}}
-	create := func(ctx context.Context, cat *catalog.Catalog) error {
-		_, err := cat.Create(ctx, baseInput("Svc"), "tester")
+// createSvc, updateSvc and deleteSvc are the operations the tables run on
+// connector Svc (created from baseInput).
+func createSvc(ctx context.Context, cat *catalog.Catalog) error {
+	_, err := cat.Create(ctx, baseInput("Svc"), "tester")
+	return err
+}
+
+func updateSvc(in *connector.Input) func(context.Context, *catalog.Catalog) error {
+	return func(ctx context.Context, cat *catalog.Catalog) error {
+		_, err := cat.Update(ctx, "Svc", "", in, "tester")
 		return err
 	}
+}
+
+func deleteSvc(ctx context.Context, cat *catalog.Catalog) error { return cat.Delete(ctx, "Svc", "") }
+
+func operations() []operation {
+	one := state{Name: "Svc", Scope: "read", ClientID: "cid", Bundle: secret.Bundle{ClientSecret: "secret-one"}}
 	return []operation{
 		{
 			name:   "create",
 			setup:  func(context.Context, *catalog.Catalog) error { return nil },
-			run:    create,
+			run:    createSvc,
 			before: map[string]state{},
 			after:  map[string]state{"Svc": one},
 		},
 		{
-			name:  "update secrets and metadata",
-			setup: create,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Update(ctx, "Svc", "", &connector.Input{Scope: ptr("write"), ClientSecret: ptr("secret-two")}, "tester")
-				return err
-			},
+			name:   "update secrets and metadata",
+			setup:  createSvc,
+			run:    updateSvc(&connector.Input{Scope: ptr("write"), ClientSecret: ptr("secret-two")}),
 			before: map[string]state{"Svc": one},
 			after:  map[string]state{"Svc": {Name: "Svc", Scope: "write", ClientID: "cid", Bundle: secret.Bundle{ClientSecret: "secret-two"}}},
 		},
 		{
-			name:  "rename with new secret",
-			setup: create,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Update(ctx, "Svc", "", &connector.Input{Name: ptr("Svc2"), ClientSecret: ptr("secret-two")}, "tester")
-				return err
-			},
+			name:   "rename with new secret",
+			setup:  createSvc,
+			run:    updateSvc(&connector.Input{Name: ptr("Svc2"), ClientSecret: ptr("secret-two")}),
 			before: map[string]state{"Svc": one},
 			after:  map[string]state{"Svc2": {Name: "Svc2", Scope: "read", ClientID: "cid", Bundle: secret.Bundle{ClientSecret: "secret-two"}}},
 		},
@@ -286,19 +292,14 @@ func operations() []operation {
 				_, err := cat.Create(ctx, &connector.Input{Name: ptr("Svc"), URL: ptr("https://auth.example.com/token"), GrantType: ptr("urn:example:grant"), Scope: ptr("read"), ClientID: ptr("cid")}, "tester")
 				return err
 			},
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Update(ctx, "Svc", "", &connector.Input{ClientSecret: ptr("secret-one")}, "tester")
-				return err
-			},
+			run:    updateSvc(&connector.Input{ClientSecret: ptr("secret-one")}),
 			before: map[string]state{"Svc": {Name: "Svc", Scope: "read", ClientID: "cid"}},
 			after:  map[string]state{"Svc": one},
 		},
 		{
-			name:  "delete",
-			setup: create,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				return cat.Delete(ctx, "Svc", "")
-			},
+			name:   "delete",
+			setup:  createSvc,
+			run:    deleteSvc,
 			before: map[string]state{"Svc": one},
 			after:  map[string]state{},
 		},
@@ -366,26 +367,23 @@ func TestFailureAtEveryStep(t *testing.T) {
 // while Secret Manager deletes fail too records the new secret as an orphan,
 // and the next mutation removes it.
 func TestOrphanRecordedWhenCleanupFails(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			f := &faults{}
-			cat := &catalog.Catalog{Store: wrappedStore{b.Store, f.intercept}, Secrets: wrappedSecrets{b.Secrets, f.intercept}}
-			f.down = map[string]bool{"store.Create": true, "secrets.Delete": true}
-			if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err == nil {
-				t.Fatal("create succeeded with the store down")
-			}
-			f.down = nil
-			if got := observe(t, b); len(got) != 0 {
-				t.Fatalf("visible: %v", got)
-			}
-			ids, _ := b.Secrets.IDs(ctx)
-			orphans, _ := b.Store.Orphans(ctx, time.Time{}, 0)
-			if len(ids) != 1 || !reflect.DeepEqual(ids, orphans) {
-				t.Fatalf("secrets %v, recorded orphans %v: want the one secret recorded", ids, orphans)
-			}
-			checkNoOrphans(t, b, cat, true)
-		})
-	}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		f := &faults{}
+		cat := &catalog.Catalog{Store: wrappedStore{b.Store, f.intercept}, Secrets: wrappedSecrets{b.Secrets, f.intercept}}
+		f.down = map[string]bool{"store.Create": true, "secrets.Delete": true}
+		if _, err := cat.Create(ctx, baseInput("Svc"), "tester"); err == nil {
+			t.Fatal("create succeeded with the store down")
+		}
+		f.down = nil
+		if got := observe(t, b); len(got) != 0 {
+			t.Fatalf("visible: %v", got)
+		}
+		ids, _ := b.Secrets.IDs(ctx)
+		orphans, _ := b.Store.Orphans(ctx, time.Time{}, 0)
+		if len(ids) != 1 || !reflect.DeepEqual(ids, orphans) {
+			t.Fatalf("secrets %v, recorded orphans %v: want the one secret recorded", ids, orphans)
+		}
+		checkNoOrphans(t, b, cat, true)
+	})
 }

@@ -63,25 +63,10 @@ func TestCleanupOutlivesTheDeadline(t *testing.T) {
 		// success instead of the deadline.
 		resolved bool
 	}{
-		{name: "create: secret written, reply lost", hang: "secrets.Put", commit: true,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
-				return err
-			}},
-		{name: "create: metadata never written", hang: "store.Create",
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
-				return err
-			}},
-		{name: "create: metadata written, reply lost", hang: "store.Create", commit: true, exists: true,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
-				return err
-			}},
-		{name: "delete: metadata deleted, reply lost", hang: "store.Delete", commit: true, setup: true, resolved: true,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				return cat.Delete(ctx, "Svc", "")
-			}},
+		{name: "create: secret written, reply lost", hang: "secrets.Put", commit: true, run: createSvc},
+		{name: "create: metadata never written", hang: "store.Create", run: createSvc},
+		{name: "create: metadata written, reply lost", hang: "store.Create", commit: true, exists: true, run: createSvc},
+		{name: "delete: metadata deleted, reply lost", hang: "store.Delete", commit: true, setup: true, resolved: true, run: deleteSvc},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,15 +145,8 @@ func TestUncertainWritesAreResolved(t *testing.T) {
 		setup  bool
 		run    func(ctx context.Context, cat *catalog.Catalog) error
 	}{
-		{name: "create that did not happen", hang: "store.Create",
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				_, err := cat.Create(ctx, baseInput("Svc"), "tester")
-				return err
-			}},
-		{name: "delete that happened", hang: "store.Delete", commit: true, setup: true,
-			run: func(ctx context.Context, cat *catalog.Catalog) error {
-				return cat.Delete(ctx, "Svc", "")
-			}},
+		{name: "create that did not happen", hang: "store.Create", run: createSvc},
+		{name: "delete that happened", hang: "store.Delete", commit: true, setup: true, run: deleteSvc},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

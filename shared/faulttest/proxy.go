@@ -84,42 +84,31 @@ func (p *Proxy) Addr() string { return p.lis.Addr().String() }
 // Cut closes every live connection and refuses new ones (they are accepted
 // and closed at once, as a server that is down answers with a reset) until
 // Restore.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == closed {
-		return
-	}
-	p.mode = cut
-	p.closeLinks()
-}
+func (p *Proxy) Cut() { p.switchTo(cut) }
 
 // Stall keeps every connection open but drops the bytes sent either way,
 // and accepts new connections without connecting them anywhere, until
 // Restore: a black hole, where a client sees no error, only silence, until
 // its own deadline.
-func (p *Proxy) Stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == closed {
-		return
-	}
-	p.mode = stalled
-}
+func (p *Proxy) Stall() { p.switchTo(stalled) }
 
 // Restore forwards again. Connections that lived through a stall lost bytes,
 // so they are closed (as a long partition ends in resets) and clients
 // reconnect.
-func (p *Proxy) Restore() {
+func (p *Proxy) Restore() { p.switchTo(up) }
+
+// switchTo enters mode m unless the proxy is closed. Links are closed on
+// a cut, and when leaving a stall: they lost bytes.
+func (p *Proxy) switchTo(m mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.mode == closed {
 		return
 	}
-	if p.mode == stalled {
+	if m == cut || p.mode == stalled && m == up {
 		p.closeLinks()
 	}
-	p.mode = up
+	p.mode = m
 }
 
 // Close stops the proxy and closes every connection.

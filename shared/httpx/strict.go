@@ -200,9 +200,7 @@ func (w *walker) value(s *shape, depth int) error {
 		if s.kind == shapeSlice {
 			elem = s.elems[0]
 		}
-		w.ws()
-		if w.i < len(w.b) && w.b[w.i] == ']' {
-			w.i++
+		if w.closes(']') {
 			return nil
 		}
 		for {
@@ -210,18 +208,8 @@ func (w *walker) value(s *shape, depth int) error {
 			if err := w.value(elem, depth+1); err != nil {
 				return err
 			}
-			w.ws()
-			if w.i >= len(w.b) {
-				return errTruncated
-			}
-			switch w.b[w.i] {
-			case ',':
-				w.i++
-			case ']':
-				w.i++
-				return nil
-			default:
-				return errSyntax
+			if done, err := w.next(']'); done || err != nil {
+				return err
 			}
 		}
 	case '"':
@@ -283,6 +271,35 @@ func (w *walker) str() (raw []byte, plain bool, err error) {
 	return raw, plain, nil
 }
 
+// closes steps past closing if it comes next: an empty array or object.
+func (w *walker) closes(closing byte) bool {
+	w.ws()
+	if w.i < len(w.b) && w.b[w.i] == closing {
+		w.i++
+		return true
+	}
+	return false
+}
+
+// next steps past what follows an array element or object member: a comma
+// (more to come) or the closing bracket (done).
+func (w *walker) next(closing byte) (done bool, err error) {
+	w.ws()
+	if w.i >= len(w.b) {
+		return false, errTruncated
+	}
+	switch w.b[w.i] {
+	case ',':
+		w.i++
+		return false, nil
+	case closing:
+		w.i++
+		return true, nil
+	default:
+		return false, errSyntax
+	}
+}
+
 func (w *walker) object(s *shape, depth int) error {
 	var (
 		seenBits uint64   // struct fields seen, when there are at most 64
@@ -293,9 +310,7 @@ func (w *walker) object(s *shape, depth int) error {
 	if s.kind == shapeStruct && len(s.names) > 64 {
 		seenMany = make([]bool, len(s.names))
 	}
-	w.ws()
-	if w.i < len(w.b) && w.b[w.i] == '}' {
-		w.i++
+	if w.closes('}') {
 		return nil
 	}
 	for {
@@ -382,18 +397,8 @@ func (w *walker) object(s *shape, depth int) error {
 			}
 			return err
 		}
-		w.ws()
-		if w.i >= len(w.b) {
-			return errTruncated
-		}
-		switch w.b[w.i] {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return nil
-		default:
-			return errSyntax
+		if done, err := w.next('}'); done || err != nil {
+			return err
 		}
 	}
 }

@@ -60,65 +60,62 @@ func checkPinned(t *testing.T, b testenv.Backends, name, want string) {
 // succeeds or loses the race with 409 (never another error), and
 // afterwards every connector mints at fosite with the secret it holds.
 func TestInterleavedClientSecretUpdates(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			as := oauthtest.NewFosite(t)
-			as.AddClient("cid", fositeSecret, false, "read")
-			const (
-				connectors = 6
-				writers    = 6
-				rounds     = 3
-			)
-			names := make([]string, connectors)
-			for i := range names {
-				names[i] = fmt.Sprintf("Api%d", i)
-				in := clientCredentials(names[i], as.TokenURL())
-				in.ClientSecret = ptr(fositeSecret)
-				in.HeaderAsPayload = ptr(false)
-				createConnector(t, b, in)
-			}
-			admins := adminCatalogs(t, b, writers)
-			svc := instance(t, b, clock.NewFake(), "tester")
-			var ok, conflicts atomic.Int64
-			for round := 1; round <= rounds; round++ {
-				var wg sync.WaitGroup
-				errs := make(chan error, connectors*writers)
-				for _, name := range names {
-					for w := range writers {
-						wg.Go(func() {
-							_, err := admins[w].Update(ctx, name, "", &connector.Input{ClientSecret: ptr(fositeSecret)}, "admin")
-							switch {
-							case err == nil:
-								ok.Add(1)
-							case errors.Is(err, connector.ErrConflict):
-								conflicts.Add(1)
-							default:
-								errs <- fmt.Errorf("round %d: update of %s: %w", round, name, err)
-							}
-						})
-					}
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Error(err)
-				}
-				for _, name := range names {
-					checkPinned(t, b, name, fositeSecret)
-					if _, err := svc.Test(ctx, name); err != nil {
-						t.Fatalf("round %d: %s no longer mints: %v", round, name, err)
-					}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		as := oauthtest.NewFosite(t)
+		as.AddClient("cid", fositeSecret, false, "read")
+		const (
+			connectors = 6
+			writers    = 6
+			rounds     = 3
+		)
+		names := make([]string, connectors)
+		for i := range names {
+			names[i] = fmt.Sprintf("Api%d", i)
+			in := clientCredentials(names[i], as.TokenURL())
+			in.ClientSecret = ptr(fositeSecret)
+			in.HeaderAsPayload = ptr(false)
+			createConnector(t, b, in)
+		}
+		admins := adminCatalogs(t, b, writers)
+		svc := instance(t, b, clock.NewFake(), "tester")
+		var ok, conflicts atomic.Int64
+		for round := 1; round <= rounds; round++ {
+			var wg sync.WaitGroup
+			errs := make(chan error, connectors*writers)
+			for _, name := range names {
+				for w := range writers {
+					wg.Go(func() {
+						_, err := admins[w].Update(ctx, name, "", &connector.Input{ClientSecret: ptr(fositeSecret)}, "admin")
+						switch {
+						case err == nil:
+							ok.Add(1)
+						case errors.Is(err, connector.ErrConflict):
+							conflicts.Add(1)
+						default:
+							errs <- fmt.Errorf("round %d: update of %s: %w", round, name, err)
+						}
+					})
 				}
 			}
-			t.Logf("%s: %d rounds × %d connectors × %d writers: %d updates committed, %d lost the race (409)",
-				kind, rounds, connectors, writers, ok.Load(), conflicts.Load())
-			if ok.Load() < int64(rounds*connectors) {
-				t.Fatalf("only %d updates committed; want at least one per connector and round", ok.Load())
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
 			}
-		})
-	}
+			for _, name := range names {
+				checkPinned(t, b, name, fositeSecret)
+				if _, err := svc.Test(ctx, name); err != nil {
+					t.Fatalf("round %d: %s no longer mints: %v", round, name, err)
+				}
+			}
+		}
+		t.Logf("%s: %d rounds × %d connectors × %d writers: %d updates committed, %d lost the race (409)",
+			b.Kind, rounds, connectors, writers, ok.Load(), conflicts.Load())
+		if ok.Load() < int64(rounds*connectors) {
+			t.Fatalf("only %d updates committed; want at least one per connector and round", ok.Load())
+		}
+	})
 }
 
 // TestInterleavedRotationAndAdminEdits: refreshes at a rotating provider
@@ -128,78 +125,75 @@ func TestInterleavedClientSecretUpdates(t *testing.T) {
 // every time, so no refresh ever sends a superseded one: fosite never
 // answers invalid_grant and the grant is never revoked.
 func TestInterleavedRotationAndAdminEdits(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			as := oauthtest.NewFosite(t)
-			as.AddClient("cid", fositeSecret, false, "read", "offline")
-			as.AddUser("alice", "wonderland")
-			in := refreshing("Mail", as.TokenURL(), as.RefreshToken(t, "cid", "alice", "read"))
-			in.ClientSecret = ptr(fositeSecret)
-			in.HeaderAsPayload = ptr(false)
-			createConnector(t, b, in)
-			clk := clock.NewFake()
-			minters := fourInstances(t, b, clk)
-			admins := adminCatalogs(t, b, 2)
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		as := oauthtest.NewFosite(t)
+		as.AddClient("cid", fositeSecret, false, "read", "offline")
+		as.AddUser("alice", "wonderland")
+		in := refreshing("Mail", as.TokenURL(), as.RefreshToken(t, "cid", "alice", "read"))
+		in.ClientSecret = ptr(fositeSecret)
+		in.HeaderAsPayload = ptr(false)
+		createConnector(t, b, in)
+		clk := clock.NewFake()
+		minters := fourInstances(t, b, clk)
+		admins := adminCatalogs(t, b, 2)
 
-			const refreshes = 16
-			stop := make(chan struct{})
-			var edits atomic.Int64
-			var wg sync.WaitGroup
-			for i, admin := range admins {
-				wg.Go(func() {
-					for n := 0; ; n++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						change := &connector.Input{ClientSecret: ptr(fositeSecret)}
-						if (n+i)%2 == 1 {
-							change = &connector.Input{Agents: ptr([]string{"agent-1", fmt.Sprintf("agent-%d", n%5+2)})}
-						}
-						if _, err := admin.Update(ctx, "Mail", "", change, "admin"); err != nil && !errors.Is(err, connector.ErrConflict) {
-							t.Errorf("admin %d: update: %v", i, err)
-						}
-						edits.Add(1)
-						// About as often as the refreshes, so that most
-						// refreshes overlap an edit.
-						time.Sleep(time.Duration(2+n%7) * time.Millisecond)
+		const refreshes = 16
+		stop := make(chan struct{})
+		var edits atomic.Int64
+		var wg sync.WaitGroup
+		for i, admin := range admins {
+			wg.Go(func() {
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
 					}
-				})
-			}
-			var failed atomic.Int64
-			var mw sync.WaitGroup
-			for i := range refreshes {
-				mw.Go(func() {
-					if _, err := minters[i%len(minters)].Test(ctx, "Mail"); err != nil {
-						failed.Add(1)
-						t.Errorf("refresh %d: %v", i, err)
+					change := &connector.Input{ClientSecret: ptr(fositeSecret)}
+					if (n+i)%2 == 1 {
+						change = &connector.Input{Agents: ptr([]string{"agent-1", fmt.Sprintf("agent-%d", n%5+2)})}
 					}
-				})
-				if i%4 == 3 {
-					mw.Wait()
+					if _, err := admin.Update(ctx, "Mail", "", change, "admin"); err != nil && !errors.Is(err, connector.ErrConflict) {
+						t.Errorf("admin %d: update: %v", i, err)
+					}
+					edits.Add(1)
+					// About as often as the refreshes, so that most
+					// refreshes overlap an edit.
+					time.Sleep(time.Duration(2+n%7) * time.Millisecond)
 				}
+			})
+		}
+		var failed atomic.Int64
+		var mw sync.WaitGroup
+		for i := range refreshes {
+			mw.Go(func() {
+				if _, err := minters[i%len(minters)].Test(ctx, "Mail"); err != nil {
+					failed.Add(1)
+					t.Errorf("refresh %d: %v", i, err)
+				}
+			})
+			if i%4 == 3 {
+				mw.Wait()
 			}
-			mw.Wait()
-			close(stop)
-			wg.Wait()
-			t.Logf("%s: %d forced refreshes (%d failed) against %d concurrent admin edits; fosite: %d token calls, %d invalid_grant",
-				kind, refreshes, failed.Load(), edits.Load(), as.TokenCalls(), as.InvalidGrants())
-			if as.InvalidGrants() != 0 {
-				t.Fatalf("fosite answered invalid_grant %d times: a superseded refresh token was sent and the grant revoked", as.InvalidGrants())
-			}
-			// The stored refresh token is fosite's current one, and works.
-			_, bundle := stored(t, b, "Mail")
-			if !as.Introspect(t, bundle.RefreshToken).Active {
-				t.Fatal("the stored refresh token is not active at fosite")
-			}
-			if _, err := minters[0].Test(ctx, "Mail"); err != nil {
-				t.Fatalf("refresh after the edits: %v", err)
-			}
-		})
-	}
+		}
+		mw.Wait()
+		close(stop)
+		wg.Wait()
+		t.Logf("%s: %d forced refreshes (%d failed) against %d concurrent admin edits; fosite: %d token calls, %d invalid_grant",
+			b.Kind, refreshes, failed.Load(), edits.Load(), as.TokenCalls(), as.InvalidGrants())
+		if as.InvalidGrants() != 0 {
+			t.Fatalf("fosite answered invalid_grant %d times: a superseded refresh token was sent and the grant revoked", as.InvalidGrants())
+		}
+		// The stored refresh token is fosite's current one, and works.
+		_, bundle := stored(t, b, "Mail")
+		if !as.Introspect(t, bundle.RefreshToken).Active {
+			t.Fatal("the stored refresh token is not active at fosite")
+		}
+		if _, err := minters[0].Test(ctx, "Mail"); err != nil {
+			t.Fatalf("refresh after the edits: %v", err)
+		}
+	})
 }
 
 // hookProvider is a rotating token endpoint that runs before(n) while
@@ -227,40 +221,46 @@ func newHookProvider(t *testing.T, before func(n int64)) *hookProvider {
 	return p
 }
 
+// refreshDuring creates the refreshing connector Mail and mints from it
+// once, at a provider that runs edit with an admin's catalog while it holds
+// the refresh; it returns the mint's error.
+func refreshDuring(t *testing.T, b testenv.Backends, edit func(admin *catalog.Catalog)) error {
+	t.Helper()
+	admin := adminCatalogs(t, b, 1)[0]
+	p := newHookProvider(t, func(int64) { edit(admin) })
+	createConnector(t, b, refreshing("Mail", p.URL, "rt-0"))
+	_, err := instance(t, b, clock.NewFake(), "minter").Token(context.Background(), "Mail", "agent-1")
+	return err
+}
+
 // TestRotationSurvivesEditsMidRefresh: an admin edit that re-types the
 // client secret lands while the provider holds the refresh. The version
 // the refresh read is pruned by then; the rotated refresh token must still
 // be stored (on the connector as now stored, keeping the admin's edit).
 func TestRotationSurvivesEditsMidRefresh(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			admin := adminCatalogs(t, b, 1)[0]
-			p := newHookProvider(t, func(int64) {
-				for _, change := range []*connector.Input{
-					{ClientSecret: ptr("client-secret-retyped")},
-					{Agents: ptr([]string{"agent-1", "agent-2"})},
-				} {
-					if _, err := admin.Update(ctx, "Mail", "", change, "admin"); err != nil {
-						t.Errorf("admin edit mid-refresh: %v", err)
-					}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		err := refreshDuring(t, b, func(admin *catalog.Catalog) {
+			for _, change := range []*connector.Input{
+				{ClientSecret: ptr("client-secret-retyped")},
+				{Agents: ptr([]string{"agent-1", "agent-2"})},
+			} {
+				if _, err := admin.Update(ctx, "Mail", "", change, "admin"); err != nil {
+					t.Errorf("admin edit mid-refresh: %v", err)
 				}
-			})
-			createConnector(t, b, refreshing("Mail", p.URL, "rt-0"))
-			svc := instance(t, b, clock.NewFake(), "minter")
-			if _, err := svc.Token(ctx, "Mail", "agent-1"); err != nil {
-				t.Fatalf("token: %v", err)
-			}
-			c, bundle := stored(t, b, "Mail")
-			if bundle.RefreshToken != "rt-1" {
-				t.Fatal("the refresh token the provider rotated to was not stored")
-			}
-			if bundle.ClientSecret != "client-secret-retyped" || !c.HasAgent("agent-2") {
-				t.Fatal("the admin's edits were lost to the rotation")
 			}
 		})
-	}
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		c, bundle := stored(t, b, "Mail")
+		if bundle.RefreshToken != "rt-1" {
+			t.Fatal("the refresh token the provider rotated to was not stored")
+		}
+		if bundle.ClientSecret != "client-secret-retyped" || !c.HasAgent("agent-2") {
+			t.Fatal("the admin's edits were lost to the rotation")
+		}
+	})
 }
 
 // TestRotationExplicitReplacementWins: an admin who replaces the refresh
@@ -269,15 +269,12 @@ func TestRotationSurvivesEditsMidRefresh(t *testing.T) {
 func TestRotationExplicitReplacementWins(t *testing.T) {
 	ctx := context.Background()
 	b := testenv.New(t, testenv.Embedded)
-	admin := adminCatalogs(t, b, 1)[0]
-	p := newHookProvider(t, func(int64) {
+	err := refreshDuring(t, b, func(admin *catalog.Catalog) {
 		if _, err := admin.Update(ctx, "Mail", "", &connector.Input{RefreshToken: ptr("rt-admin")}, "admin"); err != nil {
 			t.Errorf("admin edit mid-refresh: %v", err)
 		}
 	})
-	createConnector(t, b, refreshing("Mail", p.URL, "rt-0"))
-	svc := instance(t, b, clock.NewFake(), "minter")
-	if _, err := svc.Token(ctx, "Mail", "agent-1"); err != nil {
+	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
 	if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != "rt-admin" {
@@ -290,24 +287,17 @@ func TestRotationExplicitReplacementWins(t *testing.T) {
 // caller gets that error, and the process lives (it used to panic in the
 // single-flight goroutine, ending every request in flight).
 func TestRotationIntoDeletedConnectorFails(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			admin := adminCatalogs(t, b, 1)[0]
-			p := newHookProvider(t, func(int64) {
-				if err := admin.Delete(ctx, "Mail", ""); err != nil {
-					t.Errorf("delete mid-refresh: %v", err)
-				}
-			})
-			createConnector(t, b, refreshing("Mail", p.URL, "rt-0"))
-			svc := instance(t, b, clock.NewFake(), "minter")
-			_, err := svc.Token(ctx, "Mail", "agent-1")
-			if !errors.Is(err, connector.ErrNotFound) {
-				t.Fatalf("token after a delete mid-refresh: got %v, want ErrNotFound", err)
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		err := refreshDuring(t, b, func(admin *catalog.Catalog) {
+			if err := admin.Delete(ctx, "Mail", ""); err != nil {
+				t.Errorf("delete mid-refresh: %v", err)
 			}
 		})
-	}
+		if !errors.Is(err, connector.ErrNotFound) {
+			t.Fatalf("token after a delete mid-refresh: got %v, want ErrNotFound", err)
+		}
+	})
 }
 
 // TestFillPanicIsAnError: a minter that panics fails its callers with

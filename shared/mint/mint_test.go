@@ -178,38 +178,35 @@ func refreshing(name, url, refresh string) *connector.Input {
 }
 
 func TestTokenIsCached(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			p := newProvider(t, "")
-			clk := clock.NewFake()
-			createConnector(t, b, clientCredentials("Svc", p.srv.URL))
-			s := instance(t, b, clk, "i1")
-			c1, err := s.Token(ctx, "Svc", "agent-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c1.AccessToken != "access-1" || c1.TokenType != "Bearer" || !c1.Expiry.Equal(clk.Now().Add(time.Hour)) {
-				t.Fatalf("credential %+v", c1)
-			}
-			clk.Advance(30 * time.Minute)
-			c2, err := s.Token(ctx, "Svc", "agent-1")
-			if err != nil || c2.AccessToken != "access-1" || p.calls.Load() != 1 {
-				t.Fatalf("second call: %v %v, provider calls %d", c2, err, p.calls.Load())
-			}
-			// A second instance finds it in the shared cache.
-			other := instance(t, testenv.Instance(t, b), clk, "i2")
-			if c3, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c3.AccessToken != "access-1" || p.calls.Load() != 1 {
-				t.Fatalf("other instance: %v %v, provider calls %d", c3, err, p.calls.Load())
-			}
-			// Within the refresh margin before expiry, a new token is minted.
-			clk.Advance(30*time.Minute - 30*time.Second)
-			if c4, err := s.Token(ctx, "Svc", "agent-1"); err != nil || c4.AccessToken != "access-2" || p.calls.Load() != 2 {
-				t.Fatalf("refresh ahead: %v %v, provider calls %d", c4, err, p.calls.Load())
-			}
-		})
-	}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		p := newProvider(t, "")
+		clk := clock.NewFake()
+		createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+		s := instance(t, b, clk, "i1")
+		c1, err := s.Token(ctx, "Svc", "agent-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c1.AccessToken != "access-1" || c1.TokenType != "Bearer" || !c1.Expiry.Equal(clk.Now().Add(time.Hour)) {
+			t.Fatalf("credential %+v", c1)
+		}
+		clk.Advance(30 * time.Minute)
+		c2, err := s.Token(ctx, "Svc", "agent-1")
+		if err != nil || c2.AccessToken != "access-1" || p.calls.Load() != 1 {
+			t.Fatalf("second call: %v %v, provider calls %d", c2, err, p.calls.Load())
+		}
+		// A second instance finds it in the shared cache.
+		other := instance(t, testenv.Instance(t, b), clk, "i2")
+		if c3, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c3.AccessToken != "access-1" || p.calls.Load() != 1 {
+			t.Fatalf("other instance: %v %v, provider calls %d", c3, err, p.calls.Load())
+		}
+		// Within the refresh margin before expiry, a new token is minted.
+		clk.Advance(30*time.Minute - 30*time.Second)
+		if c4, err := s.Token(ctx, "Svc", "agent-1"); err != nil || c4.AccessToken != "access-2" || p.calls.Load() != 2 {
+			t.Fatalf("refresh ahead: %v %v, provider calls %d", c4, err, p.calls.Load())
+		}
+	})
 }
 
 func TestAuthorizationAndState(t *testing.T) {
@@ -327,84 +324,75 @@ func TestProviderErrorReleasesLease(t *testing.T) {
 }
 
 func TestRotatedRefreshTokenStoredBeforeReturn(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			b := testenv.New(t, kind)
-			p := newProvider(t, "refresh-0")
-			clk := clock.NewFake()
-			createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
-			s := instance(t, b, clk, "i1")
-			if _, err := s.Token(ctx, "Mail", "agent-1"); err != nil {
-				t.Fatal(err)
-			}
-			if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != p.currentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
-				t.Fatal("stored refresh token is not the rotated one")
-			}
-			ids, _ := b.Secrets.IDs(ctx)
-			if len(ids) != 2 { // the connector's secret and the token-cache key
-				t.Fatalf("secrets %v", ids)
-			}
-		})
-	}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		p := newProvider(t, "refresh-0")
+		clk := clock.NewFake()
+		createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
+		s := instance(t, b, clk, "i1")
+		if _, err := s.Token(ctx, "Mail", "agent-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != p.currentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
+			t.Fatal("stored refresh token is not the rotated one")
+		}
+		ids, _ := b.Secrets.IDs(ctx)
+		if len(ids) != 2 { // the connector's secret and the token-cache key
+			t.Fatalf("secrets %v", ids)
+		}
+	})
 }
 
 // TestConcurrencySingleUpstream: 4 instances × 250 concurrent requests for
 // a connector whose token has expired cause exactly one provider call.
 func TestConcurrencySingleUpstream(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			b := testenv.New(t, kind)
-			p := newProvider(t, "")
-			p.delay = 50 * time.Millisecond
-			clk := clock.NewFake()
-			createConnector(t, b, clientCredentials("Svc", p.srv.URL))
-			instances := fourInstances(t, b, clk)
-			if _, err := instances[0].Token(context.Background(), "Svc", "agent-1"); err != nil {
-				t.Fatal(err)
-			}
-			clk.Advance(2 * time.Hour) // expired everywhere
-			before := p.calls.Load()
-			tokens := burst(t, instances, "Svc", 250)
-			calls := p.calls.Load() - before
-			t.Logf("%s: %d instances x 250 concurrent requests after expiry: %d upstream call(s), %d distinct token(s)", kind, len(instances), calls, len(tokens))
-			if calls != 1 || len(tokens) != 1 {
-				t.Fatalf("upstream calls %d, distinct tokens %v; want exactly 1 and 1", calls, tokens)
-			}
-		})
-	}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		p := newProvider(t, "")
+		p.delay = 50 * time.Millisecond
+		clk := clock.NewFake()
+		createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+		instances := fourInstances(t, b, clk)
+		if _, err := instances[0].Token(context.Background(), "Svc", "agent-1"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Hour) // expired everywhere
+		before := p.calls.Load()
+		tokens := burst(t, instances, "Svc", 250)
+		calls := p.calls.Load() - before
+		t.Logf("%s: %d instances x 250 concurrent requests after expiry: %d upstream call(s), %d distinct token(s)", b.Kind, len(instances), calls, len(tokens))
+		if calls != 1 || len(tokens) != 1 {
+			t.Fatalf("upstream calls %d, distinct tokens %v; want exactly 1 and 1", calls, tokens)
+		}
+	})
 }
 
 // TestConcurrencyRotation: the same burst against a provider that rotates
 // refresh tokens and rejects reuse, several expiries in a row: never an
 // invalid_grant, and the stored refresh token is always the newest.
 func TestConcurrencyRotation(t *testing.T) {
-	for _, kind := range testenv.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			b := testenv.New(t, kind)
-			p := newProvider(t, "refresh-0")
-			p.delay = 20 * time.Millisecond
-			clk := clock.NewFake()
-			createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
-			instances := fourInstances(t, b, clk)
-			const rounds = 3
-			for round := 1; round <= rounds; round++ {
-				clk.Advance(2 * time.Hour)
-				if tokens := burst(t, instances, "Mail", 250); len(tokens) != 1 {
-					t.Fatalf("round %d: distinct tokens %v", round, tokens)
-				}
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		p := newProvider(t, "refresh-0")
+		p.delay = 20 * time.Millisecond
+		clk := clock.NewFake()
+		createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
+		instances := fourInstances(t, b, clk)
+		const rounds = 3
+		for round := 1; round <= rounds; round++ {
+			clk.Advance(2 * time.Hour)
+			if tokens := burst(t, instances, "Mail", 250); len(tokens) != 1 {
+				t.Fatalf("round %d: distinct tokens %v", round, tokens)
 			}
-			_, bundle := stored(t, b, "Mail")
-			t.Logf("%s: %d rounds of 4 x 250: %d upstream calls, %d invalid_grant, stored refresh token newest: %v",
-				kind, rounds, p.calls.Load(), p.invalidGrant.Load(), bundle.RefreshToken == p.currentRefresh())
-			if p.calls.Load() != rounds || p.invalidGrant.Load() != 0 {
-				t.Fatalf("upstream calls %d (want %d), invalid_grant %d (want 0)", p.calls.Load(), rounds, p.invalidGrant.Load())
-			}
-			if bundle.RefreshToken != p.currentRefresh() {
-				t.Fatal("stored refresh token is not the provider's current one")
-			}
-		})
-	}
+		}
+		_, bundle := stored(t, b, "Mail")
+		t.Logf("%s: %d rounds of 4 x 250: %d upstream calls, %d invalid_grant, stored refresh token newest: %v",
+			b.Kind, rounds, p.calls.Load(), p.invalidGrant.Load(), bundle.RefreshToken == p.currentRefresh())
+		if p.calls.Load() != rounds || p.invalidGrant.Load() != 0 {
+			t.Fatalf("upstream calls %d (want %d), invalid_grant %d (want 0)", p.calls.Load(), rounds, p.invalidGrant.Load())
+		}
+		if bundle.RefreshToken != p.currentRefresh() {
+			t.Fatal("stored refresh token is not the provider's current one")
+		}
+	})
 }
 
 func fourInstances(t *testing.T, b testenv.Backends, clk *clock.Fake) []*mint.Service {

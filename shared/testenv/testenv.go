@@ -44,6 +44,15 @@ const (
 // Kinds lists every backend kind, for tests that run on each.
 var Kinds = []string{Embedded, Emulated}
 
+// OnEach runs f as a subtest named after each backend kind, on new
+// backends of that kind.
+func OnEach(t *testing.T, f func(t *testing.T, b Backends)) {
+	t.Helper()
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) { f(t, New(t, kind)) })
+	}
+}
+
 // Backends is a connector store and a secret store for one test.
 type Backends struct {
 	Kind    string
@@ -138,6 +147,14 @@ func SecretManagerServer(t testing.TB) (string, *smserver.Server) {
 	if addr := os.Getenv(SecretManagerEnv); addr != "" {
 		return addr, nil
 	}
+	return StartSecretManager(t)
+}
+
+// StartSecretManager starts a Secret Manager server in process on a free
+// loopback port, stopped when t ends: for tests that need its fault
+// switches even when SECRETMANAGER_EMULATOR_HOST is set.
+func StartSecretManager(t testing.TB) (string, *smserver.Server) {
+	t.Helper()
 	srv := smserver.New()
 	addr, err := srv.Start("127.0.0.1:0")
 	if err != nil {

@@ -134,6 +134,19 @@ func load(tx *bolt.Tx, name string) (*record, error) {
 	return &r, nil
 }
 
+// loadRevision is load for a write that expects revision (any when
+// empty): connector.ErrConflict when the stored record has another.
+func loadRevision(tx *bolt.Tx, name, revision string) (*record, error) {
+	r, err := load(tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if revision != "" && r.Revision != revision {
+		return nil, connector.ErrConflict
+	}
+	return r, nil
+}
+
 // put writes r and its index entries.
 func put(tx *bolt.Tx, r *record) error {
 	data, err := json.Marshal(r)
@@ -217,12 +230,9 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 	r := toRecord(c)
 	r.Revision = newRevision()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		old, err := load(tx, name)
+		old, err := loadRevision(tx, name, revision)
 		if err != nil {
 			return err
-		}
-		if revision != "" && old.Revision != revision {
-			return connector.ErrConflict
 		}
 		if c.Name != name && tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
 			return fmt.Errorf("rename to %q: %w", c.Name, connector.ErrExists)
@@ -246,12 +256,9 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 		return fmt.Errorf("boltstore: delete %q: %w", name, err)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		old, err := load(tx, name)
+		old, err := loadRevision(tx, name, revision)
 		if err != nil {
 			return err
-		}
-		if revision != "" && old.Revision != revision {
-			return connector.ErrConflict
 		}
 		return remove(tx, old)
 	})

@@ -15,13 +15,18 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) catalog.Store {
-		s, err := Open(filepath.Join(t.TempDir(), "connectors.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) catalog.Store { return openTemp(t) })
+}
+
+// openTemp opens a store in a new temporary file, closed when t ends.
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "connectors.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -99,11 +104,7 @@ func TestFileModeAndLock(t *testing.T) {
 }
 
 func TestRejectsNULInAgent(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "connectors.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	if _, err := s.Create(t.Context(), &connector.Connector{Name: "x", Agents: []string{"a\x00b"}}); err == nil {
 		t.Error("Create accepted an agent with a NUL byte")
 	}

@@ -1,7 +1,6 @@
 package boltstore
 
 import (
-	"path/filepath"
 	"testing"
 
 	"connectors.dev/connectors/shared/tokencache"
@@ -10,11 +9,6 @@ import (
 
 func TestTokenCacheConformance(t *testing.T) {
 	cachetest.Run(t, func(t *testing.T) tokencache.Cache {
-		s, err := Open(filepath.Join(t.TempDir(), "c.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s.TokenCache()
+		return openTemp(t).TokenCache()
 	})
 }

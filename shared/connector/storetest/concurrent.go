@@ -10,21 +10,12 @@ import (
 )
 
 func testConcurrentCreate(t *testing.T, s connector.Store) {
-	var wg sync.WaitGroup
 	errs := make([]error, racers)
-	start := make(chan struct{})
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := sample("contended", fmt.Sprintf("agent-%d", i))
-			c.SecretID = fmt.Sprintf("secret-%d", i)
-			<-start
-			_, errs[i] = s.Create(t.Context(), c)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	race(func(i int) func() {
+		c := sample("contended", fmt.Sprintf("agent-%d", i))
+		c.SecretID = fmt.Sprintf("secret-%d", i)
+		return func() { _, errs[i] = s.Create(t.Context(), c) }
+	})
 	winner := countOutcomes(t, errs, connector.ErrExists)
 	if winner < 0 {
 		return
@@ -44,23 +35,14 @@ func testConcurrentCreate(t *testing.T, s connector.Store) {
 
 func testConcurrentUpdate(t *testing.T, s connector.Store) {
 	base := mustCreate(t, s, sample("contended", "agent-0"))
-	var wg sync.WaitGroup
 	errs := make([]error, racers)
 	results := make([]*connector.Connector, racers)
-	start := make(chan struct{})
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := base.Clone()
-			c.Agents = []string{fmt.Sprintf("agent-%d", i+1)}
-			c.SecretVersion = fmt.Sprint(i)
-			<-start
-			results[i], errs[i] = s.Update(t.Context(), "contended", base.Revision, c)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	race(func(i int) func() {
+		c := base.Clone()
+		c.Agents = []string{fmt.Sprintf("agent-%d", i+1)}
+		c.SecretVersion = fmt.Sprint(i)
+		return func() { results[i], errs[i] = s.Update(t.Context(), "contended", base.Revision, c) }
+	})
 	winner := countOutcomes(t, errs, connector.ErrConflict)
 	if winner < 0 {
 		return
@@ -96,4 +78,20 @@ func countOutcomes(t *testing.T, errs []error, loser error) int {
 		return -1
 	}
 	return winner
+}
+
+// race prepares one call per racer, releases them all at once, each in its
+// own goroutine, and returns when every call has.
+func race(prepare func(i int) (call func())) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range racers {
+		call := prepare(i)
+		wg.Go(func() {
+			<-start
+			call()
+		})
+	}
+	close(start)
+	wg.Wait()
 }

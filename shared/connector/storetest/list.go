@@ -76,8 +76,13 @@ func listAll(t *testing.T, s connector.Store, opts connector.ListOptions) [][]*c
 
 func listNames(t *testing.T, s connector.Store, opts connector.ListOptions) []string {
 	t.Helper()
+	return pageNames(listAll(t, s, opts))
+}
+
+// pageNames is the names of the connectors on pages, in order.
+func pageNames(pages [][]*connector.Connector) []string {
 	var names []string
-	for _, p := range listAll(t, s, opts) {
+	for _, p := range pages {
 		for _, c := range p {
 			names = append(names, c.Name)
 		}
@@ -131,13 +136,7 @@ func testListPaginatesAll(t *testing.T, s connector.Store) {
 	if got := pageSizes(pages); !slices.Equal(got, []int{7, 7, 7, 4}) {
 		t.Errorf("page sizes = %v, want [7 7 7 4]", got)
 	}
-	var got []string
-	for _, p := range pages {
-		for _, c := range p {
-			got = append(got, c.Name)
-		}
-	}
-	if !slices.Equal(got, want) {
+	if got := pageNames(pages); !slices.Equal(got, want) {
 		t.Errorf("paged listing = %v, want %v", got, want)
 	}
 }
@@ -166,16 +165,14 @@ func testListByAgentPaginates(t *testing.T, s connector.Store) {
 	if got := pageSizes(pages); !slices.Equal(got, []int{7, 7, 7, 4}) {
 		t.Errorf("page sizes = %v, want [7 7 7 4]", got)
 	}
-	var got []string
 	for _, p := range pages {
 		for _, c := range p {
-			got = append(got, c.Name)
 			if !c.HasAgent("agent-a") {
 				t.Errorf("agent-a listing has %q with agents %v", c.Name, c.Agents)
 			}
 		}
 	}
-	if !slices.Equal(got, want) {
+	if got := pageNames(pages); !slices.Equal(got, want) {
 		t.Errorf("agent-a listing = %v, want %v", got, want)
 	}
 	if names := listNames(t, s, connector.ListOptions{Agent: "agent-c"}); len(names) != 9 {

@@ -91,13 +91,10 @@ type AWSCredentials struct {
 type Clients struct {
 	opts Options
 
-	mu      sync.Mutex
-	gcs     objects.Client
-	s3      objects.Client
+	gcs     lazy[objects.Client]
+	s3      lazy[objects.Client]
+	aws     lazy[aws.Config]
 	regions s3objects.RegionCache
-
-	awsMu sync.Mutex
-	aws   *aws.Config
 
 	httpOnce sync.Once
 	base     *http.Transport
@@ -147,9 +144,7 @@ func (c *Clients) S3(ctx context.Context, cred AWSCredentials) (objects.Client, 
 // the request, so it is not made with the request's context; the caller
 // must not close it.
 func (c *Clients) DefaultGCS(ctx context.Context) (objects.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gcs == nil {
+	return c.gcs.get(func() (objects.Client, error) {
 		opts := gcsobjects.Options{Endpoint: c.opts.GCSEndpoint, Project: c.opts.GCSProject}
 		if strings.HasPrefix(c.opts.GCSEndpoint, "http://") {
 			opts.ClientOptions = []option.ClientOption{option.WithoutAuthentication(), option.WithHTTPClient(&http.Client{Transport: c.transport()})}
@@ -158,17 +153,14 @@ func (c *Clients) DefaultGCS(ctx context.Context) (objects.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect: default GCS credentials: %w", err)
 		}
-		c.gcs = cl
-	}
-	return c.gcs, nil
+		return cl, nil
+	})
 }
 
 // DefaultS3 returns the deployment's S3 client (the default AWS credential
 // chain), made once. The caller must not close it.
 func (c *Clients) DefaultS3(ctx context.Context) (objects.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.s3 == nil {
+	return c.s3.get(func() (objects.Client, error) {
 		cfg, err := c.awsConfig(ctx)
 		if err != nil {
 			return nil, err
@@ -177,18 +169,15 @@ func (c *Clients) DefaultS3(ctx context.Context) (objects.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect: default S3 client: %w", err)
 		}
-		c.s3 = cl
-	}
-	return c.s3, nil
+		return cl, nil
+	})
 }
 
 // awsConfig is the deployment's AWS configuration, loaded once: the
 // default credential chain and the settings every S3 client shares.
 // Connector clients copy it and replace the credentials.
 func (c *Clients) awsConfig(ctx context.Context) (aws.Config, error) {
-	c.awsMu.Lock()
-	defer c.awsMu.Unlock()
-	if c.aws == nil {
+	return c.aws.get(func() (aws.Config, error) {
 		var opts []func(*awsconfig.LoadOptions) error
 		if c.opts.S3Region != "" {
 			opts = append(opts, awsconfig.WithRegion(c.opts.S3Region))
@@ -197,9 +186,30 @@ func (c *Clients) awsConfig(ctx context.Context) (aws.Config, error) {
 		if err != nil {
 			return aws.Config{}, fmt.Errorf("connect: load the default AWS configuration: %w", err)
 		}
-		c.aws = &cfg
+		return cfg, nil
+	})
+}
+
+// lazy holds a value made on first successful use; a failed attempt is
+// not kept, so the next call tries again (default credentials may appear
+// later). It is safe for concurrent use.
+type lazy[T any] struct {
+	mu   sync.Mutex
+	v    T
+	made bool
+}
+
+func (l *lazy[T]) get(build func() (T, error)) (T, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.made {
+		v, err := build()
+		if err != nil {
+			return v, err
+		}
+		l.v, l.made = v, true
 	}
-	return *c.aws, nil
+	return l.v, nil
 }
 
 // transport is the connection pool every GCS client shares, so

@@ -89,12 +89,19 @@ type policy struct {
 // t ends.
 func NewGCS(t testing.TB, buckets ...string) *GCS {
 	t.Helper()
-	g, err := StartGCS(buckets...)
+	return startForTest(t, StartGCS, buckets)
+}
+
+// startForTest starts a server with start, failing t if it cannot, and
+// stops it when t ends.
+func startForTest[S interface{ Close() }](t testing.TB, start func(...string) (S, error), buckets []string) S {
+	t.Helper()
+	s, err := start(buckets...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(g.Close)
-	return g
+	t.Cleanup(s.Close)
+	return s
 }
 
 // StartGCS starts a server holding the named (empty) buckets on a free
@@ -258,12 +265,7 @@ func (s *S3) Put(t testing.TB, bucket, key, contentType string, data []byte) {
 // ends.
 func NewS3(t testing.TB, buckets ...string) *S3 {
 	t.Helper()
-	s, err := StartS3(buckets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return startForTest(t, StartS3, buckets)
 }
 
 // StartS3 starts a server holding the named (empty) buckets on a free

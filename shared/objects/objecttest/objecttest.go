@@ -280,7 +280,7 @@ func testSpecialKeys(t *testing.T, h Harness) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code, body := fetch(t, http.MethodGet, signed, "", nil); code != 200 || string(body) != "v:"+k {
+		if code, body := Fetch(t, http.MethodGet, signed, "", nil); code != 200 || string(body) != "v:"+k {
 			t.Fatalf("%q via signed URL: %d %q", k, code, body)
 		}
 	}
@@ -372,7 +372,9 @@ func testDelete(t *testing.T, h Harness) {
 	wantErr(t, err, objects.ErrNotFound, uri(h, h.Bucket, "gone"))
 }
 
-func fetch(t *testing.T, method, rawURL, contentType string, body []byte) (int, []byte) {
+// Fetch sends method to rawURL with a plain client (no credentials but the
+// URL's, as a presigned URL is used) and returns the status and body.
+func Fetch(t *testing.T, method, rawURL, contentType string, body []byte) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx(t), method, rawURL, bytes.NewReader(body))
 	if err != nil {
@@ -401,7 +403,7 @@ func testSignGet(t *testing.T, h Harness) {
 	if h.CheckSignedURL != nil {
 		h.CheckSignedURL(t, signed, opts)
 	}
-	if code, body := fetch(t, http.MethodGet, signed, "", nil); code != 200 || string(body) != "a,b\n1,2\n" {
+	if code, body := Fetch(t, http.MethodGet, signed, "", nil); code != 200 || string(body) != "a,b\n1,2\n" {
 		t.Fatalf("GET signed URL: %d %q", code, body)
 	}
 }
@@ -415,7 +417,7 @@ func testSignPut(t *testing.T, h Harness) {
 	if h.CheckSignedURL != nil {
 		h.CheckSignedURL(t, signed, opts)
 	}
-	if code, body := fetch(t, http.MethodPut, signed, "application/json", []byte(`{"ok":true}`)); code != 200 {
+	if code, body := Fetch(t, http.MethodPut, signed, "application/json", []byte(`{"ok":true}`)); code != 200 {
 		t.Fatalf("PUT signed URL: %d %q", code, body)
 	}
 	if _, data := read(t, h, h.Bucket, "uploads/in.json"); string(data) != `{"ok":true}` {

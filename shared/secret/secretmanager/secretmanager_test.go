@@ -2,10 +2,7 @@ package secretmanager_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -21,55 +18,29 @@ import (
 	"connectors.dev/connectors/shared/secret/secretmanager"
 	"connectors.dev/connectors/shared/secret/secrettest"
 	"connectors.dev/connectors/shared/secret/smserver"
+	"connectors.dev/connectors/shared/testenv"
 )
-
-// emulatorEnv names a running Secret Manager (scripts/smserver in CI) to use
-// instead of an in-process one.
-const emulatorEnv = "SECRETMANAGER_EMULATOR_HOST"
-
-const project = "test-project"
-
-// startLocal runs an in-process server on loopback TCP. Tests that need its
-// fault switches use it even when an external emulator is configured.
-func startLocal(t *testing.T) (*smserver.Server, string) {
-	t.Helper()
-	srv := smserver.New()
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv, addr
-}
 
 // serverAddr is the external emulator if configured, else a fresh local one.
 func serverAddr(t *testing.T) string {
 	t.Helper()
-	if addr := os.Getenv(emulatorEnv); addr != "" {
-		return addr
-	}
-	_, addr := startLocal(t)
+	addr, _ := testenv.SecretManagerServer(t)
 	return addr
 }
 
-func randomPrefix(t *testing.T) string {
+// startLocal runs an in-process server: for the tests that need its fault
+// switches, even when an external emulator is configured.
+func startLocal(t *testing.T) (*smserver.Server, string) {
 	t.Helper()
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("test-%x-", b)
+	addr, srv := testenv.StartSecretManager(t)
+	return srv, addr
 }
 
 // newStore connects a store with a random prefix, so stores sharing one
 // server never see each other's secrets, and removes its secrets afterwards.
 func newStore(t *testing.T, addr string) *secretmanager.Store {
 	t.Helper()
-	s, err := secretmanager.New(t.Context(), project, smserver.ClientOptions(addr)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Prefix = randomPrefix(t)
+	s := testenv.SecretManagerStoreAt(t, addr, testenv.Prefix())
 	t.Cleanup(func() {
 		// t.Context is already cancelled during cleanup.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -79,7 +50,6 @@ func newStore(t *testing.T, addr string) *secretmanager.Store {
 				_ = s.Delete(ctx, id)
 			}
 		}
-		s.Close()
 	})
 	return s
 }
@@ -96,7 +66,7 @@ func rawClient(t *testing.T, addr string) *sm.Client {
 }
 
 func secretName(s *secretmanager.Store, id string) string {
-	return "projects/" + project + "/secrets/" + s.Prefix + id
+	return "projects/" + testenv.Project + "/secrets/" + s.Prefix + id
 }
 
 var sample = secret.Bundle{

@@ -55,16 +55,12 @@ func Run(t *testing.T, newStore func(t *testing.T) secret.Store) {
 		v1 := put(t, s, id, bundle("one"))
 		v2 := put(t, s, id, bundle("two"))
 		v3 := put(t, s, id, bundle("three"))
-		if err := s.Prune(t.Context(), id, v3); err != nil {
-			t.Fatalf("Prune: %v", err)
-		}
+		prune(t, s, id, v3)
 		mustNotFound(t, s, id, v1)
 		mustNotFound(t, s, id, v2)
 		mustGet(t, s, id, v3, bundle("three"))
 		mustGet(t, s, id, "", bundle("three"))
-		if err := s.Prune(t.Context(), id, v3); err != nil {
-			t.Fatalf("second Prune: %v", err)
-		}
+		prune(t, s, id, v3)
 		mustGet(t, s, id, v3, bundle("three"))
 	})
 
@@ -75,15 +71,11 @@ func Run(t *testing.T, newStore func(t *testing.T) secret.Store) {
 		v1 := put(t, s, id, bundle("one"))
 		v2 := put(t, s, id, bundle("two"))
 		v3 := put(t, s, id, bundle("three"))
-		if err := s.Prune(t.Context(), id, v2); err != nil {
-			t.Fatalf("Prune: %v", err)
-		}
+		prune(t, s, id, v2)
 		mustNotFound(t, s, id, v1)
 		mustGet(t, s, id, v2, bundle("two"))
 		mustGet(t, s, id, v3, bundle("three"))
-		if err := s.Prune(t.Context(), id, v3); err != nil {
-			t.Fatalf("Prune at v3: %v", err)
-		}
+		prune(t, s, id, v3)
 		mustNotFound(t, s, id, v2)
 		mustGet(t, s, id, v3, bundle("three"))
 	})
@@ -247,6 +239,14 @@ func bundle(tag string) secret.Bundle {
 		ClientSecret: "cs-" + tag,
 		RefreshToken: "rt-" + tag,
 		Password:     "pw-" + tag,
+	}
+}
+
+// prune prunes id down to keep and what is newer; any error fails t.
+func prune(t *testing.T, s secret.Store, id, keep string) {
+	t.Helper()
+	if err := s.Prune(t.Context(), id, keep); err != nil {
+		t.Fatalf("Prune(%s, %s): %v", id, keep, err)
 	}
 }
 

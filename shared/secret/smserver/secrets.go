@@ -50,16 +50,11 @@ func (s *Server) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 
 // GetSecret implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequest) (*secretmanagerpb.Secret, error) {
-	name, err := parseSecretName(req.GetName())
+	e, unlock, err := s.lockSecret(req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	return clone(e.meta), nil
 }
 
@@ -84,12 +79,11 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 	if err := validateLabels(in.GetLabels()); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, unlock, err := s.lockSecret(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkEtag(in.GetEtag(), e.meta.Etag); err != nil {
 		return nil, err
 	}
@@ -107,23 +101,18 @@ func (s *Server) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 
 // DeleteSecret implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
-	name, err := parseSecretName(req.GetName())
+	e, unlock, err := s.lockSecret(req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	if err := checkEtag(req.GetEtag(), e.meta.Etag); err != nil {
 		return nil, err
 	}
 	for _, v := range e.versions {
 		wipe(v)
 	}
-	delete(s.secrets, name)
+	delete(s.secrets, req.GetName())
 	return &emptypb.Empty{}, nil
 }
 
@@ -133,15 +122,7 @@ func (s *Server) ListSecrets(_ context.Context, req *secretmanagerpb.ListSecrets
 	if _, err := parseProject(req.GetParent()); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(req.GetFilter(), secretFields)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodePageToken(req.GetPageToken())
+	f, size, after, err := parseListing(req.GetFilter(), secretFields, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"connectors.dev/connectors/shared/secret/smserver"
+	"connectors.dev/connectors/shared/testenv"
 )
 
 const project = "projects/p"
@@ -24,12 +25,7 @@ const project = "projects/p"
 // tests see exactly the codes a client library would.
 func start(t *testing.T) (*smserver.Server, secretmanagerpb.SecretManagerServiceClient) {
 	t.Helper()
-	srv := smserver.New()
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	addr, srv := testenv.StartSecretManager(t)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +36,42 @@ func start(t *testing.T) (*smserver.Server, secretmanagerpb.SecretManagerService
 
 var automatic = &secretmanagerpb.Replication{
 	Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}},
+}
+
+// checkLists lists each case's filter with its page size, page by page
+// (list returns one page's full names and the next page token), and
+// compares the names' last segments, in order, with the case's.
+func checkLists(t *testing.T, list func(filter string, size int32, token string) (names []string, next string), cases []listCase) {
+	t.Helper()
+	for _, tc := range cases {
+		var got []string
+		for tok, pages := "", 0; ; pages++ {
+			if pages > 10 {
+				t.Fatalf("filter %q size %d: paging does not end", tc.filter, tc.size)
+			}
+			names, next := list(tc.filter, tc.size, tok)
+			if tc.size > 0 && len(names) > int(tc.size) {
+				t.Fatalf("filter %q: page of %d exceeds page_size %d", tc.filter, len(names), tc.size)
+			}
+			for _, n := range names {
+				got = append(got, n[strings.LastIndex(n, "/")+1:])
+			}
+			if tok = next; tok == "" {
+				break
+			}
+		}
+		if got := strings.Join(got, " "); got != tc.want {
+			t.Errorf("filter %q size %d: got %q, want %q", tc.filter, tc.size, got, tc.want)
+		}
+	}
+}
+
+// listCase is a list call's filter and page size, and the names (space
+// separated, in order) it must return across all pages.
+type listCase struct {
+	filter string
+	size   int32
+	want   string
 }
 
 func create(t *testing.T, c secretmanagerpb.SecretManagerServiceClient, id string, labels map[string]string) *secretmanagerpb.Secret {
@@ -178,34 +210,18 @@ func TestListSecretsPagingAndFilter(t *testing.T) {
 	}
 	create(t, c, "other", nil)
 
-	list := func(filter string, size int32) []string {
-		t.Helper()
-		var names []string
-		tok := ""
-		for pages := 0; ; pages++ {
-			if pages > 10 {
-				t.Fatal("paging does not end")
-			}
-			resp, err := c.ListSecrets(t.Context(), &secretmanagerpb.ListSecretsRequest{Parent: project, Filter: filter, PageSize: size, PageToken: tok})
-			if err != nil {
-				t.Fatalf("ListSecrets(%q): %v", filter, err)
-			}
-			if size > 0 && len(resp.Secrets) > int(size) {
-				t.Fatalf("page of %d exceeds page_size %d", len(resp.Secrets), size)
-			}
-			for _, s := range resp.Secrets {
-				names = append(names, s.Name[strings.LastIndex(s.Name, "/")+1:])
-			}
-			if tok = resp.NextPageToken; tok == "" {
-				return names
-			}
+	list := func(filter string, size int32, tok string) ([]string, string) {
+		resp, err := c.ListSecrets(t.Context(), &secretmanagerpb.ListSecretsRequest{Parent: project, Filter: filter, PageSize: size, PageToken: tok})
+		if err != nil {
+			t.Fatalf("ListSecrets(%q): %v", filter, err)
 		}
+		var names []string
+		for _, s := range resp.Secrets {
+			names = append(names, s.Name)
+		}
+		return names, resp.NextPageToken
 	}
-	for _, tc := range []struct {
-		filter string
-		size   int32
-		want   string
-	}{
+	checkLists(t, list, []listCase{
 		{"", 0, "app-0 app-1 app-2 app-3 app-4 other"},
 		{"", 2, "app-0 app-1 app-2 app-3 app-4 other"},
 		{"", 1, "app-0 app-1 app-2 app-3 app-4 other"},
@@ -217,11 +233,7 @@ func TestListSecretsPagingAndFilter(t *testing.T) {
 		{`labels.n="3"`, 0, "app-3"},
 		{"labels.n!=3 name:app", 0, "app-0 app-1 app-2 app-4"},
 		{"name=other", 0, "other"},
-	} {
-		if got := strings.Join(list(tc.filter, tc.size), " "); got != tc.want {
-			t.Errorf("filter %q size %d: got %q, want %q", tc.filter, tc.size, got, tc.want)
-		}
-	}
+	})
 	for _, bad := range []string{"name:a OR name:b", "create_time>2021", "state:ENABLED", "NOT", `name:"open`} {
 		_, err := c.ListSecrets(t.Context(), &secretmanagerpb.ListSecretsRequest{Parent: project, Filter: bad})
 		if status.Code(err) != codes.InvalidArgument {
@@ -353,28 +365,18 @@ func TestListSecretVersions(t *testing.T) {
 	if _, err := c.DisableSecretVersion(ctx, &secretmanagerpb.DisableSecretVersionRequest{Name: s.Name + "/versions/4"}); err != nil {
 		t.Fatal(err)
 	}
-	list := func(filter string, size int32) string {
-		t.Helper()
-		var got []string
-		tok := ""
-		for {
-			resp, err := c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: s.Name, Filter: filter, PageSize: size, PageToken: tok})
-			if err != nil {
-				t.Fatalf("ListSecretVersions(%q): %v", filter, err)
-			}
-			for _, v := range resp.Versions {
-				got = append(got, v.Name[strings.LastIndex(v.Name, "/")+1:])
-			}
-			if tok = resp.NextPageToken; tok == "" {
-				return strings.Join(got, " ")
-			}
+	list := func(filter string, size int32, tok string) ([]string, string) {
+		resp, err := c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: s.Name, Filter: filter, PageSize: size, PageToken: tok})
+		if err != nil {
+			t.Fatalf("ListSecretVersions(%q): %v", filter, err)
 		}
+		var names []string
+		for _, v := range resp.Versions {
+			names = append(names, v.Name)
+		}
+		return names, resp.NextPageToken
 	}
-	for _, tc := range []struct {
-		filter string
-		size   int32
-		want   string
-	}{
+	checkLists(t, list, []listCase{
 		{"", 0, "6 5 4 3 2 1"},
 		{"", 4, "6 5 4 3 2 1"},
 		{"", 1, "6 5 4 3 2 1"},
@@ -382,11 +384,7 @@ func TestListSecretVersions(t *testing.T) {
 		{"state:enabled", 0, "6 5 3 1"},
 		{"NOT state:DESTROYED", 0, "6 5 4 3 1"},
 		{"state=DISABLED", 0, "4"},
-	} {
-		if got := list(tc.filter, tc.size); got != tc.want {
-			t.Errorf("filter %q size %d: got %q, want %q", tc.filter, tc.size, got, tc.want)
-		}
-	}
+	})
 	_, err := c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: s.Name, Filter: "state:BOGUS"})
 	wantCode(t, err, codes.InvalidArgument)
 	_, err = c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: project + "/secrets/absent"})

@@ -97,12 +97,40 @@ func (s *Server) nextEtag() string {
 	return strconv.Quote(strconv.FormatInt(s.etagSeq, 36))
 }
 
+// lookupSecret checks the name as parseSecretName does (callers that
+// validate more of the request first have parsed it already, to keep the
+// real service's order of errors) and resolves it.
 func (s *Server) lookupSecret(name string) (*secretEntry, error) {
+	if _, err := parseSecretName(name); err != nil {
+		return nil, err
+	}
 	e, ok := s.secrets[name]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "Secret [%s] not found.", name)
 	}
 	return e, nil
+}
+
+// lockSecret takes s.mu and resolves the secret called name (as
+// lookupSecret); on success the caller releases the lock with unlock, on
+// error it is released already.
+func (s *Server) lockSecret(name string) (e *secretEntry, unlock func(), err error) {
+	s.mu.Lock()
+	if e, err = s.lookupSecret(name); err != nil {
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	return e, s.mu.Unlock, nil
+}
+
+// lockVersion is lockSecret for a version name (as lookupVersion).
+func (s *Server) lockVersion(name string) (v *versionEntry, unlock func(), err error) {
+	s.mu.Lock()
+	if _, v, err = s.lookupVersion(name); err != nil {
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	return v, s.mu.Unlock, nil
 }
 
 // lookupVersion resolves a version name, including the "latest" alias.
@@ -140,6 +168,21 @@ func checkEtag(want, have string) error {
 func clone[M proto.Message](m M) M { return proto.Clone(m).(M) }
 
 // ---- paging ----
+
+// parseListing checks a list request's filter, page size and page token,
+// in the order the real service reports them.
+func parseListing(filterSrc string, fields fieldSet, n int32, tok string) (f filter, size int, after string, err error) {
+	if f, err = parseFilter(filterSrc, fields); err != nil {
+		return filter{}, 0, "", err
+	}
+	if size, err = pageSize(n); err != nil {
+		return filter{}, 0, "", err
+	}
+	if after, err = decodePageToken(tok); err != nil {
+		return filter{}, 0, "", err
+	}
+	return f, size, after, nil
+}
 
 func pageSize(n int32) (int, error) {
 	switch {

@@ -38,12 +38,11 @@ func (s *Server) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSec
 		return nil, status.Error(codes.InvalidArgument, "data corrupted")
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, unlock, err := s.lockSecret(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	n := len(e.versions) + 1
 	meta := &secretmanagerpb.SecretVersion{
 		Name:                           fmt.Sprintf("%s/versions/%d", name, n),
@@ -63,12 +62,11 @@ func (s *Server) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSec
 
 // AccessSecretVersion implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, v, err := s.lookupVersion(req.GetName())
+	v, unlock, err := s.lockVersion(req.GetName())
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if st := v.meta.State; st != secretmanagerpb.SecretVersion_ENABLED {
 		return nil, status.Errorf(codes.FailedPrecondition, "Secret Version [%s] is in %s state.", v.meta.Name, st)
 	}
@@ -90,12 +88,11 @@ func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.Acc
 
 // GetSecretVersion implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) GetSecretVersion(_ context.Context, req *secretmanagerpb.GetSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, v, err := s.lookupVersion(req.GetName())
+	v, unlock, err := s.lockVersion(req.GetName())
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	return clone(v.meta), nil
 }
 
@@ -106,15 +103,7 @@ func (s *Server) ListSecretVersions(_ context.Context, req *secretmanagerpb.List
 	if err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(req.GetFilter(), versionFields)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	token, err := decodePageToken(req.GetPageToken())
+	f, size, token, err := parseListing(req.GetFilter(), versionFields, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -127,12 +116,11 @@ func (s *Server) ListSecretVersions(_ context.Context, req *secretmanagerpb.List
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.lookupSecret(name)
+	e, unlock, err := s.lockSecret(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	var all []*secretmanagerpb.SecretVersion
 	for i := len(e.versions) - 1; i >= 0; i-- {
 		if m := e.versions[i].meta; f.matchVersion(m) {
@@ -155,12 +143,11 @@ func (s *Server) ListSecretVersions(_ context.Context, req *secretmanagerpb.List
 
 // DestroySecretVersion implements secretmanagerpb.SecretManagerServiceServer.
 func (s *Server) DestroySecretVersion(_ context.Context, req *secretmanagerpb.DestroySecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, v, err := s.lookupVersion(req.GetName())
+	v, unlock, err := s.lockVersion(req.GetName())
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkEtag(req.GetEtag(), v.meta.Etag); err != nil {
 		return nil, err
 	}
@@ -185,12 +172,11 @@ func (s *Server) EnableSecretVersion(_ context.Context, req *secretmanagerpb.Ena
 }
 
 func (s *Server) setState(name, etag string, to secretmanagerpb.SecretVersion_State) (*secretmanagerpb.SecretVersion, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, v, err := s.lookupVersion(name)
+	v, unlock, err := s.lockVersion(name)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := checkEtag(etag, v.meta.Etag); err != nil {
 		return nil, err
 	}

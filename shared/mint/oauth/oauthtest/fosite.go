@@ -229,12 +229,7 @@ type TokenResponse struct {
 // client clientID with its method. Only a transport failure fails t.
 func (f *Fosite) Token(t testing.TB, clientID string, form url.Values) TokenResponse {
 	t.Helper()
-	f.store.mu.RLock()
-	c, ok := f.store.clients[clientID]
-	f.store.mu.RUnlock()
-	if !ok {
-		t.Fatalf("oauthtest: no client %q", clientID)
-	}
+	c := registered(t, &f.store.mu, f.store.clients, "client", clientID)
 	form = cloneValues(form)
 	if !c.basic {
 		form.Set("client_id", clientID)
@@ -266,12 +261,7 @@ func (f *Fosite) Token(t testing.TB, clientID string, form url.Values) TokenResp
 // grant as clientID, asking for scopes and "offline"; any failure fails t.
 func (f *Fosite) RefreshToken(t testing.TB, clientID, username string, scopes ...string) string {
 	t.Helper()
-	f.store.mu.RLock()
-	password, ok := f.store.users[username]
-	f.store.mu.RUnlock()
-	if !ok {
-		t.Fatalf("oauthtest: no user %q", username)
-	}
+	password := registered(t, &f.store.mu, f.store.users, "user", username)
 	if !slices.Contains(scopes, "offline") {
 		scopes = append(slices.Clone(scopes), "offline")
 	}
@@ -332,6 +322,19 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = slices.Clone(vs)
 	}
 	return out
+}
+
+// registered returns m[key], read under mu; a key never registered fails
+// t, naming what it is.
+func registered[V any](t testing.TB, mu *sync.RWMutex, m map[string]V, what, key string) V {
+	t.Helper()
+	mu.RLock()
+	v, ok := m[key]
+	mu.RUnlock()
+	if !ok {
+		t.Fatalf("oauthtest: no %s %q", what, key)
+	}
+	return v
 }
 
 // store is fosite's in-memory store with clients and users of its own,
