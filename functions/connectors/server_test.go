@@ -6,15 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/internal/functest"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/auth/authtest"
 	"connectors.dev/connectors/shared/catalog"
@@ -43,8 +42,7 @@ type env struct {
 	url    string
 	cat    *catalog.Catalog
 	logs   *logtest.Buffer
-	mu     sync.Mutex
-	bodies []string
+	client *functest.Client
 }
 
 func newEnv(t *testing.T, b testenv.Backends, authn connectors.Authenticator) *env {
@@ -66,48 +64,34 @@ func newEnv(t *testing.T, b testenv.Backends, authn connectors.Authenticator) *e
 	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, cat: cat, logs: logs}
+	e := &env{t: t, url: srv.URL, cat: cat, logs: logs, client: &functest.Client{T: t, URL: srv.URL}}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }
 
-// do sends a request and records the response body for the leak check.
+// do sends a request, the body kept for the leak check.
 func (e *env) do(req *http.Request) (int, map[string]any) {
 	e.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	e.mu.Lock()
-	e.bodies = append(e.bodies, string(raw))
-	e.mu.Unlock()
+	resp, raw := e.client.Do(req)
+	return resp.StatusCode, e.decode(req, resp, raw)
+}
+
+// call POSTs body (a value to encode, or a string sent as-is) to a function.
+func (e *env) call(fn string, body any) (int, map[string]any) {
+	e.t.Helper()
+	resp, raw := e.client.Post(fn, body, "")
+	return resp.StatusCode, e.decode(resp.Request, resp, raw)
+}
+
+func (e *env) decode(req *http.Request, resp *http.Response, raw []byte) map[string]any {
+	e.t.Helper()
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			e.t.Fatalf("%s %s: non-JSON response %d: %s", req.Method, req.URL.Path, resp.StatusCode, raw)
 		}
 	}
-	return resp.StatusCode, out
-}
-
-// call POSTs body (a value to encode, or a string sent as-is) to a function.
-func (e *env) call(fn string, body any) (int, map[string]any) {
-	e.t.Helper()
-	var raw []byte
-	switch b := body.(type) {
-	case string:
-		raw = []byte(b)
-	default:
-		var err error
-		if raw, err = json.Marshal(b); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/"+fn, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	return e.do(req)
+	return out
 }
 
 func (e *env) get(fn string, q url.Values) (int, map[string]any) {
@@ -128,9 +112,7 @@ func (e *env) mustCall(fn string, body any, want int) map[string]any {
 // checkNoLeaks searches every body and log line for every secret value and
 // its encoded forms.
 func (e *env) checkNoLeaks() {
-	e.mu.Lock()
-	haystack := strings.Join(e.bodies, "\n") + "\n" + e.logs.String()
-	e.mu.Unlock()
+	haystack := e.client.Bodies() + "\n" + e.logs.String()
 	for _, s := range allSecrets {
 		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s)), url.QueryEscape(s)} {
 			if strings.Contains(haystack, form) {

@@ -1,24 +1,22 @@
 package files_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/files"
+	"connectors.dev/connectors/functions/internal/functest"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/config"
@@ -65,8 +63,7 @@ type env struct {
 	gcsProxy, s3Proxy *faulttest.Proxy
 	secretReads       atomic.Int32 // secret.Store.Get calls
 
-	mu     sync.Mutex
-	bodies []string
+	client *functest.Client
 }
 
 type envOptions struct {
@@ -160,6 +157,7 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
+	e.client = &functest.Client{T: t, URL: ts.URL}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }
@@ -185,9 +183,7 @@ func (e *env) secrets() []string {
 }
 
 func (e *env) checkNoLeaks() {
-	e.mu.Lock()
-	bodies := strings.Join(e.bodies, "\n")
-	e.mu.Unlock()
+	bodies := e.client.Bodies()
 	logs := e.logs.String()
 	for _, s := range e.secrets() {
 		if strings.Contains(logs, s) {
@@ -213,27 +209,7 @@ func (r response) err() map[string]any {
 
 func (e *env) post(fn string, body any, token string) response {
 	e.t.Helper()
-	raw, ok := body.([]byte)
-	if !ok {
-		raw, _ = json.Marshal(body)
-	}
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/"+fn, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.mu.Lock()
-	e.bodies = append(e.bodies, string(out))
-	e.mu.Unlock()
+	resp, out := e.client.Post(fn, body, token)
 	r := response{code: resp.StatusCode, header: resp.Header, raw: out}
 	_ = json.Unmarshal(out, &r.json)
 	return r

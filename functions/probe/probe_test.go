@@ -2,7 +2,6 @@ package probe_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/internal/functest"
 	"connectors.dev/connectors/functions/probe"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/auth/authtest"
@@ -47,11 +47,11 @@ func (r result) code() string {
 }
 
 type env struct {
-	t    *testing.T
-	url  string
-	logs *logtest.Buffer
-	as   *oauthtest.Fosite
-	raw  []string // every response body
+	t      *testing.T
+	url    string
+	logs   *logtest.Buffer
+	as     *oauthtest.Fosite
+	client *functest.Client
 }
 
 // newEnv serves connectors-test beside connectors-create (to make the
@@ -83,31 +83,14 @@ func newEnv(t *testing.T, authn *auth.Authenticator) *env {
 	t.Cleanup(srv.Close)
 	as := oauthtest.NewFosite(t)
 	as.AddClient("cid", clientSecret, false, "read")
-	e := &env{t: t, url: srv.URL, logs: logs, as: as}
+	e := &env{t: t, url: srv.URL, logs: logs, as: as, client: &functest.Client{T: t, URL: srv.URL}}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }
 
 func (e *env) post(fn, body, token string) (int, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.url+"/"+fn, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.raw = append(e.raw, string(out))
+	resp, out := e.client.Post(fn, body, token)
 	return resp.StatusCode, out
 }
 
@@ -139,7 +122,7 @@ func (e *env) create(name, secret string) {
 // checkNoLeaks: neither the client secret nor any access token fosite
 // issued appears in a response or a log line.
 func (e *env) checkNoLeaks() {
-	bodies, logs := strings.Join(e.raw, "\n"), e.logs.String()
+	bodies, logs := e.client.Bodies(), e.logs.String()
 	for _, s := range []string{clientSecret, "ory_at_"} {
 		if strings.Contains(bodies, s) {
 			e.t.Errorf("a response holds %q", s)

@@ -1,20 +1,13 @@
 package token
 
 import (
-	"context"
 	"net/http"
-	"os"
 
-	"connectors.dev/connectors/shared/platform"
 	"connectors.dev/connectors/shared/platform/cloud"
 )
 
 func init() {
-	platform.Register([]string{FnToken}, func() (map[string]http.HandlerFunc, error) {
-		p, err := cloud.FromEnv(context.Background(), os.Getenv)
-		if err != nil {
-			return nil, err
-		}
+	cloud.Register([]string{FnToken}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
 		return (&Server{Mint: p.Minter(), Auth: p.Auth, Log: p.Log}).Handlers(), nil
 	})
 }

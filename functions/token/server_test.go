@@ -1,22 +1,20 @@
 package token_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/functions/internal/functest"
 	"connectors.dev/connectors/functions/probe"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
@@ -83,8 +81,7 @@ type env struct {
 	url    string
 	logs   *logtest.Buffer
 	cat    *catalog.Catalog
-	mu     sync.Mutex
-	bodies []string
+	client *functest.Client
 }
 
 // newEnv serves token and the admin functions (connectors-test included)
@@ -113,28 +110,14 @@ func newEnv(t *testing.T, b testenv.Backends, authn *auth.Authenticator, timeout
 	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, logs: logs, cat: cat}
+	e := &env{t: t, url: srv.URL, logs: logs, cat: cat, client: &functest.Client{T: t, URL: srv.URL}}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }
 
 func (e *env) call(fn string, body any, token string) (int, map[string]any) {
 	e.t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/"+fn, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	e.mu.Lock()
-	e.bodies = append(e.bodies, string(out))
-	e.mu.Unlock()
+	resp, out := e.client.Post(fn, body, token)
 	var m map[string]any
 	if err := json.Unmarshal(out, &m); err != nil {
 		e.t.Fatalf("%s: %d non-JSON %q", fn, resp.StatusCode, out)
@@ -145,9 +128,7 @@ func (e *env) call(fn string, body any, token string) (int, map[string]any) {
 // checkNoLeaks: the client secret never appears anywhere; the access token
 // only in token responses, never in logs.
 func (e *env) checkNoLeaks() {
-	e.mu.Lock()
-	bodies := strings.Join(e.bodies, "\n")
-	e.mu.Unlock()
+	bodies := e.client.Bodies()
 	logs := e.logs.String()
 	for _, s := range secrets {
 		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s)), url.QueryEscape(s)} {
@@ -292,5 +273,51 @@ func TestAgentBindings(t *testing.T) {
 	}
 	if code, _ := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-a"}, ""); code != 401 {
 		t.Fatalf("no token: %d", code)
+	}
+}
+
+// TestTokenAudit: every mint request whose caller is known leaves one
+// audit line, served or refused, naming principal, agent, connector,
+// outcome and, when served, the cache layer and expiry; never the token
+// (checkNoLeaks searches the logs for it when the test ends).
+func TestTokenAudit(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	p := newProvider(t)
+	e := newEnv(t, b, nil, 2*time.Second)
+	e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
+	for _, agent := range []string{"agent-1", "agent-1", "agent-2"} {
+		e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": agent}, "")
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var entry struct {
+			Audit     bool   `json:"audit"`
+			Op        string `json:"op"`
+			Principal string `json:"principal"`
+			Agent     string `json:"agent"`
+			Connector string `json:"connector"`
+			Outcome   string `json:"outcome"`
+			Cache     string `json:"cache"`
+			ExpiresAt string `json:"expiresAt"`
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if !entry.Audit || entry.Op != "token" {
+			continue
+		}
+		if entry.Principal != auth.LocalDev || entry.Connector != "Svc" {
+			t.Fatalf("audit line lacks the principal or connector: %+v", entry)
+		}
+		if entry.Outcome == "ok" {
+			if at, err := time.Parse(time.RFC3339, entry.ExpiresAt); err != nil || time.Until(at) < 59*time.Minute {
+				t.Fatalf("audit line's expiresAt %q (%v)", entry.ExpiresAt, err)
+			}
+		}
+		got = append(got, entry.Agent+":"+entry.Outcome+":"+entry.Cache)
+	}
+	want := "agent-1:ok:minted,agent-1:ok:local,agent-2:permission_denied:"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("audit lines %q, want %q", strings.Join(got, ","), want)
 	}
 }

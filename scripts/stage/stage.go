@@ -471,7 +471,7 @@ func registeredFunctions(modPath string, p *listedPackage) ([]string, error) {
 				return true
 			}
 			switch ip := imports[x.Name]; {
-			case ip == modPath+platformSuffix && sel.Sel.Name == "Register":
+			case (ip == modPath+platformSuffix || strings.HasPrefix(ip, modPath+platformSuffix+"/")) && sel.Sel.Name == "Register":
 				lit, ok := call.Args[0].(*ast.CompositeLit)
 				if !ok {
 					errs = append(errs, fmt.Errorf("%s: platform.Register needs a literal []string{...} of names", fset.Position(call.Pos())))

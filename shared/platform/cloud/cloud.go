@@ -7,9 +7,12 @@ package cloud
 
 import (
 	"context"
+	"net/http"
+	"os"
 
 	"connectors.dev/connectors/shared/connector/firestore"
 	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/platform"
 	"connectors.dev/connectors/shared/platform/cloud/backend"
 	"connectors.dev/connectors/shared/tokencache"
 )
@@ -48,4 +51,18 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 // is provisioned by Terraform, never created here.
 func (p *Platform) Minter() *mint.Service {
 	return mint.NewService(p.Catalog, p.Cache, false, p.Config)
+}
+
+// Register registers the named minting functions (platform.Register),
+// built from the platform FromEnv makes on the first request. A build
+// error (a function's own bad setting) is answered as platform.Register
+// answers any.
+func Register(names []string, build func(p *Platform) (map[string]http.HandlerFunc, error)) {
+	platform.Register(names, func() (map[string]http.HandlerFunc, error) {
+		p, err := FromEnv(context.Background(), os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return build(p)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"connectors.dev/connectors/shared/auth"
@@ -18,6 +19,7 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/firestore"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/platform"
 	"connectors.dev/connectors/shared/secret/secretmanager"
 )
 
@@ -81,4 +83,16 @@ func fromEnv(ctx context.Context, getenv func(string) string, logs io.Writer) (*
 		},
 		Log: log,
 	}, nil
+}
+
+// Register registers the named functions (platform.Register), built from
+// the backends FromEnv makes on the first request.
+func Register(names []string, build func(p *Platform) map[string]http.HandlerFunc) {
+	platform.Register(names, func() (map[string]http.HandlerFunc, error) {
+		p, err := FromEnv(context.Background(), os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return build(p), nil
+	})
 }
