@@ -129,7 +129,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		Log:     log,
 	}
 	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}, timeout: timeout}
-	minter := mint.NewService(cat, store.TokenCache(), true, config.Config{
+	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
 		TokenConnectTimeout:  config.DefaultTokenConnectTimeout,

@@ -101,10 +101,10 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	}
 	e := &env{t: t, logs: logs, gcs: objectservers.NewGCS(t, "gcs-bucket"), s3: objectservers.NewS3(t, "s3-bucket")}
 	cat := &catalog.Catalog{Store: b.Store, Secrets: countingSecrets{b.Secrets, &e.secretReads}, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
-	svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
+	svc := mint.NewService(cat, b.Cache, mint.KeyCreatedOnFirstUse, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
 	// Stand-ins for Google's token endpoint and STS: the credentials they
 	// return are what the storage servers must then see.
-	svc.Special = map[string]mint.Minter{
+	svc.ByGrant = map[string]mint.Minter{
 		connector.GrantGCSServiceAccount: mint.MinterFunc(func(ctx context.Context, c *connector.Connector, b secret.Bundle) (*mint.Minted, error) {
 			e.mints.Add(1)
 			if !strings.Contains(b.ClientSecret, saEmail) {

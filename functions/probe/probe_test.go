@@ -69,7 +69,7 @@ func newEnv(t *testing.T, authn *auth.Authenticator) *env {
 	logs := &logtest.Buffer{}
 	log := logging.New(logs)
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
-	svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: 2 * time.Second, TokenTimeout: 2 * time.Second})
+	svc := mint.NewService(cat, b.Cache, mint.KeyCreatedOnFirstUse, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: 2 * time.Second, TokenTimeout: 2 * time.Second})
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{
 		(&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers(),

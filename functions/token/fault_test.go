@@ -74,7 +74,7 @@ func (e *faultEnv) instance() string {
 	log := logging.New(e.logs)
 	// Its own catalog too: another process hears only its own edits.
 	cat := &catalog.Catalog{Store: e.cat.Store, Secrets: e.cat.Secrets, Options: e.cat.Options, Log: log}
-	svc := mint.NewService(cat, e.b.Cache, false, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
+	svc := mint.NewService(cat, e.b.Cache, mint.KeyProvisioned, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: time.Second})
 	// A fill outlives its request by LeaseTTL + 5 s; keep that short here.
 	svc.LeaseTTL = 3 * time.Second
 	mux := http.NewServeMux()

@@ -97,7 +97,7 @@ func newEnv(t *testing.T, b testenv.Backends, authn *auth.Authenticator, timeout
 		}
 	}
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
-	svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: timeout, TokenTimeout: timeout})
+	svc := mint.NewService(cat, b.Cache, mint.KeyCreatedOnFirstUse, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: timeout, TokenTimeout: timeout})
 	mux := http.NewServeMux()
 	for _, hs := range []map[string]http.HandlerFunc{
 		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),

@@ -73,7 +73,7 @@ func instance(cat *catalog.Catalog, cache *firestore.Store, clk *clock.Fake) *mi
 		TokenTimeout:         config.DefaultTokenTimeout,
 		DefaultTokenLifetime: config.DefaultDefaultTokenLifetime,
 	}
-	s := mint.NewService(cat, cache.TokenCache(), false, cfg)
+	s := mint.NewService(cat, cache.TokenCache(), mint.KeyProvisioned, cfg)
 	s.Now = clk.Now
 	s.OAuth = mint.OAuth{Client: &oauth.Client{
 		HTTP: outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}}),

@@ -155,7 +155,7 @@ func TestMovingAConnectorNeedsItsSecretsAgain(t *testing.T) {
 				t.Fatal("a refused update changed the connector")
 			}
 			// What an admin would do next: test the connection.
-			svc := mint.NewService(cat, b.Cache, true, config.Config{AllowInsecureURLs: true})
+			svc := mint.NewService(cat, b.Cache, mint.KeyCreatedOnFirstUse, config.Config{AllowInsecureURLs: true})
 			_, _ = svc.Test(ctx, "Victim")
 			if got := attacker.requests(); len(got) != 0 {
 				t.Fatalf("the new destination received %d request(s) after a refused move", len(got))

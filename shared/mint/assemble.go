@@ -13,10 +13,20 @@ import (
 	"connectors.dev/connectors/shared/tokencache"
 )
 
+// KeySource says where the token-cache key comes from.
+type KeySource uint8
+
+const (
+	// KeyProvisioned: a deployment's key, which Terraform provisions; a
+	// missing key is an error, never made here.
+	KeyProvisioned KeySource = iota
+	// KeyCreatedOnFirstUse: the local run and tests, which generate the
+	// key the first time they need it.
+	KeyCreatedOnFirstUse
+)
+
 // NewService assembles a Service for a deployment or the local run.
-// createKey lets it generate the token-cache key on first use (local runs;
-// deployments provision the key with Terraform).
-func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cfg config.Config) *Service {
+func NewService(cat *catalog.Catalog, cache tokencache.Cache, keys KeySource, cfg config.Config) *Service {
 	// One guarded client for every outbound token request, whatever the
 	// grant type: the cloud minters reach connector-supplied endpoints too
 	// (a key's token_uri, an STS url).
@@ -29,9 +39,9 @@ func NewService(cat *catalog.Catalog, cache tokencache.Cache, createKey bool, cf
 	s := &Service{
 		Catalog: cat,
 		Cache:   cache,
-		Sealer:  &Sealer{Secrets: cat.Secrets, Create: createKey, Versions: cfg.TokenCacheKeyVersions},
+		Sealer:  &Sealer{Secrets: cat.Secrets, Create: keys == KeyCreatedOnFirstUse, Versions: cfg.TokenCacheKeyVersions},
 		OAuth:   OAuth{Client: client},
-		Special: map[string]Minter{
+		ByGrant: map[string]Minter{
 			connector.GrantGCSServiceAccount: &Google{HTTP: hc, DefaultLifetime: cfg.DefaultTokenLifetime},
 			connector.GrantAWSIAM:            &AWS{HTTP: hc},
 		},

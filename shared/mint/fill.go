@@ -181,7 +181,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		return nil, err
 	}
 	minter := s.OAuth
-	if m, ok := s.Special[conn.GrantType]; ok {
+	if m, ok := s.ByGrant[conn.GrantType]; ok {
 		minter = m
 	} else if !connector.IsOAuth(conn.GrantType) {
 		return nil, fmt.Errorf("mint: %s: %s: %w", conn.Name, conn.GrantType, ErrUnsupported)

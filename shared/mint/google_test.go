@@ -38,7 +38,7 @@ func cloudInstance(t *testing.T, b testenv.Backends, clk *clock.Fake, name strin
 	t.Helper()
 	s := instance(t, b, clk, name)
 	hc := outbound.NewClient(outbound.Options{Policy: netguard.Policy{AllowLoopback: true}, Timeout: 5 * time.Second})
-	s.Special = map[string]mint.Minter{
+	s.ByGrant = map[string]mint.Minter{
 		connector.GrantGCSServiceAccount: &mint.Google{HTTP: hc, Now: clk.Now},
 		connector.GrantAWSIAM:            &mint.AWS{HTTP: hc},
 	}

@@ -308,7 +308,7 @@ func TestFillPanicIsAnError(t *testing.T) {
 	createConnector(t, b, clientCredentials("Boom", "http://127.0.0.1:1/token"))
 	svc := instance(t, b, clock.NewFake(), "minter")
 	var calls atomic.Int64
-	svc.Special = map[string]mint.Minter{connector.GrantClientCredentials: mint.MinterFunc(
+	svc.ByGrant = map[string]mint.Minter{connector.GrantClientCredentials: mint.MinterFunc(
 		func(ctx context.Context, c *connector.Connector, _ secret.Bundle) (*mint.Minted, error) {
 			if calls.Add(1) == 1 {
 				var nilConn *connector.Connector

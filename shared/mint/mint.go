@@ -96,10 +96,10 @@ type Service struct {
 	Catalog *catalog.Catalog
 	Cache   tokencache.Cache
 	Sealer  *Sealer
-	// OAuth mints every OAuth grant type; Special holds the minters of the
-	// special grant types (gcs_service_account, aws_iam).
+	// OAuth mints every OAuth grant type; ByGrant holds, by grant type, the
+	// minters of those that are not OAuth (gcs_service_account, aws_iam).
 	OAuth   Minter
-	Special map[string]Minter
+	ByGrant map[string]Minter
 	// Instance names this process as a lease holder.
 	Instance string
 	// Log receives what a caller's error does not say (a recovered panic).

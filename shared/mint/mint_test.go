@@ -265,7 +265,7 @@ func TestSameInstanceChangesApplyAtOnce(t *testing.T) {
 	p := newProvider(t, "")
 	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
-	s := mint.NewService(cat, b.Cache, false, config.Config{AllowInsecureURLs: true})
+	s := mint.NewService(cat, b.Cache, mint.KeyProvisioned, config.Config{AllowInsecureURLs: true})
 	s.MetadataTTL = time.Hour // what a TTL alone would serve
 	if _, err := s.Token(ctx, "Svc", "agent-1"); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestTokenCacheKeyRotationKeepsTheSharedCache(t *testing.T) {
 	serve := func(versions ...string) *mint.Service {
 		ib := testenv.Instance(t, b)
 		cat := &catalog.Catalog{Store: ib.Store, Secrets: ib.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Now: clk.Now}
-		s := mint.NewService(cat, ib.Cache, false, config.Config{
+		s := mint.NewService(cat, ib.Cache, mint.KeyProvisioned, config.Config{
 			AllowInsecureURLs: true, TokenConnectTimeout: time.Second, TokenTimeout: 5 * time.Second,
 			TokenCacheKeyVersions: versions,
 		})

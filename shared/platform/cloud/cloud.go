@@ -50,7 +50,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 // Minter returns a minting service over the platform; the token-cache key
 // is provisioned by Terraform, never created here.
 func (p *Platform) Minter() *mint.Service {
-	return mint.NewService(p.Catalog, p.Cache, false, p.Config)
+	return mint.NewService(p.Catalog, p.Cache, mint.KeyProvisioned, p.Config)
 }
 
 // Register registers the named minting functions (platform.Register),
