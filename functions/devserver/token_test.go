@@ -5,21 +5,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
+
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 )
 
 // TestLocalToken: through the local run, a client_credentials connector
 // for a loopback provider mints a token, and a second call within its
 // lifetime does not reach the provider.
 func TestLocalToken(t *testing.T) {
-	var calls atomic.Int32
-	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"access_token":"local-access-token","token_type":"bearer","expires_in":3600}`)
-	}))
-	defer provider.Close()
+	provider := oauthtest.NewProvider(t, "")
+	provider.AccessToken = "local-access-token"
 
 	a, err := newApp(t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -39,8 +35,8 @@ func TestLocalToken(t *testing.T) {
 			t.Fatalf("token call %d: %d %v", i+1, code, out)
 		}
 	}
-	if calls.Load() != 1 {
-		t.Fatalf("provider called %d times, want 1", calls.Load())
+	if n := provider.Calls.Load(); n != 1 {
+		t.Fatalf("provider called %d times, want 1", n)
 	}
 	if code, out := post(t, srv.URL+"/token", `{"connector":"Local","agent":"a2"}`); code != 403 {
 		t.Fatalf("foreign agent: %d %v", code, out)
@@ -58,12 +54,8 @@ func TestLocalToken(t *testing.T) {
 	}
 
 	// The provider refuses the client: 502 with its RFC 6749 error.
-	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
-	}))
-	defer refusing.Close()
+	refusing := oauthtest.NewProvider(t, "")
+	refusing.Status.Store(http.StatusUnauthorized)
 	body = fmt.Sprintf(`{"name":"Refused","url":%q,"grantType":"client_credentials","clientId":"c","clientSecret":"s","agents":["a1"]}`, refusing.URL)
 	if code, out := post(t, srv.URL+"/connectors-create", body); code != 201 {
 		t.Fatalf("create: %d %v", code, out)

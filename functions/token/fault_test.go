@@ -22,6 +22,7 @@ import (
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 )
 
 // Fault tests: a backend goes away for real (its proxy cuts or stalls every
@@ -108,12 +109,9 @@ func (e *faultEnv) mustPost(base, fn string, body any, want int) map[string]any 
 // anyClientProvider issues a token to any client: the load rotates its
 // connectors' secrets.
 func anyClientProvider(t *testing.T) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, accessToken)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	p := oauthtest.NewProvider(t, "")
+	p.AccessToken = accessToken
+	return p.URL
 }
 
 // seed creates a connector straight through the catalog, without the
@@ -198,7 +196,7 @@ func TestFaultFirestoreOutage(t *testing.T) {
 
 			seeds := []string{"Seed0", "Seed1", "Seed2", "Seed3"}
 			for _, name := range seeds {
-				e.seed(clientCreds(name, p.srv.URL, "agent-1"))
+				e.seed(clientCreds(name, p.URL, "agent-1"))
 			}
 			before := faulttest.Observe(t, b.Direct)
 
@@ -227,7 +225,7 @@ func TestFaultFirestoreOutage(t *testing.T) {
 			took := faulttest.Until(t, "create and mint after the restore", func() bool {
 				n++
 				name := fmt.Sprintf("After%d", n)
-				if code, _ := e.post(e.url, connectors.FnCreate, clientCreds(name, p.srv.URL, "agent-1")); code != http.StatusCreated {
+				if code, _ := e.post(e.url, connectors.FnCreate, clientCreds(name, p.URL, "agent-1")); code != http.StatusCreated {
 					return false
 				}
 				code, _ := e.post(e.url, token.FnToken, tokenReq(name))
@@ -269,14 +267,14 @@ func TestFaultSecretManagerOutage(t *testing.T) {
 			p := newProvider(t)
 			e := newFaultEnv(t, b)
 			for _, name := range []string{"Warm", "Meta", "Rotate"} {
-				e.seed(clientCreds(name, p.srv.URL, "agent-1"))
+				e.seed(clientCreds(name, p.URL, "agent-1"))
 			}
 			before := faulttest.Observe(t, b.Direct)
 
 			e.rec.SetPhase("outage")
 			fault.Start(b.SecretManager)
 			// Writes that need Secret Manager are refused.
-			e.mustPost(e.url, connectors.FnCreate, clientCreds("New", p.srv.URL, "agent-1"), http.StatusServiceUnavailable)
+			e.mustPost(e.url, connectors.FnCreate, clientCreds("New", p.URL, "agent-1"), http.StatusServiceUnavailable)
 			e.mustPost(e.url, connectors.FnUpdate, map[string]any{"name": "Rotate", "changes": map[string]any{"clientSecret": "rotated"}}, http.StatusServiceUnavailable)
 			// What needs only Firestore works.
 			e.mustPost(e.url, connectors.FnGet, map[string]any{"name": "Warm"}, http.StatusOK)
@@ -287,7 +285,7 @@ func TestFaultSecretManagerOutage(t *testing.T) {
 			// A new revision mints anew, from the secrets held in-process.
 			e.mustPost(e.url, token.FnToken, tokenReq("Meta"), http.StatusOK)
 			e.mustPost(e.url, probe.FnTest, map[string]any{"name": "Warm"}, http.StatusOK)
-			calls := p.calls.Load()
+			calls := p.Calls.Load()
 			// A cold instance has none of it.
 			cold := e.instance()
 			e.mustPost(cold, token.FnToken, tokenReq("Warm"), http.StatusServiceUnavailable)
@@ -298,10 +296,10 @@ func TestFaultSecretManagerOutage(t *testing.T) {
 				code, _ := e.post(cold, token.FnToken, tokenReq("Warm"))
 				return code == http.StatusOK
 			})
-			if n := p.calls.Load(); n != calls {
+			if n := p.Calls.Load(); n != calls {
 				t.Errorf("the cold instance called the provider %d times; the shared cache had the credential", n-calls)
 			}
-			e.mustPost(e.url, connectors.FnCreate, clientCreds("New", p.srv.URL, "agent-1"), http.StatusCreated)
+			e.mustPost(e.url, connectors.FnCreate, clientCreds("New", p.URL, "agent-1"), http.StatusCreated)
 			e.mustPost(e.url, connectors.FnUpdate, map[string]any{"name": "Rotate", "changes": map[string]any{"clientSecret": "rotated"}}, http.StatusOK)
 			e.mustPost(cold, token.FnToken, tokenReq("New"), http.StatusOK)
 			t.Logf("the cold instance recovered %v after the restore\n%s", took.Round(time.Millisecond), e.rec.Summary())

@@ -19,7 +19,7 @@ func TestTokenHostileKeys(t *testing.T) {
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t)
 	e := newEnv(t, b, nil, 2*time.Second)
-	e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
+	e.create(clientCreds("Svc", p.URL, "agent-1"))
 
 	for _, c := range []struct{ body, field string }{
 		{`{"connector":"Svc","agent":"agent-2","agent":"agent-1"}`, "agent"},
@@ -37,7 +37,7 @@ func TestTokenHostileKeys(t *testing.T) {
 			t.Errorf("%s: message echoes a value: %v", c.body, eb["message"])
 		}
 	}
-	if n := p.calls.Load(); n != 0 {
+	if n := p.Calls.Load(); n != 0 {
 		t.Fatalf("the provider was called %d times for refused bodies", n)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/testenv"
 )
 
@@ -37,42 +37,11 @@ const (
 
 var secrets = []string{clientSecret, accessToken}
 
-// provider is a client_credentials token endpoint on loopback.
-type provider struct {
-	srv    *httptest.Server
-	calls  atomic.Int32
-	status atomic.Int32 // non-zero: refuse with this status
-	hang   atomic.Bool
-}
-
-func newProvider(t *testing.T) *provider {
-	p := &provider{}
-	release := make(chan struct{})
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.calls.Add(1)
-		if p.hang.Load() {
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if s := p.status.Load(); s != 0 {
-			w.WriteHeader(int(s))
-			fmt.Fprint(w, `{"error":"invalid_client","error_description":"unknown client"}`)
-			return
-		}
-		_ = r.ParseForm()
-		if r.PostForm.Get("client_secret") != clientSecret {
-			w.WriteHeader(401)
-			fmt.Fprint(w, `{"error":"invalid_client"}`)
-			return
-		}
-		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600,"scope":"read"}`, accessToken)
-	}))
-	t.Cleanup(p.srv.Close)
-	t.Cleanup(func() { close(release) }) // runs first: a hung handler ends
+// newProvider is a client_credentials token endpoint on loopback that
+// knows clientSecret and issues accessToken with the scope "read".
+func newProvider(t *testing.T) *oauthtest.Provider {
+	p := oauthtest.NewProvider(t, "")
+	p.AccessToken, p.Scope, p.ClientSecret = accessToken, "read", clientSecret
 	return p
 }
 
@@ -164,7 +133,7 @@ func TestToken(t *testing.T) {
 			b := testenv.New(t, kind)
 			p := newProvider(t)
 			e := newEnv(t, b, nil, 2*time.Second)
-			e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
+			e.create(clientCreds("Svc", p.URL, "agent-1"))
 
 			code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-1"}, "")
 			if code != 200 || out["access_token"] != accessToken || out["token_type"] != "Bearer" || out["scope"] != "read" {
@@ -180,7 +149,7 @@ func TestToken(t *testing.T) {
 			if code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-1"}, ""); code != 200 || out["access_token"] != accessToken {
 				t.Fatalf("second token: %d %v", code, out)
 			}
-			if n := p.calls.Load(); n != 1 {
+			if n := p.Calls.Load(); n != 1 {
 				t.Fatalf("provider called %d times, want 1", n)
 			}
 		})
@@ -191,14 +160,14 @@ func TestTokenErrors(t *testing.T) {
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t)
 	refusing := newProvider(t)
-	refusing.status.Store(401)
+	refusing.Status.Store(401)
 	hanging := newProvider(t)
-	hanging.hang.Store(true)
+	hanging.Hang.Store(true)
 	e := newEnv(t, b, nil, 300*time.Millisecond)
-	e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
-	e.create(clientCreds("Refused", refusing.srv.URL, "agent-1"))
-	e.create(clientCreds("Slow", hanging.srv.URL, "agent-1"))
-	inactive := clientCreds("Off", p.srv.URL, "agent-1")
+	e.create(clientCreds("Svc", p.URL, "agent-1"))
+	e.create(clientCreds("Refused", refusing.URL, "agent-1"))
+	e.create(clientCreds("Slow", hanging.URL, "agent-1"))
+	inactive := clientCreds("Off", p.URL, "agent-1")
 	inactive["active"] = false
 	e.create(inactive)
 
@@ -227,7 +196,7 @@ func TestTokenErrors(t *testing.T) {
 			}
 			if c.code == "upstream_error" {
 				up, _ := eb["upstream"].(map[string]any)
-				if up["status"] != float64(401) || up["error"] != "invalid_client" || up["error_description"] != "unknown client" {
+				if up["status"] != float64(401) || up["error"] != "invalid_client" || up["error_description"] != "client authentication failed" {
 					t.Fatalf("upstream details: %v", eb)
 				}
 			}
@@ -236,8 +205,8 @@ func TestTokenErrors(t *testing.T) {
 			}
 		})
 	}
-	if hanging.calls.Load() != 1 {
-		t.Fatalf("the hanging provider was called %d times", hanging.calls.Load())
+	if hanging.Calls.Load() != 1 {
+		t.Fatalf("the hanging provider was called %d times", hanging.Calls.Load())
 	}
 }
 
@@ -258,7 +227,7 @@ func TestAgentBindings(t *testing.T) {
 	p := newProvider(t)
 	e := newEnv(t, b, authn, 2*time.Second)
 	adminToken := iss.Token(t, admin, "https://token.example.run.app")
-	if code, out := e.call(connectors.FnCreate, clientCreds("Svc", p.srv.URL, "agent-a", "agent-b"), adminToken); code != 201 {
+	if code, out := e.call(connectors.FnCreate, clientCreds("Svc", p.URL, "agent-a", "agent-b"), adminToken); code != 201 {
 		t.Fatalf("create: %d %v", code, out)
 	}
 	tokA := iss.Token(t, runtimeA, "https://token.example.run.app")
@@ -284,7 +253,7 @@ func TestTokenAudit(t *testing.T) {
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t)
 	e := newEnv(t, b, nil, 2*time.Second)
-	e.create(clientCreds("Svc", p.srv.URL, "agent-1"))
+	e.create(clientCreds("Svc", p.URL, "agent-1"))
 	for _, agent := range []string{"agent-1", "agent-1", "agent-2"} {
 		e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": agent}, "")
 	}

@@ -2,11 +2,8 @@ package mint_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,38 +193,17 @@ func TestInterleavedRotationAndAdminEdits(t *testing.T) {
 	})
 }
 
-// hookProvider is a rotating token endpoint that runs before(n) while
-// holding the n-th refresh request, before it answers: the moment at
-// which the minting instance has sent the old refresh token and not yet
-// stored the new one. Fosite cannot be paused there.
-type hookProvider struct {
-	*httptest.Server
-	calls  atomic.Int64
-	before func(n int64)
-}
-
-func newHookProvider(t *testing.T, before func(n int64)) *hookProvider {
-	p := &hookProvider{before: before}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := p.calls.Add(1)
-		p.before(n)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"access_token": fmt.Sprintf("at-%d", n), "token_type": "Bearer", "expires_in": 3600,
-			"refresh_token": fmt.Sprintf("rt-%d", n),
-		})
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
 // refreshDuring creates the refreshing connector Mail and mints from it
 // once, at a provider that runs edit with an admin's catalog while it holds
 // the refresh; it returns the mint's error.
+// The provider holds the refresh at the moment the minting instance has
+// sent the old refresh token and not yet stored the new one (fosite cannot
+// be paused there); the rotated token it issues is "refresh-1".
 func refreshDuring(t *testing.T, b testenv.Backends, edit func(admin *catalog.Catalog)) error {
 	t.Helper()
 	admin := adminCatalogs(t, b, 1)[0]
-	p := newHookProvider(t, func(int64) { edit(admin) })
+	p := newProvider(t, "rt-0")
+	p.Before = func(int) { edit(admin) }
 	createConnector(t, b, refreshing("Mail", p.URL, "rt-0"))
 	_, err := instance(t, b, clock.NewFake(), "minter").Token(context.Background(), "Mail", "agent-1")
 	return err
@@ -254,7 +230,7 @@ func TestRotationSurvivesEditsMidRefresh(t *testing.T) {
 			t.Fatalf("token: %v", err)
 		}
 		c, bundle := stored(t, b, "Mail")
-		if bundle.RefreshToken != "rt-1" {
+		if bundle.RefreshToken != "refresh-1" {
 			t.Fatal("the refresh token the provider rotated to was not stored")
 		}
 		if bundle.ClientSecret != "client-secret-retyped" || !c.HasAgent("agent-2") {

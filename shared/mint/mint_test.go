@@ -2,15 +2,11 @@ package mint_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/oauth"
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
@@ -30,88 +27,10 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 func ptr[T any](v T) *T { return &v }
 
-// provider is a token endpoint that rotates refresh tokens the way strict
-// providers do: each refresh token works once, and reusing one is
-// invalid_grant. It counts calls and refusals.
-type provider struct {
-	mu           sync.Mutex
-	srv          *httptest.Server
-	calls        atomic.Int32
-	invalidGrant atomic.Int32
-	refresh      string // the one valid refresh token
-	issued       int
-	expiresIn    int
-	delay        time.Duration
-	status       int          // non-zero: answer every request with this status
-	failFirst    atomic.Int32 // answer this many requests 503 first
-	resetFirst   atomic.Int32 // drop this many connections after reading the request
-	onFail       func()       // run before each failFirst answer
-}
+// provider is the rotating token endpoint of these tests.
+type provider = oauthtest.Provider
 
-func newProvider(t *testing.T, refresh string) *provider {
-	p := &provider{refresh: refresh, expiresIn: 3600}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *provider) serve(w http.ResponseWriter, r *http.Request) {
-	p.calls.Add(1)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", 400)
-		return
-	}
-	if p.resetFirst.Add(-1) >= 0 {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			conn.Close()
-		}
-		return
-	}
-	if p.failFirst.Add(-1) >= 0 {
-		if p.onFail != nil {
-			p.onFail()
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(503)
-		fmt.Fprint(w, `{"error":"temporarily_unavailable"}`)
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	time.Sleep(p.delay)
-	w.Header().Set("Content-Type", "application/json")
-	if p.status != 0 {
-		w.WriteHeader(p.status)
-		fmt.Fprint(w, `{"error":"invalid_client","error_description":"client authentication failed"}`)
-		return
-	}
-	p.issued++
-	resp := map[string]any{"access_token": fmt.Sprintf("access-%d", p.issued), "token_type": "bearer", "expires_in": p.expiresIn}
-	switch r.PostForm.Get("grant_type") {
-	case "client_credentials":
-	case "refresh_token":
-		if r.PostForm.Get("refresh_token") != p.refresh {
-			p.invalidGrant.Add(1)
-			w.WriteHeader(400)
-			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"refresh token reused or revoked"}`)
-			return
-		}
-		p.refresh = fmt.Sprintf("refresh-%d", p.issued)
-		resp["refresh_token"] = p.refresh
-	default:
-		w.WriteHeader(400)
-		fmt.Fprint(w, `{"error":"unsupported_grant_type"}`)
-		return
-	}
-	_ = json.NewEncoder(w).Encode(resp)
-}
-
-func (p *provider) currentRefresh() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.refresh
-}
+func newProvider(t *testing.T, refresh string) *provider { return oauthtest.NewProvider(t, refresh) }
 
 // instance is one token-function instance over shared backends.
 func instance(t *testing.T, b testenv.Backends, clk *clock.Fake, name string) *mint.Service {
@@ -182,7 +101,7 @@ func TestTokenIsCached(t *testing.T) {
 		ctx := context.Background()
 		p := newProvider(t, "")
 		clk := clock.NewFake()
-		createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+		createConnector(t, b, clientCredentials("Svc", p.URL))
 		s := instance(t, b, clk, "i1")
 		c1, err := s.Token(ctx, "Svc", "agent-1")
 		if err != nil {
@@ -193,18 +112,18 @@ func TestTokenIsCached(t *testing.T) {
 		}
 		clk.Advance(30 * time.Minute)
 		c2, err := s.Token(ctx, "Svc", "agent-1")
-		if err != nil || c2.AccessToken != "access-1" || p.calls.Load() != 1 {
-			t.Fatalf("second call: %v %v, provider calls %d", c2, err, p.calls.Load())
+		if err != nil || c2.AccessToken != "access-1" || p.Calls.Load() != 1 {
+			t.Fatalf("second call: %v %v, provider calls %d", c2, err, p.Calls.Load())
 		}
 		// A second instance finds it in the shared cache.
 		other := instance(t, testenv.Instance(t, b), clk, "i2")
-		if c3, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c3.AccessToken != "access-1" || p.calls.Load() != 1 {
-			t.Fatalf("other instance: %v %v, provider calls %d", c3, err, p.calls.Load())
+		if c3, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c3.AccessToken != "access-1" || p.Calls.Load() != 1 {
+			t.Fatalf("other instance: %v %v, provider calls %d", c3, err, p.Calls.Load())
 		}
 		// Within the refresh margin before expiry, a new token is minted.
 		clk.Advance(30*time.Minute - 30*time.Second)
-		if c4, err := s.Token(ctx, "Svc", "agent-1"); err != nil || c4.AccessToken != "access-2" || p.calls.Load() != 2 {
-			t.Fatalf("refresh ahead: %v %v, provider calls %d", c4, err, p.calls.Load())
+		if c4, err := s.Token(ctx, "Svc", "agent-1"); err != nil || c4.AccessToken != "access-2" || p.Calls.Load() != 2 {
+			t.Fatalf("refresh ahead: %v %v, provider calls %d", c4, err, p.Calls.Load())
 		}
 	})
 }
@@ -214,7 +133,7 @@ func TestAuthorizationAndState(t *testing.T) {
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t, "")
 	clk := clock.NewFake()
-	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+	createConnector(t, b, clientCredentials("Svc", p.URL))
 	s := instance(t, b, clk, "i1")
 	if _, err := s.Token(ctx, "Svc", "agent-2"); !errors.Is(err, mint.ErrAgentNotAllowed) {
 		t.Fatalf("foreign agent: %v", err)
@@ -235,8 +154,8 @@ func TestAuthorizationAndState(t *testing.T) {
 	if _, err := s.Token(ctx, "Svc", "agent-1"); !errors.Is(err, mint.ErrInactive) {
 		t.Fatalf("inactive: %v", err)
 	}
-	if p.calls.Load() != 1 {
-		t.Fatalf("provider calls %d", p.calls.Load())
+	if p.Calls.Load() != 1 {
+		t.Fatalf("provider calls %d", p.Calls.Load())
 	}
 	// Reactivated with another scope: a new revision, so a new token.
 	if _, err := cat.Update(ctx, "Svc", "", &connector.Input{Active: ptr(true), Scope: ptr("more")}, "admin"); err != nil {
@@ -263,7 +182,7 @@ func TestSameInstanceChangesApplyAtOnce(t *testing.T) {
 	ctx := context.Background()
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t, "")
-	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+	createConnector(t, b, clientCredentials("Svc", p.URL))
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
 	s := mint.NewService(cat, b.Cache, mint.KeyProvisioned, config.Config{AllowInsecureURLs: true})
 	s.MetadataTTL = time.Hour // what a TTL alone would serve
@@ -297,9 +216,9 @@ func TestProviderErrorReleasesLease(t *testing.T) {
 	ctx := context.Background()
 	b := testenv.New(t, testenv.Embedded)
 	p := newProvider(t, "")
-	p.status = 401
+	p.Status.Store(401)
 	clk := clock.NewFake()
-	createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+	createConnector(t, b, clientCredentials("Svc", p.URL))
 	s := instance(t, b, clk, "i1")
 	_, err := s.Token(ctx, "Svc", "agent-1")
 	var ue *oauth.UpstreamError
@@ -309,14 +228,12 @@ func TestProviderErrorReleasesLease(t *testing.T) {
 	if strings.Contains(err.Error(), "client-secret-mint-test") {
 		t.Fatal("error carries the client secret")
 	}
-	if p.calls.Load() != 1 {
-		t.Fatalf("a refusal was retried: %d calls", p.calls.Load())
+	if p.Calls.Load() != 1 {
+		t.Fatalf("a refusal was retried: %d calls", p.Calls.Load())
 	}
 	// The lease was released: the next call tries at once, from another
 	// instance too.
-	p.mu.Lock()
-	p.status = 0
-	p.mu.Unlock()
+	p.Status.Store(0)
 	other := instance(t, testenv.Instance(t, b), clk, "i2")
 	if c, err := other.Token(ctx, "Svc", "agent-1"); err != nil || c.AccessToken == "" {
 		t.Fatalf("after recovery: %v", err)
@@ -328,12 +245,12 @@ func TestRotatedRefreshTokenStoredBeforeReturn(t *testing.T) {
 		ctx := context.Background()
 		p := newProvider(t, "refresh-0")
 		clk := clock.NewFake()
-		createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
+		createConnector(t, b, refreshing("Mail", p.URL, "refresh-0"))
 		s := instance(t, b, clk, "i1")
 		if _, err := s.Token(ctx, "Mail", "agent-1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != p.currentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
+		if _, bundle := stored(t, b, "Mail"); bundle.RefreshToken != p.CurrentRefresh() || bundle.ClientSecret != "client-secret-mint-test" {
 			t.Fatal("stored refresh token is not the rotated one")
 		}
 		ids, _ := b.Secrets.IDs(ctx)
@@ -348,17 +265,17 @@ func TestRotatedRefreshTokenStoredBeforeReturn(t *testing.T) {
 func TestConcurrencySingleUpstream(t *testing.T) {
 	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
 		p := newProvider(t, "")
-		p.delay = 50 * time.Millisecond
+		p.Delay = 50 * time.Millisecond
 		clk := clock.NewFake()
-		createConnector(t, b, clientCredentials("Svc", p.srv.URL))
+		createConnector(t, b, clientCredentials("Svc", p.URL))
 		instances := fourInstances(t, b, clk)
 		if _, err := instances[0].Token(context.Background(), "Svc", "agent-1"); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(2 * time.Hour) // expired everywhere
-		before := p.calls.Load()
+		before := p.Calls.Load()
 		tokens := burst(t, instances, "Svc", 250)
-		calls := p.calls.Load() - before
+		calls := p.Calls.Load() - before
 		t.Logf("%s: %d instances x 250 concurrent requests after expiry: %d upstream call(s), %d distinct token(s)", b.Kind, len(instances), calls, len(tokens))
 		if calls != 1 || len(tokens) != 1 {
 			t.Fatalf("upstream calls %d, distinct tokens %v; want exactly 1 and 1", calls, tokens)
@@ -372,9 +289,9 @@ func TestConcurrencySingleUpstream(t *testing.T) {
 func TestConcurrencyRotation(t *testing.T) {
 	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
 		p := newProvider(t, "refresh-0")
-		p.delay = 20 * time.Millisecond
+		p.Delay = 20 * time.Millisecond
 		clk := clock.NewFake()
-		createConnector(t, b, refreshing("Mail", p.srv.URL, "refresh-0"))
+		createConnector(t, b, refreshing("Mail", p.URL, "refresh-0"))
 		instances := fourInstances(t, b, clk)
 		const rounds = 3
 		for round := 1; round <= rounds; round++ {
@@ -385,11 +302,11 @@ func TestConcurrencyRotation(t *testing.T) {
 		}
 		_, bundle := stored(t, b, "Mail")
 		t.Logf("%s: %d rounds of 4 x 250: %d upstream calls, %d invalid_grant, stored refresh token newest: %v",
-			b.Kind, rounds, p.calls.Load(), p.invalidGrant.Load(), bundle.RefreshToken == p.currentRefresh())
-		if p.calls.Load() != rounds || p.invalidGrant.Load() != 0 {
-			t.Fatalf("upstream calls %d (want %d), invalid_grant %d (want 0)", p.calls.Load(), rounds, p.invalidGrant.Load())
+			b.Kind, rounds, p.Calls.Load(), p.InvalidGrants.Load(), bundle.RefreshToken == p.CurrentRefresh())
+		if p.Calls.Load() != rounds || p.InvalidGrants.Load() != 0 {
+			t.Fatalf("upstream calls %d (want %d), invalid_grant %d (want 0)", p.Calls.Load(), rounds, p.InvalidGrants.Load())
 		}
-		if bundle.RefreshToken != p.currentRefresh() {
+		if bundle.RefreshToken != p.CurrentRefresh() {
 			t.Fatal("stored refresh token is not the provider's current one")
 		}
 	})
@@ -470,34 +387,32 @@ func TestRetries(t *testing.T) {
 			ctx := context.Background()
 			b := testenv.New(t, testenv.Embedded)
 			p := newProvider(t, "refresh-0")
-			p.failFirst.Store(c.failFirst)
-			p.resetFirst.Store(c.resets)
+			p.FailFirst.Store(c.failFirst)
+			p.ResetFirst.Store(c.resets)
 			clk := clock.NewFake()
-			in := clientCredentials("Svc", p.srv.URL)
+			in := clientCredentials("Svc", p.URL)
 			if c.refresh {
-				in = refreshing("Svc", p.srv.URL, "refresh-0")
+				in = refreshing("Svc", p.URL, "refresh-0")
 			}
 			createConnector(t, b, in)
 			if c.replaced {
 				cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}}
-				p.onFail = func() {
+				p.OnFail = func() {
 					if _, err := cat.Update(ctx, "Svc", "", &connector.Input{RefreshToken: ptr("refresh-admin")}, "admin"); err != nil {
 						t.Error(err)
 					}
-					p.mu.Lock()
-					p.refresh = "refresh-admin"
-					p.mu.Unlock()
+					p.SetRefresh("refresh-admin")
 				}
 			}
 			_, err := instance(t, b, clk, "i1").Token(ctx, "Svc", "agent-1")
-			if (err == nil) != c.wantOK || p.calls.Load() != c.wantCalls {
-				t.Fatalf("err %v after %d calls; want ok=%v after %d", err, p.calls.Load(), c.wantOK, c.wantCalls)
+			if (err == nil) != c.wantOK || p.Calls.Load() != c.wantCalls {
+				t.Fatalf("err %v after %d calls; want ok=%v after %d", err, p.Calls.Load(), c.wantOK, c.wantCalls)
 			}
-			if p.invalidGrant.Load() != 0 {
+			if p.InvalidGrants.Load() != 0 {
 				t.Fatal("a retry reused a refresh token")
 			}
 			if c.refresh && c.wantOK {
-				if _, bundle := stored(t, b, "Svc"); bundle.RefreshToken != p.currentRefresh() {
+				if _, bundle := stored(t, b, "Svc"); bundle.RefreshToken != p.CurrentRefresh() {
 					t.Fatal("stored refresh token is not the provider's current one")
 				}
 			}

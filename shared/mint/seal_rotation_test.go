@@ -27,7 +27,7 @@ func TestTokenCacheKeyRotationKeepsTheSharedCache(t *testing.T) {
 	b := testenv.New(t, testenv.Emulated)
 	p := newProvider(t, "")
 	clk := clock.NewFake()
-	createConnector(t, b, clientCredentials("Svc", p.srv.URL)) // key version 1
+	createConnector(t, b, clientCredentials("Svc", p.URL)) // key version 1
 	// serve starts an instance over its own clients, configured as
 	// Terraform configures the function.
 	serve := func(versions ...string) *mint.Service {
@@ -51,19 +51,19 @@ func TestTokenCacheKeyRotationKeepsTheSharedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := serve("2", "1")
-	if c, err := after.Token(ctx, "Svc", "agent-1"); err != nil || c.AccessToken != "access-1" || p.calls.Load() != 1 {
-		t.Fatalf("a new instance during the grace period: %v %v, provider calls %d (the entry sealed with the previous key must be read, not minted again)", c, err, p.calls.Load())
+	if c, err := after.Token(ctx, "Svc", "agent-1"); err != nil || c.AccessToken != "access-1" || p.Calls.Load() != 1 {
+		t.Fatalf("a new instance during the grace period: %v %v, provider calls %d (the entry sealed with the previous key must be read, not minted again)", c, err, p.Calls.Load())
 	}
 
 	// The new instance seals with the new key: what it caches is readable
 	// by an instance that knows only version 2, and not by one that knows
 	// only version 1.
-	createConnector(t, b, clientCredentials("Svc2", p.srv.URL))
+	createConnector(t, b, clientCredentials("Svc2", p.URL))
 	if c, err := after.Token(ctx, "Svc2", "agent-1"); err != nil || c.AccessToken != "access-2" {
 		t.Fatalf("a new connector: %v %v", c, err)
 	}
-	if c, err := serve("2").Token(ctx, "Svc2", "agent-1"); err != nil || c.AccessToken != "access-2" || p.calls.Load() != 2 {
-		t.Fatalf("an instance with the new key only: %v %v, provider calls %d", c, err, p.calls.Load())
+	if c, err := serve("2").Token(ctx, "Svc2", "agent-1"); err != nil || c.AccessToken != "access-2" || p.Calls.Load() != 2 {
+		t.Fatalf("an instance with the new key only: %v %v, provider calls %d", c, err, p.Calls.Load())
 	}
 	if c, err := serve("1").Token(ctx, "Svc2", "agent-1"); err != nil || c.AccessToken != "access-3" {
 		t.Fatalf("an instance with the old key only mints again: %v %v", c, err)
