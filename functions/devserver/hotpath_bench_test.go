@@ -94,10 +94,10 @@ func BenchmarkTokenHTTP(b *testing.B) {
 	}
 }
 
-// serve sends one request from a loopback address (the local run's
-// local-dev caller) straight to h.
+// serve sends one request from a loopback address to a loopback Host (the
+// local run's local-dev caller; any other Host is refused) straight to h.
 func serve(h http.Handler, path, body string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080"+path, strings.NewReader(body))
 	r.RemoteAddr = "127.0.0.1:40000"
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
