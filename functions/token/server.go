@@ -98,13 +98,12 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.Auth.MayActFor(p, req.Agent) {
-		s.fail(w, r, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
+		s.refuse(w, r, p, &req, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
 		return
 	}
 	c, layer, err := s.Mint.TokenLayer(r.Context(), req.Connector, req.Agent)
 	if err != nil {
-		s.audit(p, &req, httpx.Map(err).Code, 0, time.Time{})
-		s.fail(w, r, err)
+		s.refuse(w, r, p, &req, err)
 		return
 	}
 	s.audit(p, &req, "ok", layer, c.Expiry)
@@ -151,8 +150,21 @@ func (s *Server) wire(c *mint.Credential) Response {
 	}
 }
 
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+// refuse answers a well-formed request that was refused (an agent the
+// caller may not act for, or the mint's error), with its audit line.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, req *request, err error) {
 	e := httpx.Map(err)
+	s.audit(p, req, e.Code, 0, time.Time{})
+	s.write(w, r, err, e)
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.write(w, r, err, httpx.Map(err))
+}
+
+// write answers err, mapped to e; server-side failures are logged with
+// their cause, which never holds a secret.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, err error, e *httpx.Error) {
 	if e.Status >= 500 {
 		s.Log.Error("token request failed", "path", r.URL.Path, "status", e.Status, "code", e.Code, "error", err.Error())
 	}

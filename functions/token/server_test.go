@@ -237,6 +237,10 @@ func TestAgentBindings(t *testing.T) {
 	if code, out := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-b"}, tokA); code != 403 || errBody(out)["code"] != "permission_denied" {
 		t.Fatalf("runtime A minting for agent B: %d %v", code, out)
 	}
+	// The attempt to act for another agent is audited, naming who tried.
+	if want := `"principal":"` + runtimeA + `","agent":"agent-b","connector":"Svc","op":"token","outcome":"permission_denied"`; !strings.Contains(e.logs.String(), want) {
+		t.Fatalf("no audit line %s in:\n%s", want, e.logs.String())
+	}
 	if code, _ := e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": "agent-a"}, adminToken); code != 403 {
 		t.Fatalf("admin on token: %d", code)
 	}
