@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -58,13 +57,8 @@ func newEnv(t *testing.T, b testenv.Backends, authn connectors.Authenticator) *e
 		authn = a
 	}
 	s := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
-	mux := http.NewServeMux()
-	for name, h := range s.Handlers() {
-		mux.HandleFunc("/"+name, h)
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, cat: cat, logs: logs, client: &functest.Client{T: t, URL: srv.URL}}
+	client := functest.Serve(t, nil, s.Handlers())
+	e := &env{t: t, url: client.URL, cat: cat, logs: logs, client: client}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }

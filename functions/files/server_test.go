@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -145,19 +144,12 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	opts.GCSEndpoint, opts.S3Endpoint, opts.GCSProject = gcsURL, s3URL, "default-project"
 	opts.MaxWriteBytes, opts.ReadTimeout = o.maxWrite, o.readTimeout
 	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: opts}
-	mux := http.NewServeMux()
-	for _, hs := range []map[string]http.HandlerFunc{srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers()} {
-		for name, h := range hs {
-			if o.requestTimeout > 0 {
-				h = httpx.WithDeadline(h, o.requestTimeout)
-			}
-			mux.HandleFunc("/"+name, h)
-		}
+	var wrap func(http.HandlerFunc) http.HandlerFunc
+	if o.requestTimeout > 0 {
+		wrap = func(h http.HandlerFunc) http.HandlerFunc { return httpx.WithDeadline(h, o.requestTimeout) }
 	}
-	ts := httptest.NewServer(mux)
-	t.Cleanup(ts.Close)
-	e.url = ts.URL
-	e.client = &functest.Client{T: t, URL: ts.URL}
+	e.client = functest.Serve(t, wrap, srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers())
+	e.url = e.client.URL
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }

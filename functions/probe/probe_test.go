@@ -3,7 +3,6 @@ package probe_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -70,20 +69,12 @@ func newEnv(t *testing.T, authn *auth.Authenticator) *env {
 	log := logging.New(logs)
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
 	svc := mint.NewService(cat, b.Cache, mint.KeyCreatedOnFirstUse, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: 2 * time.Second, TokenTimeout: 2 * time.Second})
-	mux := http.NewServeMux()
-	for _, hs := range []map[string]http.HandlerFunc{
+	client := functest.Serve(t, nil,
 		(&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers(),
-		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers(),
-	} {
-		for name, h := range hs {
-			mux.HandleFunc("/"+name, h)
-		}
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers())
 	as := oauthtest.NewFosite(t)
 	as.AddClient("cid", clientSecret, false, "read")
-	e := &env{t: t, url: srv.URL, logs: logs, as: as, client: &functest.Client{T: t, URL: srv.URL}}
+	e := &env{t: t, url: client.URL, logs: logs, as: as, client: client}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }

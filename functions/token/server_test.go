@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -67,19 +65,11 @@ func newEnv(t *testing.T, b testenv.Backends, authn *auth.Authenticator, timeout
 	}
 	cat := &catalog.Catalog{Store: b.Store, Secrets: b.Secrets, Options: connector.Options{AllowInsecureURLs: true}, Log: log}
 	svc := mint.NewService(cat, b.Cache, mint.KeyCreatedOnFirstUse, config.Config{AllowInsecureURLs: true, TokenConnectTimeout: timeout, TokenTimeout: timeout})
-	mux := http.NewServeMux()
-	for _, hs := range []map[string]http.HandlerFunc{
+	client := functest.Serve(t, nil,
 		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),
 		(&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers(),
-		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers(),
-	} {
-		for name, h := range hs {
-			mux.HandleFunc("/"+name, h)
-		}
-	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, logs: logs, cat: cat, client: &functest.Client{T: t, URL: srv.URL}}
+		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers())
+	e := &env{t: t, url: client.URL, logs: logs, cat: cat, client: client}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }

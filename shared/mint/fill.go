@@ -40,14 +40,6 @@ const (
 	askProvider
 )
 
-// metaRead is where connector metadata is read from.
-type metaRead uint8
-
-const (
-	cachedMeta metaRead = iota // the in-process copy, if under MetadataTTL old
-	storedMeta                 // the store, always
-)
-
 // shared runs one fill per connector revision and mode in this process;
 // callers that give up (ctx) leave the fill running for the others.
 func (s *Service) shared(ctx context.Context, conn *connector.Connector, mode fillMode) (*Credential, Layer, error) {

@@ -208,6 +208,14 @@ func (s *Service) Test(ctx context.Context, name string) (*Credential, error) {
 	return c, err
 }
 
+// metaRead is where connector metadata is read from.
+type metaRead uint8
+
+const (
+	cachedMeta metaRead = iota // the in-process copy, if under MetadataTTL old
+	storedMeta                 // the store, always
+)
+
 // Connector returns the connector called name as this instance's minting
 // sees it (cached for MetadataTTL), for functions that check a connector
 // before minting from it.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -73,4 +74,22 @@ func (c *Client) Bodies() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return strings.Join(c.bodies, "\n")
+}
+
+// Serve serves the handlers of each map at /NAME on a loopback test server,
+// as the local run does, each wrapped by wrap when it is given, and
+// returns a Client for them. The server stops when t ends.
+func Serve(t testing.TB, wrap func(http.HandlerFunc) http.HandlerFunc, handlers ...map[string]http.HandlerFunc) *Client {
+	mux := http.NewServeMux()
+	for _, hs := range handlers {
+		for name, h := range hs {
+			if wrap != nil {
+				h = wrap(h)
+			}
+			mux.HandleFunc("/"+name, h)
+		}
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &Client{T: t, URL: srv.URL}
 }
