@@ -131,10 +131,11 @@ func TestConnectorsScriptAgainstTheLocalRun(t *testing.T) {
 	// Create from flags, the client secret from standard input.
 	r := runScript(t, env, secret+"\n", "create", "--name", "Billing", "--url", oauth.URL+"/token",
 		"--grant-type", "client_credentials", "--client-id", "client-1", "--scope", "read write",
-		"--agents", "mailer, crm", "--param", "audience=api", "--client-secret", "-")
+		"--agents", "mailer, crm", "--param", "audience=api", "--api-base-url", "http://127.0.0.1:9/billing/v1/", "--client-secret", "-")
 	noSecret(r)
 	c := mustSucceed(t, r)
 	if c["name"] != "Billing" || c["hasClientSecret"] != true || fmt.Sprint(c["agents"]) != "[mailer crm]" ||
+		c["apiBaseUrl"] != "http://127.0.0.1:9/billing/v1/" ||
 		fmt.Sprint(c["extraParams"]) != "map[audience:api]" {
 		t.Fatalf("created %v", c)
 	}

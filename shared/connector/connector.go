@@ -39,11 +39,15 @@ var (
 // wire format of docs/api.md; SecretID and SecretVersion are internal and never
 // leave the service.
 type Connector struct {
-	Name                string            `json:"name" firestore:"name"`
-	Active              bool              `json:"active" firestore:"active"`
-	HeaderAsPayload     bool              `json:"headerAsPayload" firestore:"headerAsPayload"`
-	Agents              []string          `json:"agents" firestore:"agents"`
-	URL                 string            `json:"url,omitempty" firestore:"url"`
+	Name            string   `json:"name" firestore:"name"`
+	Active          bool     `json:"active" firestore:"active"`
+	HeaderAsPayload bool     `json:"headerAsPayload" firestore:"headerAsPayload"`
+	Agents          []string `json:"agents" firestore:"agents"`
+	URL             string   `json:"url,omitempty" firestore:"url"`
+	// APIBaseURL is the origin and path prefix the proxy may send this
+	// connector's credential to; empty means the connector cannot be used
+	// through the proxy.
+	APIBaseURL          string            `json:"apiBaseUrl,omitempty" firestore:"apiBaseUrl"`
 	GrantType           string            `json:"grantType" firestore:"grantType"`
 	ContentType         string            `json:"contentType" firestore:"contentType"`
 	Scope               string            `json:"scope,omitempty" firestore:"scope"`

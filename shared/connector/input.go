@@ -17,6 +17,7 @@ type Input struct {
 	HeaderAsPayload     *bool              `json:"headerAsPayload,omitempty"`
 	Agents              *[]string          `json:"agents,omitempty"`
 	URL                 *string            `json:"url,omitempty"`
+	APIBaseURL          *string            `json:"apiBaseUrl,omitempty"`
 	GrantType           *string            `json:"grantType,omitempty"`
 	ContentType         *string            `json:"contentType,omitempty"`
 	Scope               *string            `json:"scope,omitempty"`
@@ -43,7 +44,7 @@ func (in *Input) Fields() []string {
 		name string
 	}{
 		{in.Name != nil, "name"}, {in.Active != nil, "active"}, {in.HeaderAsPayload != nil, "headerAsPayload"},
-		{in.Agents != nil, "agents"}, {in.URL != nil, "url"}, {in.GrantType != nil, "grantType"},
+		{in.Agents != nil, "agents"}, {in.URL != nil, "url"}, {in.APIBaseURL != nil, "apiBaseUrl"}, {in.GrantType != nil, "grantType"},
 		{in.ContentType != nil, "contentType"}, {in.Scope != nil, "scope"}, {in.ClientID != nil, "clientId"},
 		{in.ClientSecret != nil, "clientSecret"}, {in.RefreshToken != nil, "refreshToken"},
 		{in.Username != nil, "username"}, {in.Password != nil, "password"},
@@ -70,6 +71,10 @@ func (in *Input) CheckRebind(cur *Connector) error {
 		moved = "url"
 	case in.GrantType != nil && strings.TrimSpace(*in.GrantType) != cur.GrantType:
 		moved = "grantType"
+	case in.APIBaseURL != nil && Origin(strings.TrimSpace(*in.APIBaseURL)) != Origin(cur.APIBaseURL):
+		// The proxy sends the credential minted from these values to
+		// apiBaseUrl's origin: moving it moves where they are used.
+		moved = "apiBaseUrl's origin"
 	default:
 		return nil
 	}
@@ -119,6 +124,7 @@ func (in *Input) Apply(c *Connector, b *secret.Bundle) {
 		c.Agents = dedupe(*in.Agents)
 	}
 	set(&c.URL, in.URL)
+	set(&c.APIBaseURL, in.APIBaseURL)
 	set(&c.GrantType, in.GrantType)
 	set(&c.ContentType, in.ContentType)
 	if in.ContentType != nil && c.ContentType == "" {

@@ -101,6 +101,7 @@ func Validate(c *Connector, b *secret.Bundle, opts Options) error {
 		func() *FieldError { return validateAgents(c.Agents) },
 		func() *FieldError { return validateGrantType(c.GrantType) },
 		func() *FieldError { return validateURL(c, opts) },
+		func() *FieldError { return validateAPIBaseURL(c.APIBaseURL, opts) },
 		func() *FieldError { return validateContentType(c.ContentType) },
 		func() *FieldError { return validateScope(c.Scope) },
 		func() *FieldError { return validateClientID(c) },
@@ -438,8 +439,10 @@ func validateServiceAccountKey(raw string, opts Options) *FieldError {
 }
 
 // Extra parameters an aws_iam connector understands. They configure the STS
-// call; none is sent anywhere as is.
+// call, and (service, region) the proxy's SigV4 signature; none is sent
+// anywhere as is.
 const (
+	AWSParamService         = "service"
 	AWSParamRegion          = "region"
 	AWSParamRoleARN         = "roleArn"
 	AWSParamRoleSessionName = "roleSessionName"
@@ -457,7 +460,8 @@ const (
 var (
 	// awsRegionRE accepts the shapes of AWS region names across partitions:
 	// us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1.
-	awsRegionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+	awsServiceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
+	awsRegionRE  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
 	// awsRoleARNRE: an IAM role ARN in any partition, with an optional path.
 	awsRoleARNRE = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 	// awsSessionNameRE and awsExternalIDRE are STS's own constraints; checking
@@ -474,6 +478,17 @@ func validateAWSParams(c *Connector) *FieldError {
 		return nil
 	}
 	p := c.ExtraParams
+	if v, ok := p[AWSParamService]; ok && !awsServiceRE.MatchString(v) {
+		return fieldErr("extraParams."+AWSParamService, "must be an AWS service's signing name such as s3, execute-api or bedrock")
+	}
+	if c.APIBaseURL != "" {
+		// The proxy signs each request with SigV4 for a service and region.
+		for _, k := range []string{AWSParamService, AWSParamRegion} {
+			if p[k] == "" {
+				return fieldErr("extraParams."+k, "is required with apiBaseUrl: the proxy signs requests (SigV4) for extraParams.%s and extraParams.%s", AWSParamService, AWSParamRegion)
+			}
+		}
+	}
 	if v, ok := p[AWSParamRegion]; ok && !awsRegionRE.MatchString(v) {
 		return fieldErr("extraParams."+AWSParamRegion, "must be an AWS region such as us-east-1")
 	}

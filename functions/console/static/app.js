@@ -238,6 +238,7 @@
       el('dl', { class: 'details' },
         ...detail('Client ID', c.clientId),
         ...detail('URL', c.url),
+        ...(c.apiBaseUrl ? detail('API base URL', c.apiBaseUrl) : []),
         ...detail('Grant type', c.grantType),
         ...detail('Content type', c.contentType),
         ...(c.scope ? detail('Scope', c.scope) : []),
@@ -425,6 +426,7 @@
     $('f-headerAsPayload').checked = !!c.headerAsPayload;
     state.formAgents = (c.agents || []).slice();
     $('f-url').value = c.url || '';
+    $('f-apiBaseUrl').value = c.apiBaseUrl || '';
     $('f-grantType').value = c.grantType || '';
     $('f-contentType').value = c.contentType || 'application/x-www-form-urlencoded';
     $('f-scope').value = c.scope || '';
@@ -468,6 +470,7 @@
       headerAsPayload: $('f-headerAsPayload').checked,
       agents: state.formAgents.slice(),
       url: $('f-url').value.trim(),
+      apiBaseUrl: $('f-apiBaseUrl').value.trim(),
       grantType: g,
       contentType: $('f-contentType').value,
       scope: $('f-scope').value.trim(),
@@ -511,7 +514,7 @@
     if (editing) {
       const o = editing.original;
       const changes = {};
-      for (const k of ['name', 'url', 'grantType', 'contentType', 'scope', 'clientId', 'serviceAccountEmail', 'username']) {
+      for (const k of ['name', 'url', 'apiBaseUrl', 'grantType', 'contentType', 'scope', 'clientId', 'serviceAccountEmail', 'username']) {
         if (k in v && v[k] !== (o[k] || '')) changes[k] = v[k];
       }
       if (v.active !== !!o.active) changes.active = v.active;
@@ -528,7 +531,7 @@
       sent = changes;
     } else {
       body = { name: v.name, active: v.active, headerAsPayload: v.headerAsPayload, agents: v.agents, grantType: v.grantType, contentType: v.contentType };
-      for (const k of ['url', 'scope', 'clientId', 'serviceAccountEmail', 'username']) if (v[k]) body[k] = v[k];
+      for (const k of ['url', 'apiBaseUrl', 'scope', 'clientId', 'serviceAccountEmail', 'username']) if (v[k]) body[k] = v[k];
       if (Object.keys(extra.params).length) body.extraParams = extra.params;
       Object.assign(body, secrets);
       fn = 'connectors-create';

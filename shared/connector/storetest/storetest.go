@@ -95,6 +95,7 @@ func sample(name string, agents ...string) *connector.Connector {
 		HeaderAsPayload:     true,
 		Agents:              agents,
 		URL:                 "https://auth.example.com/token",
+		APIBaseURL:          "https://api.example.com/v1/",
 		GrantType:           connector.GrantRefreshToken,
 		ContentType:         connector.ContentTypeJSON,
 		Scope:               "read write",
