@@ -205,9 +205,9 @@ func TestPlanDeploysTheProxyLikeToken(t *testing.T) {
 // longer than a call may last, fails the plan, naming the variable.
 func TestPlanRefusesProxySettingsCloudRunCannotServe(t *testing.T) {
 	for _, c := range []struct{ arg, want string }{
-		{"-var=proxy_max_body_bytes=33554433", "proxy_max_body_bytes"},
-		{"-var=proxy_max_body_bytes=0", "proxy_max_body_bytes"},
-		{"-var=proxy_timeout_seconds=3301", "proxy_timeout_seconds"},
+		{"-var=proxy_max_body_bytes=33554433", "proxy_max_body_bytes must be a whole number of bytes from 1 to 33554432"},
+		{"-var=proxy_max_body_bytes=0", "proxy_max_body_bytes must be a whole number of bytes from 1 to 33554432"},
+		{"-var=proxy_timeout_seconds=3301", "proxy_timeout_seconds must be a whole number from 1 to 3300"},
 	} {
 		out, ok := planWith(t, c.arg)
 		if ok {
@@ -215,7 +215,7 @@ func TestPlanRefusesProxySettingsCloudRunCannotServe(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(string(out), c.want) {
-			t.Errorf("%s: the refusal does not name %s:\n%s", c.arg, c.want, out)
+			t.Errorf("%s: the refusal does not say %q:\n%s", c.arg, c.want, out)
 		}
 	}
 	out, ok := planWith(t, "-var=proxy_timeout_seconds=120", "-var=proxy_max_body_bytes=1048576")
