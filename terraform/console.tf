@@ -55,6 +55,11 @@ locals {
           CONNECTORS_FILES_MAX_SIGNED_EXPIRY = "${var.files_max_signed_url_seconds}s"
           CONNECTORS_FILES_DEFAULT_ACCESS    = join(";", [for agent in sort(keys(var.files_default_access)) : "${agent}=${join("|", var.files_default_access[agent])}"])
         } : {},
+        name == "proxy" ? {
+          CONNECTORS_PROXY_TIMEOUT        = "${var.proxy_timeout_seconds}s"
+          CONNECTORS_PROXY_MAX_DURATION   = "${local.proxy_max_duration_seconds}s"
+          CONNECTORS_PROXY_MAX_BODY_BYTES = tostring(var.proxy_max_body_bytes)
+        } : {},
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},

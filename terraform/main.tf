@@ -27,6 +27,7 @@ locals {
     "connectors-delete" = { group = "connectors", access = "write", invokers = "admins" }
     "connectors-test"   = { group = "probe", access = "mint", invokers = "admins" }
     "token"             = { group = "token", access = "mint", invokers = "agents" }
+    "proxy"             = { group = "proxy", access = "mint", invokers = "agents" }
     "files"             = { group = "files", access = "mint", invokers = "agents" }
     "console"           = { group = "console", access = "none", invokers = "none" }
   }
@@ -37,7 +38,8 @@ locals {
   # pins a new secret version in the connector's metadata: they write the
   # connectors' database too. files mints only gcs_service_account and
   # aws_iam credentials, which never rotate, so it only reads connectors.
-  rotating = ["token", "connectors-test"]
+  # proxy mints what token mints (oauth included), so it may rotate too.
+  rotating = ["token", "proxy", "connectors-test"]
 
   agents_bound = distinct(flatten([for agent, members in var.agent_bindings : members]))
   invokers = {
@@ -71,6 +73,12 @@ locals {
     GOGC       = "400"
     GOMEMLIMIT = "384MiB"
   }
+
+  # The proxy function's platform timeout is Cloud Run's longest, an hour;
+  # its own bound on a call (CONNECTORS_PROXY_MAX_DURATION) ends a call five
+  # minutes before, so that the proxy, not the platform, cuts it.
+  proxy_platform_timeout_seconds = 3600
+  proxy_max_duration_seconds     = local.proxy_platform_timeout_seconds - 300
 
   # Secret Manager names resources with the project number in IAM conditions.
   secrets_path     = "projects/${var.project_number}/secrets/"

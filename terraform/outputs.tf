@@ -8,6 +8,11 @@ output "token_url" {
   value       = google_cloudfunctions2_function.function["token"].service_config[0].uri
 }
 
+output "proxy_url" {
+  description = "Where agents call APIs through their connectors: {proxy_url}/{connector}/{path} with the header Connectors-Agent."
+  value       = google_cloudfunctions2_function.function["proxy"].service_config[0].uri
+}
+
 output "files_url" {
   description = "Where agents read and write objects."
   value       = google_cloudfunctions2_function.function["files"].service_config[0].uri

@@ -53,7 +53,7 @@ variable "admin_members" {
 }
 
 variable "agent_members" {
-  description = "Agent runtimes that may call token and files: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS. They act for the agent IDs agent_bindings binds them to, or, only with allow_unbound_agents, for any agent ID."
+  description = "Agent runtimes that may call token, proxy and files: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS. They act for the agent IDs agent_bindings binds them to, or, only with allow_unbound_agents, for any agent ID."
   type        = list(string)
   default     = []
 
@@ -64,7 +64,7 @@ variable "agent_members" {
 }
 
 variable "agent_bindings" {
-  description = "Agent ID => the members allowed to act for it (CONNECTORS_AGENT_BINDINGS). Bound members also get the agent role and roles/run.invoker on token and files."
+  description = "Agent ID => the members allowed to act for it (CONNECTORS_AGENT_BINDINGS). Bound members also get the agent role and roles/run.invoker on token, proxy and files."
   type        = map(list(string))
   default     = {}
 
@@ -243,5 +243,27 @@ variable "console_domain" {
   validation {
     condition     = var.console_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.console_domain))
     error_message = "console_domain: a lower-case DNS hostname without scheme, port or path, or empty."
+  }
+}
+
+variable "proxy_timeout_seconds" {
+  description = "How long a proxied call waits for the API's answer headers (CONNECTORS_PROXY_TIMEOUT); past it the proxy answers 504 upstream_timeout. The whole call, streaming included, is bounded by CONNECTORS_PROXY_MAX_DURATION (55 minutes) under the proxy function's one-hour platform timeout."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.proxy_timeout_seconds >= 1 && var.proxy_timeout_seconds <= 3300 && floor(var.proxy_timeout_seconds) == var.proxy_timeout_seconds
+    error_message = "proxy_timeout_seconds must be a whole number from 1 to 3300: a proxied call lasts 55 minutes at most (CONNECTORS_PROXY_MAX_DURATION)."
+  }
+}
+
+variable "proxy_max_body_bytes" {
+  description = "Largest request body a proxied call may send (CONNECTORS_PROXY_MAX_BODY_BYTES), read as a stream; beyond it the proxy answers 413 payload_too_large. Cloud Run refuses HTTP/1 requests over 32 MiB before they reach the function, hence the ceiling."
+  type        = number
+  default     = 33554432
+
+  validation {
+    condition     = var.proxy_max_body_bytes >= 1 && var.proxy_max_body_bytes <= 33554432 && floor(var.proxy_max_body_bytes) == var.proxy_max_body_bytes
+    error_message = "proxy_max_body_bytes must be a whole number of bytes from 1 to 33554432 (32 MiB, Cloud Run's HTTP/1 request limit)."
   }
 }

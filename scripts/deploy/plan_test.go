@@ -39,14 +39,14 @@ const ProviderDirEnv = "CONNECTORS_TF_PROVIDER_DIR"
 // The deployment's functions, as the checks expect them.
 var (
 	adminFunctions = []string{"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-test", "connectors-update"}
-	agentFunctions = []string{"files", "token"}
+	agentFunctions = []string{"files", "proxy", "token"}
 	// console is the web console: no role at all, behind the load balancer
 	// and IAP only.
 	console = "console"
 	// readOnly functions must not reach Secret Manager at all.
 	readOnly = []string{"connectors-get", "connectors-list"}
 	// minting functions read the token-cache key.
-	minting = []string{"connectors-test", "files", "token"}
+	minting = []string{"connectors-test", "files", "proxy", "token"}
 )
 
 // plan is the part of `terraform show -json` the checks read.
@@ -359,6 +359,14 @@ func checkPlan(p *plan) []string {
 				fail("files: CONNECTORS_FILES_READ_TIMEOUT %q: %v", f.env["CONNECTORS_FILES_READ_TIMEOUT"], err)
 			}
 			need += read
+		}
+		if name == "proxy" {
+			// A proxied call streams for up to its own bound.
+			d, err := time.ParseDuration(f.env["CONNECTORS_PROXY_MAX_DURATION"])
+			if err != nil {
+				fail("proxy: CONNECTORS_PROXY_MAX_DURATION %q: %v", f.env["CONNECTORS_PROXY_MAX_DURATION"], err)
+			}
+			need = max(need, d)
 		}
 		if f.timeout <= need {
 			fail("%s: platform timeout %v, want more than the %v its own deadlines allow a request", name, f.timeout, need)
@@ -861,6 +869,16 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 			o.After, _ = json.Marshal(after)
 			p.OutputChanges["function_environment"] = o
 		}, `token: GOGC ""`},
+		{"proxy timeout shorter than its calls", func(p *plan) {
+			for i, rc := range p.ResourceChanges {
+				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "proxy" {
+					block(p.ResourceChanges[i].Change.After, "service_config")["timeout_seconds"] = 60.0
+				}
+			}
+		}, "proxy: platform timeout 1m0s"},
+		{"proxy invoked by an admin", func(p *plan) {
+			add(p, "google_cloud_run_v2_service_iam_member", map[string]any{"name": "proxy", "role": "roles/run.invoker", "member": "user:admin@example.com"})
+		}, "proxy: invokers"},
 		{"files timeout shorter than its reads", func(p *plan) {
 			for i, rc := range p.ResourceChanges {
 				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "files" {

@@ -68,12 +68,12 @@ func TestSmokeAgainstTheLocalRun(t *testing.T) {
 		t.Fatalf("smoke failed: %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
 	}
 	t.Logf("scripts/smoke against the local run:\n%s", r.stdout)
-	want := []string{"ok create", "ok list", "ok token", "ok console", "skip iap", "ok delete"}
+	want := []string{"ok create", "ok list", "ok token", "ok proxy", "ok console", "skip iap", "ok delete"}
 	if got := steps(r.stdout); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("steps %q, want %q\n%s", got, want, r.stdout)
 	}
 	if provider.TokenCalls() != 1 {
-		t.Errorf("the provider was called %d times, want once (the token step)", provider.TokenCalls())
+		t.Errorf("the provider was called %d times, want once (the token step; proxy refuses before minting)", provider.TokenCalls())
 	}
 	if strings.Contains(r.stdout+r.stderr, secret) {
 		t.Errorf("the client secret was printed:\n%s%s", r.stdout, r.stderr)
@@ -156,11 +156,15 @@ func TestSmokeOverGcloudAndIAP(t *testing.T) {
 	outside := func(u string) string { return "http://2130706433:" + u[strings.LastIndex(u, ":")+1:] }
 	var front string
 	run := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who := admin
-		if r.URL.Path == "/token" {
+		who, fn := admin, r.URL.Path
+		switch {
+		case fn == "/token":
 			who = agentSA
+		case strings.HasPrefix(fn, "/proxy/"):
+			// The proxy's URL is its root; the path below it is the call's.
+			who, fn = agentSA, "/proxy"
 		}
-		forward(w, r, "tok:"+who+":"+front+r.URL.Path)
+		forward(w, r, "tok:"+who+":"+front+fn)
 	}))
 	defer run.Close()
 	front = outside(run.URL)
@@ -204,7 +208,7 @@ esac
 	if r.err != nil {
 		t.Fatalf("smoke failed: %v\nstdout:\n%s\nstderr:\n%s\nrefused: %q", r.err, r.stdout, r.stderr, wrong)
 	}
-	want := "ok create,ok list,ok token,ok console,ok iap,ok delete"
+	want := "ok create,ok list,ok token,ok proxy,ok console,ok iap,ok delete"
 	if got := strings.Join(steps(r.stdout), ","); got != want {
 		t.Fatalf("steps %s, want %s\n%s", got, want, r.stdout)
 	}
@@ -222,7 +226,7 @@ esac
 	if ee, ok := r.err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("want exit status 1, got %v\n%s", r.err, r.stdout)
 	}
-	if got := strings.Join(steps(r.stdout), ","); got != "ok create,ok list,ok token,ok console,FAIL iap" || !strings.Contains(r.stdout, "IAP's assertion") {
+	if got := strings.Join(steps(r.stdout), ","); got != "ok create,ok list,ok token,ok proxy,ok console,FAIL iap" || !strings.Contains(r.stdout, "IAP's assertion") {
 		t.Fatalf("steps %s\n%s", got, r.stdout)
 	}
 	if cs := listAll(t, base); len(cs) != 0 {

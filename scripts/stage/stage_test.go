@@ -125,8 +125,10 @@ func TestStageIsDeterministicAndMinimal(t *testing.T) {
 	}
 }
 
+// TestRegisteredFunctionsAreFound: the default groups register every
+// function terraform/main.tf deploys, each in its own group.
 func TestRegisteredFunctionsAreFound(t *testing.T) {
-	m, err := Stage(".", t.TempDir(), []string{"connectors", "probe", "token"})
+	m, err := Stage(".", t.TempDir(), DefaultGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +136,53 @@ func TestRegisteredFunctionsAreFound(t *testing.T) {
 		"connectors": {"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-update"},
 		"probe":      {"connectors-test"},
 		"token":      {"token"},
+		"proxy":      {"proxy"},
+		"files":      {"files"},
+		"console":    {"console"},
 	}
 	for g, fns := range want {
+		if m.Groups[g] == nil {
+			t.Errorf("group %s is not staged by default", g)
+			continue
+		}
 		if got := m.Groups[g].Functions; !slices.Equal(got, fns) {
 			t.Errorf("%s registers %v, want %v", g, got, fns)
 		}
+	}
+	if len(m.Groups) != len(want) {
+		t.Errorf("staged groups %v, want those of %v", m.GroupNames(), want)
+	}
+}
+
+// TestProxyIsItsOwnGroup: proxy links all that token links plus the
+// forwarding (shared/proxy); staged apart (docs/performance.md, "Function
+// groups"), token's binary does not carry the forwarding, and neither
+// group carries the other's function.
+func TestProxyIsItsOwnGroup(t *testing.T) {
+	m, err := Stage(".", t.TempDir(), []string{"token", "proxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, px := m.Groups["token"], m.Groups["proxy"]
+	if !slices.Contains(DefaultGroups, "proxy") {
+		t.Error("DefaultGroups does not stage proxy")
+	}
+	for _, c := range []struct {
+		g       *Group
+		name    string
+		without []string
+	}{
+		{tok, "token", []string{"/shared/proxy", "/functions/proxy"}},
+		{px, "proxy", []string{"/functions/token"}},
+	} {
+		for _, p := range c.without {
+			if slices.Contains(c.g.Packages, m.Module+p) {
+				t.Errorf("the %s group stages %s", c.name, m.Module+p)
+			}
+		}
+	}
+	if !slices.Contains(px.Packages, m.Module+"/shared/mint") {
+		t.Errorf("the proxy group does not stage the minting service: %v", px.Packages)
 	}
 }
 
