@@ -215,6 +215,18 @@ func TestProxyBodiesArriveWhole(t *testing.T) {
 			t.Fatalf("%s: the API got %s %d bytes", tc.method, r.Method, r.BodyLen)
 		}
 	}
+	// A small download keeps its Content-Length.
+	req, _ := http.NewRequest("GET", e.url+"/proxy/Files/bytes?n=1000", nil)
+	req.Header.Set("Connectors-Agent", proxyAgent)
+	small, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, small.Body)
+	small.Body.Close()
+	if small.StatusCode != 200 || small.ContentLength != 1000 {
+		t.Fatalf("small download: %d, Content-Length %d", small.StatusCode, small.ContentLength)
+	}
 	// A chunked upload (no Content-Length) arrives too.
 	pr, pw := io.Pipe()
 	go func() {
@@ -259,6 +271,10 @@ func TestProxyLargeDownload(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || got != n {
 			t.Fatalf("%s: %d, %d bytes, want %d", seg, resp.StatusCode, got, n)
+		}
+		// Over 32 MiB the answer goes chunked, as Cloud Run needs.
+		if resp.ContentLength != -1 {
+			t.Fatalf("%s: a %d-byte answer declared Content-Length %d", seg, n, resp.ContentLength)
 		}
 	}
 }

@@ -94,6 +94,11 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	proxy.CopyResponseHeader(w.Header(), resp.Header)
+	if resp.ContentLength > maxFramedAnswer {
+		// Cloud Run refuses an HTTP/1 answer over 32 MiB that declares its
+		// length; sent chunked (streamed), it passes whole.
+		w.Header().Del("Content-Length")
+	}
 	w.WriteHeader(resp.StatusCode)
 	if err := stream(w, resp); err != nil {
 		// The status is gone: cut the connection, so the caller sees a
@@ -102,6 +107,10 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// maxFramedAnswer is the largest answer passed on with its Content-Length:
+// Cloud Run's limit for a non-streamed HTTP/1 response.
+const maxFramedAnswer = 32 << 20
 
 // splitPath splits /{connector}/{rest} (escaped).
 func splitPath(p string) (name, rest string) {
