@@ -22,10 +22,6 @@ var callerOnly = []string{
 	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cloud-Trace-Context",
 }
 
-// awsSigned are the headers SigV4 sets; a caller's own would confuse the
-// signature or smuggle another session token in.
-var awsSigned = []string{"X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-Credential", "X-Amz-Signature"}
-
 // OutboundHeader returns the headers of a caller's request that may be sent
 // upstream: not hop-by-hop ones (nor those Connection names), not the
 // caller's credentials or cookies, not Forwarded/X-Forwarded-*, not any
