@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/functions/probe"
+	proxyfn "connectors.dev/connectors/functions/proxy"
 	"connectors.dev/connectors/functions/token"
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/catalog"
@@ -34,6 +36,7 @@ import (
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/mint"
+	"connectors.dev/connectors/shared/proxy"
 	"connectors.dev/connectors/shared/secret/localfile"
 )
 
@@ -97,6 +100,7 @@ type app struct {
 	// timeout bounds each request (CONNECTORS_REQUEST_TIMEOUT), as in a
 	// deployment.
 	timeout time.Duration
+	proxy   *proxyfn.Server
 }
 
 func newApp(dataDir string, log *slog.Logger) (*app, error) {
@@ -147,13 +151,25 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	storage := &files.Server{Mint: minter, Auth: authn, Log: log, Options: fileOpts}
+	// API calls through connectors; loopback APIs are reachable, as token
+	// endpoints are.
+	proxyLimits, err := proxy.LimitsFromEnv(os.Getenv)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.proxy = &proxyfn.Server{Proxy: proxy.NewService(minter, config.Config{
+		AllowInsecureURLs:    true,
+		AllowPrivateNetworks: true,
+		TokenConnectTimeout:  config.DefaultTokenConnectTimeout,
+	}, proxyLimits, log), Auth: authn, Log: log}
 	// The console page, calling the admin functions on its own origin.
 	web, err := console.New(console.Config{})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}
@@ -183,6 +199,12 @@ func (a *app) Handler() http.Handler {
 	if h, ok := a.handlers[console.FnConsole]; ok {
 		mux.Handle("/"+console.FnConsole+"/", httpx.WithDeadline(h, a.timeout)) // its config.json
 	}
+	// The proxy takes every path below /proxy/ as the caller wrote it:
+	// the mux would clean "..", redirecting where it must refuse.
+	var proxied http.Handler
+	if a.proxy != nil {
+		proxied = http.StripPrefix("/"+proxyfn.FnProxy, httpx.WithDeadline(a.proxy.Handlers()[proxyfn.FnProxy], a.timeout))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, httpx.CodeNotFound, "no function at %s; functions: %v", r.URL.Path, a.Names()))
@@ -190,7 +212,13 @@ func (a *app) Handler() http.Handler {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"functions": a.Names()})
 	})
-	return loopbackOnly(mux)
+	return loopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if proxied != nil && (r.URL.Path == "/"+proxyfn.FnProxy || strings.HasPrefix(r.URL.Path, "/"+proxyfn.FnProxy+"/")) {
+			proxied.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 }
 
 // Close releases the embedded databases.

@@ -21,8 +21,9 @@ type Setting struct {
 // Who reads a setting.
 const (
 	everyFunction = "every function but the console"
-	minting       = "`token`, `files`, `connectors-test`"
+	minting       = "`token`, `files`, `proxy`, `connectors-test`"
 	filesOnly     = "`files`"
+	proxyOnly     = "`proxy`"
 	consoleOnly   = "`console`"
 	localRun      = "the local run"
 )
@@ -49,7 +50,7 @@ var Settings = []Setting{
 
 	// Token requests.
 	{"CONNECTORS_ALLOW_INSECURE_URLS", "false", everyFunction, "`true` only for development: `http://` token URLs to loopback hosts."},
-	{"CONNECTORS_ALLOW_PRIVATE_NETWORKS", "false", everyFunction, "`true` lets token requests reach private address ranges (providers inside a VPC); link-local and metadata addresses stay refused."},
+	{"CONNECTORS_ALLOW_PRIVATE_NETWORKS", "false", everyFunction, "`true` lets token requests and proxied calls reach private address ranges (providers and APIs inside a VPC); link-local and metadata addresses stay refused."},
 	{"CONNECTORS_TOKEN_CONNECT_TIMEOUT", DefaultTokenConnectTimeout.String(), everyFunction, "Bound on connecting to a token endpoint."},
 	{"CONNECTORS_TOKEN_TIMEOUT", DefaultTokenTimeout.String(), everyFunction, "Bound on a whole token request."},
 	{"CONNECTORS_DEFAULT_TOKEN_LIFETIME", DefaultDefaultTokenLifetime.String(), everyFunction, "Lifetime assumed when a provider omits `expires_in`."},
@@ -64,6 +65,11 @@ var Settings = []Setting{
 	{"CONNECTORS_FILES_MAX_SIGNED_EXPIRY", "1h", filesOnly, "Longest `expiresIn` of a signed URL, at most `168h` (Terraform: `files_max_signed_url_seconds`); beyond it 400 on `expiresIn`."},
 	{"CONNECTORS_FILES_WRITE_BUFFER_BYTES", "64 MiB", filesOnly, "Bytes of large request bodies one instance reads and decodes at once; past it a write waits up to 5 s, then 503 `unavailable` with `Retry-After`."},
 	{"CONNECTORS_FILES_READ_TIMEOUT", "10m", filesOnly, "How long a `read` may stream its body once the object is open (Terraform: `files_read_timeout_seconds`; the platform timeout is a minute more)."},
+
+	// proxy.
+	{"CONNECTORS_PROXY_TIMEOUT", "60s", proxyOnly, "How long a proxied call waits for the API's answer headers (its first byte); past it 504 `upstream_timeout`. Terraform: `proxy_timeout_seconds`."},
+	{"CONNECTORS_PROXY_MAX_DURATION", "55m", proxyOnly, "Bound on a whole proxied call, streaming the answer included (the platform timeout is above it: Terraform sets the function's timeout to an hour)."},
+	{"CONNECTORS_PROXY_MAX_BODY_BYTES", "33554432 (32 MiB)", proxyOnly, "Largest request body a proxied call may send, read as a stream; beyond it 413 `payload_too_large`."},
 
 	// console.
 	{"CONNECTORS_FUNCTION_BASE_URL", "the page's own origin", consoleOnly, "Function `NAME` is at `$CONNECTORS_FUNCTION_BASE_URL/NAME` (an https URL, http only to loopback, or a path such as `/admin`)."},

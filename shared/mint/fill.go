@@ -38,14 +38,26 @@ const (
 	// askProvider: always a new one from the provider (connectors-test),
 	// which still fills the caches.
 	askProvider
+	// replace: a usable credential from the shared cache other than the
+	// one an API refused, else a new one (Service.Renew).
+	replace
 )
 
 // shared runs one fill per connector revision and mode in this process;
 // callers that give up (ctx) leave the fill running for the others.
 func (s *Service) shared(ctx context.Context, conn *connector.Connector, mode fillMode) (*Credential, Layer, error) {
+	return s.sharedFill(ctx, conn, mode, nil)
+}
+
+// sharedFill is shared; in replace mode, rejected is the credential an API
+// refused, and callers that report the same one share a flight.
+func (s *Service) sharedFill(ctx context.Context, conn *connector.Connector, mode fillMode, rejected *Credential) (*Credential, Layer, error) {
 	key := conn.Name + "\x00" + conn.Revision
-	if mode == askProvider {
+	switch mode {
+	case askProvider:
 		key = "test\x00" + key
+	case replace:
+		key = "renew\x00" + key + "\x00" + rejected.identity()
 	}
 	ch := s.group.DoChan(key, func() (_ any, err error) {
 		// The fill runs in singleflight's own goroutine, where a panic
@@ -53,7 +65,7 @@ func (s *Service) shared(ctx context.Context, conn *connector.Connector, mode fi
 		defer s.recoverFill(conn.Name, &err)
 		fillCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(s.LeaseTTL, DefaultLeaseTTL)+5*time.Second)
 		defer cancel()
-		c, layer, err := s.fill(fillCtx, conn, mode)
+		c, layer, err := s.fill(fillCtx, conn, mode, rejected)
 		return filled{c, layer}, err
 	})
 	select {
@@ -96,7 +108,7 @@ func (s *Service) log() *slog.Logger {
 
 // fill finds a usable credential in the shared cache, or takes the lease
 // and mints one, or waits for the lease holder's result.
-func (s *Service) fill(ctx context.Context, conn *connector.Connector, mode fillMode) (*Credential, Layer, error) {
+func (s *Service) fill(ctx context.Context, conn *connector.Connector, mode fillMode, rejected *Credential) (*Credential, Layer, error) {
 	poll := orDefault(s.PollInterval, DefaultPollInterval)
 	// The lease belongs to this fill, not to the instance: two fills of one
 	// instance (callers that read different revisions, say, one from before
@@ -108,8 +120,11 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, mode fill
 		if err != nil {
 			return nil, 0, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
-		if mode == reuse {
+		if mode != askProvider {
 			u, err := s.tryUse(ctx, conn, e, now)
+			if u.cred != nil && u.cred.same(rejected) {
+				u.cred = nil
+			}
 			if err != nil || u.cred != nil {
 				return u.cred, LayerShared, err
 			}
@@ -131,9 +146,12 @@ func (s *Service) fill(ctx context.Context, conn *connector.Connector, mode fill
 		if !ok {
 			continue
 		}
-		if mode == reuse {
+		if mode != askProvider {
 			// Another instance may have filled it between Load and Acquire.
 			u, err := s.tryUse(ctx, conn, read, now)
+			if u.cred != nil && u.cred.same(rejected) {
+				u.cred = nil
+			}
 			if err != nil || u.cred != nil || u.newer != nil {
 				_ = s.Cache.Release(ctx, conn.Name, holder)
 				if err != nil || u.cred != nil {

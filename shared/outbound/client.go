@@ -58,6 +58,12 @@ type Options struct {
 	// Resolver looks up endpoint names; nil means the system's. Its answers
 	// are judged by the policy at dial time like any other.
 	Resolver *net.Resolver
+	// Streaming is for the proxy's upstream calls: Timeout bounds only the
+	// wait for the response headers (the time to first byte), not reading
+	// the body, which may be a long download or an event stream; bodies
+	// pass compressed as they came; more idle connections per host, since
+	// one API is called often.
+	Streaming bool
 }
 
 // NewClient returns the HTTP client for requests to connector-supplied
@@ -97,9 +103,16 @@ func NewClient(o Options) *http.Client {
 		// A custom DialContext disables HTTP/2 unless asked for.
 		ForceAttemptHTTP2: true,
 	}
+	overall := o.Timeout
+	if o.Streaming {
+		overall = 0
+		transport.DisableCompression = true
+		transport.MaxIdleConnsPerHost = 64
+		transport.MaxIdleConns = 256
+	}
 	return &http.Client{
 		Transport:     &guardTransport{policy: o.Policy, base: transport},
-		Timeout:       o.Timeout,
+		Timeout:       overall,
 		CheckRedirect: NoRedirect,
 	}
 }

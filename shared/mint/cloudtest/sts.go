@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,6 +74,47 @@ type STS struct {
 	// Now is the clock for the signature's freshness and expirations; nil
 	// means time.Now.
 	Now func() time.Time
+
+	// issuedCreds holds the temporary credentials issued, by access key
+	// ID, so that VerifyIssued can check requests signed with them, as
+	// AWS services do.
+	issuedCreds sync.Map
+}
+
+// VerifyIssued checks a request signed (SigV4) with temporary credentials
+// this STS issued, for service and region, as an AWS service would: the
+// key must be one it issued, the session token must be the one issued with
+// it, and the signature must match over the request and its body (read
+// into body; with X-Amz-Content-Sha256 UNSIGNED-PAYLOAD the body is not
+// part of the signature).
+func (s *STS) VerifyIssued(r *http.Request, body []byte, service, region string) error {
+	m := authRE.FindStringSubmatch(r.Header.Get("Authorization"))
+	if m == nil {
+		return fmt.Errorf("cloudtest: no SigV4 Authorization header")
+	}
+	v, ok := s.issuedCreds.Load(m[1])
+	if !ok {
+		return fmt.Errorf("cloudtest: access key %s was not issued here", m[1])
+	}
+	creds := v.(aws.Credentials)
+	if r.Header.Get("X-Amz-Security-Token") != creds.SessionToken {
+		return fmt.Errorf("cloudtest: the session token is not the one issued with %s", m[1])
+	}
+	if m[3] != region || m[4] != service {
+		return fmt.Errorf("cloudtest: signed for %s/%s, want %s/%s", m[3], m[4], region, service)
+	}
+	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return fmt.Errorf("cloudtest: X-Amz-Date: %w", err)
+	}
+	if !SigV4MatchesPayload(r, body, r.Header.Get("X-Amz-Content-Sha256"), creds, service, region, m[5], signedAt) {
+		return fmt.Errorf("cloudtest: SignatureDoesNotMatch")
+	}
+	return nil
+}
+
+func (s *STS) remember(c credentials) {
+	s.issuedCreds.Store(c.AccessKeyID, aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken})
 }
 
 // authRE parses a SigV4 Authorization header.
@@ -224,6 +266,14 @@ func (s *STS) handle(r *http.Request, rq *request) (*issued, *stsError) {
 // is the SDK's own, so this checks the canonical request, the scope and the
 // key derivation at once.
 func SigV4Matches(r *http.Request, body []byte, creds aws.Credentials, service, region, signedHeaders string, signedAt time.Time) bool {
+	return SigV4MatchesPayload(r, body, "", creds, service, region, signedHeaders, signedAt)
+}
+
+// SigV4MatchesPayload is SigV4Matches with the payload hash the request
+// declared (X-Amz-Content-Sha256): UNSIGNED-PAYLOAD leaves the body out of
+// the signature, as S3 allows; "" or a hash means the body's own hash, so
+// a wrong declared hash does not match.
+func SigV4MatchesPayload(r *http.Request, body []byte, declared string, creds aws.Credentials, service, region, signedHeaders string, signedAt time.Time) bool {
 	cp, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return false
@@ -240,7 +290,13 @@ func SigV4Matches(r *http.Request, body []byte, creds aws.Credentials, service, 
 		}
 	}
 	sum := sha256.Sum256(body)
-	err = v4.NewSigner().SignHTTP(context.Background(), creds, cp, hex.EncodeToString(sum[:]), service, region, signedAt)
+	hash := hex.EncodeToString(sum[:])
+	if declared == "UNSIGNED-PAYLOAD" {
+		hash = declared
+	}
+	err = v4.NewSigner().SignHTTP(context.Background(), creds, cp, hash, service, region, signedAt, func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = service == "s3"
+	})
 	return err == nil && hmac.Equal([]byte(cp.Header.Get("Authorization")), []byte(r.Header.Get("Authorization")))
 }
 
@@ -250,6 +306,7 @@ func (s *STS) getSessionToken(form url.Values, now time.Time) (*issued, *stsErro
 		return nil, serr
 	}
 	c := newCredentials(now.Add(d))
+	s.remember(c)
 	return &issued{
 		response: &getSessionTokenResponse{
 			XMLNS:     stsNS,
@@ -275,6 +332,7 @@ func (s *STS) assumeRole(form url.Values, now time.Time) (*issued, *stsError) {
 		return nil, serr
 	}
 	c := newCredentials(now.Add(d))
+	s.remember(c)
 	partition, account, roleName := m[1], m[2], m[3]
 	return &issued{
 		response: &assumeRoleResponse{

@@ -38,6 +38,7 @@ const (
 const (
 	TokenPath      = "/token"
 	IntrospectPath = "/introspect"
+	RevokePath     = "/revoke"
 )
 
 // introspector is the client Introspect authenticates as.
@@ -113,6 +114,10 @@ func NewFosite(t testing.TB) *Fosite {
 			return
 		}
 		provider.WriteIntrospectionResponse(ctx, w, ir)
+	})
+	mux.HandleFunc("POST "+RevokePath, func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		provider.WriteRevocationResponse(ctx, w, provider.NewRevocationRequest(ctx, r))
 	})
 	f.Server = httptest.NewServer(f.count(mux))
 	t.Cleanup(f.Close)
@@ -374,4 +379,57 @@ func (s *store) Authenticate(_ context.Context, name, secret string) (string, er
 		return "", fosite.ErrNotFound.WithDebug("invalid credentials")
 	}
 	return name, nil
+}
+
+// Active asks the server (RFC 7662) whether token is an active access
+// token. Unlike Introspect it returns errors, for a resource server's
+// handler, where a test may not stop.
+func (f *Fosite) Active(token string) (bool, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	req, err := http.NewRequest(http.MethodPost, f.URL+IntrospectPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(introspectorID), url.QueryEscape(f.introSecret))
+	resp, err := f.Client().Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("oauthtest: introspection: HTTP %d", resp.StatusCode)
+	}
+	var out Introspection
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return false, err
+	}
+	return out.Active, nil
+}
+
+// Revoke revokes token (RFC 7009) as the client it was issued to, which
+// authenticates as it was registered (basic: HTTP Basic, else the form).
+func (f *Fosite) Revoke(t testing.TB, clientID, secret string, basic bool, token string) {
+	t.Helper()
+	form := url.Values{"token": {token}}
+	if !basic {
+		form.Set("client_id", clientID)
+		form.Set("client_secret", secret)
+	}
+	req, err := http.NewRequest(http.MethodPost, f.URL+RevokePath, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic {
+		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	}
+	resp, err := f.Client().Do(req)
+	if err != nil {
+		t.Fatalf("oauthtest: revoke: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("oauthtest: revoke: HTTP %d", resp.StatusCode)
+	}
 }
