@@ -2,29 +2,20 @@ package mcp
 
 import (
 	"context"
-	"io"
 	"net/http"
+
+	"connectors.dev/connectors/shared/proxy"
 )
 
-// TODO(proxy): shared/proxy has not landed on this branch yet; proxyCall
-// mirrors proxy.Call as announced, and becomes `type proxyCall = proxy.Call`
-// (APIProxy taking *proxy.Call) once it is merged. Nothing else changes.
-type proxyCall struct {
-	Principal        string
-	Agent, Connector string
-	Method           string
-	Path             string
-	RawQuery         string
-	Header           http.Header
-	Body             io.Reader
-	ContentLength    int64
-	Op               string
-}
+// proxyCall is the proxy's call: call_api builds one per tool call.
+type proxyCall = proxy.Call
 
 // APIProxy sends an agent's API request through a connector, credential
-// added, one audit line per call: shared/proxy's Service. The answer's
-// body must be closed (closing writes the audit line); an error is kinded
-// (httpx.Map gives its code) and already audited.
+// added, one audit line per call: shared/proxy's Service, in process. The
+// answer's body must be closed (closing writes the audit line); an error
+// is kinded (httpx.Map gives its code) and already audited.
 type APIProxy interface {
-	Do(ctx context.Context, c *proxyCall) (*http.Response, error)
+	Do(ctx context.Context, c *proxy.Call) (*http.Response, error)
 }
+
+var _ APIProxy = (*proxy.Service)(nil)

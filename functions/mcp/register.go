@@ -7,6 +7,7 @@ import (
 
 	"connectors.dev/connectors/functions/files"
 	"connectors.dev/connectors/shared/platform/cloud"
+	"connectors.dev/connectors/shared/proxy"
 )
 
 func init() {
@@ -15,14 +16,20 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
+		limits, err := proxy.LimitsFromEnv(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
 		fileOpts, err := files.OptionsFromEnv(os.Getenv)
 		if err != nil {
 			return nil, fmt.Errorf("mcp: %w", err)
 		}
 		m := p.Minter()
+		// One minting service under both, so call_api and the file tools
+		// share its caches.
 		return (&Server{Mint: m, Auth: p.Auth, Log: p.Log, Options: opts,
+			Proxy: proxy.NewService(m, p.Config, limits, p.Log),
 			Files: &files.Server{Mint: m, Auth: p.Auth, Log: p.Log, Options: fileOpts},
-			// TODO(proxy): Proxy: &proxy.Service{Mint: m, ...} once shared/proxy lands.
 		}).Handlers(), nil
 	})
 }
