@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,7 +29,10 @@ import (
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/mint/cloudtest"
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/objects/objectservers"
+	"connectors.dev/connectors/shared/proxy"
+	"connectors.dev/connectors/shared/proxy/apitest"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/testenv"
 )
@@ -63,16 +65,20 @@ type env struct {
 	wire   *wire
 	srv    *mcp.Server
 	// secrets are values no message or log line may hold, besides the
-	// constants above.
+	// constants above and every token the API received.
 	secrets []string
+	// fosite is the OAuth provider, api the loopback API behind call_api.
+	fosite *oauthtest.Fosite
+	api    *apitest.API
 }
 
 type envOptions struct {
 	authn   *auth.Authenticator
 	options mcp.Options
-	// proxy, when set, makes the call_api proxy from the minting service.
-	proxy func(m *mint.Service, log *slog.Logger) mcp.APIProxy
 }
+
+// oauthSecret is the OAuth connectors' client secret at fosite.
+const oauthSecret = "mcp-oauth-client-secret-5d1e"
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
@@ -117,9 +123,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 	fileOpts.GCSEndpoint, fileOpts.S3Endpoint = e.gcs.URL, e.s3.URL
 	e.srv = &mcp.Server{Mint: svc, Auth: authn, Log: log, Options: o.options,
 		Files: &files.Server{Mint: svc, Auth: authn, Log: log, Options: fileOpts}}
-	if o.proxy != nil {
-		e.srv.Proxy = o.proxy(svc, log)
-	}
+	// call_api: a real OAuth server and an API that checks its tokens
+	// with it, through the proxy's own service.
+	e.fosite = oauthtest.NewFosite(t)
+	e.fosite.AddClient("mcp-client", oauthSecret, false, "read")
+	e.api = apitest.New(t)
+	e.api.Active = e.fosite.Active
+	e.srv.Proxy = proxy.NewService(svc, config.Config{AllowInsecureURLs: true, AllowPrivateNetworks: true, TokenConnectTimeout: time.Second}, proxy.Limits{}, log)
 	e.admin = functest.Serve(t, nil, e.srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers())
 	e.url = e.admin.URL + "/" + mcp.FnMCP
 	t.Cleanup(e.checkNoLeaks)
@@ -129,7 +139,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 // allSecrets lists every secret value, in the forms a leak could take.
 func (e *env) allSecrets() []string {
 	out := append([]string{awsSecret, stsSecret, gcsAccessToken, e.saJSON}, cloudtest.PrivateKeyLines([]byte(e.saJSON))...)
-	for _, s := range append([]string{awsSecret, stsSecret, gcsAccessToken}, e.secrets...) {
+	more := append([]string{awsSecret, stsSecret, gcsAccessToken, oauthSecret}, e.secrets...)
+	for _, r := range e.api.Requests() {
+		if r.Token != "" {
+			more = append(more, r.Token)
+		}
+	}
+	for _, s := range more {
 		out = append(out, s, base64.StdEncoding.EncodeToString([]byte(s)), url.QueryEscape(s))
 	}
 	return out
@@ -169,6 +185,18 @@ func (e *env) storageConnectors() {
 	e.create(map[string]any{"name": "GCS", "grantType": "gcs_service_account", "clientId": "conn-project", "clientSecret": e.saJSON, "agents": []string{"agent-1"}})
 	e.create(map[string]any{"name": "S3", "grantType": "aws_iam", "clientId": awsKeyID, "clientSecret": awsSecret, "agents": []string{"agent-1"}})
 	e.create(map[string]any{"name": "Off", "grantType": "aws_iam", "clientId": awsKeyID, "clientSecret": awsSecret, "agents": []string{"agent-1"}, "active": false})
+}
+
+// apiConnector creates a client_credentials connector at fosite for
+// agents whose API is the test API below base ("" for no apiBaseUrl).
+func (e *env) apiConnector(name, base string, active bool, agents ...string) {
+	e.t.Helper()
+	c := map[string]any{"name": name, "url": e.fosite.TokenURL(), "grantType": "client_credentials",
+		"clientId": "mcp-client", "clientSecret": oauthSecret, "scope": "read", "agents": agents, "active": active}
+	if base != "" {
+		c["apiBaseUrl"] = e.api.URL + base
+	}
+	e.create(c)
 }
 
 // wire is the Go client's HTTP transport: it adds the caller's headers and
