@@ -108,8 +108,9 @@ resource "google_cloudfunctions2_function" "function" {
     available_memory               = "512M"
     available_cpu                  = "1"
     # Requests end by CONNECTORS_REQUEST_TIMEOUT (20 s) well inside 60 s;
-    # a files read streams its body for up to its own timeout after that.
-    timeout_seconds                  = each.key == "files" ? var.files_read_timeout_seconds + 60 : 60
+    # a files read streams its body for up to its own timeout after that,
+    # and an mcp call_api waits for the API up to local.mcp_call_seconds.
+    timeout_seconds                  = each.key == "files" ? var.files_read_timeout_seconds + 60 : each.key == "mcp" ? local.mcp_call_seconds + 30 : 60
     max_instance_count               = var.max_instance_count
     max_instance_request_concurrency = var.max_instance_request_concurrency
   }

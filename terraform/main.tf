@@ -28,6 +28,7 @@ locals {
     "connectors-test"   = { group = "probe", access = "mint", invokers = "admins" }
     "token"             = { group = "token", access = "mint", invokers = "agents" }
     "files"             = { group = "files", access = "mint", invokers = "agents" }
+    "mcp"               = { group = "mcp", access = "mint", invokers = "agents" }
     "console"           = { group = "console", access = "none", invokers = "none" }
   }
 
@@ -36,8 +37,13 @@ locals {
   # The minting functions that may store a rotated refresh token, which
   # pins a new secret version in the connector's metadata: they write the
   # connectors' database too. files mints only gcs_service_account and
-  # aws_iam credentials, which never rotate, so it only reads connectors.
-  rotating = ["token", "connectors-test"]
+  # aws_iam credentials, which never rotate, so it only reads connectors;
+  # mcp's call_api mints every grant type, as token does.
+  rotating = ["token", "connectors-test", "mcp"]
+
+  # How long an mcp call_api may take in all: the proxy's wait for the
+  # API's first byte (CONNECTORS_PROXY_TIMEOUT, 60 s) and a capped read.
+  mcp_call_seconds = 90
 
   agents_bound = distinct(flatten([for agent, members in var.agent_bindings : members]))
   invokers = {

@@ -8,7 +8,7 @@ import (
 
 // rotating are the minting functions that store rotated refresh tokens,
 // which pin a new secret version in the connector's metadata.
-var rotating = []string{"connectors-test", "token"}
+var rotating = []string{"connectors-test", "mcp", "token"}
 
 // TestTokenCacheHasItsOwnDatabase: the shared token cache lives in a
 // Firestore database of its own, which the minting functions are told to
