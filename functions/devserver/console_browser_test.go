@@ -271,6 +271,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.fill("#f-url", provider.URL+"/token")
 	b.fill("#f-grantType", "client_credentials")
 	b.fill("#f-scope", "api")
+	b.fill("#f-apiBaseUrl", "https://crm.example.com/services/data/v60.0/")
 	b.fill("#f-clientId", "crm-client")
 	b.fill("#f-clientSecret", "crm-secret-1")
 	b.click("#extra-add")
@@ -289,7 +290,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	code, got := post(t, srv.URL+"/connectors-get", `{"name":"SalesforceCRM"}`)
 	if code != 200 || got["createdBy"] != "local-dev" || got["hasClientSecret"] != true || got["scope"] != "api" ||
 		got["active"] != true || got["headerAsPayload"] != false || fmt.Sprint(got["agents"]) != "[sales]" ||
-		fmt.Sprint(got["extraParams"]) != "map[audience:https://crm.example.com]" {
+		fmt.Sprint(got["extraParams"]) != "map[audience:https://crm.example.com]" ||
+		got["apiBaseUrl"] != "https://crm.example.com/services/data/v60.0/" {
 		t.Fatalf("created connector: %d %v", code, got)
 	}
 
@@ -314,7 +316,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.click(row("SalesforceCRM") + " .row-toggle")
 	b.waitFor("the details", `!document.querySelector('`+row("SalesforceCRM")+` .row-body').hidden`)
 	details := b.text(row("SalesforceCRM") + " .details")
-	for _, want := range []string{"crm-client", provider.URL + "/token", "client_credentials", "application/x-www-form-urlencoded"} {
+	for _, want := range []string{"crm-client", provider.URL + "/token", "client_credentials", "application/x-www-form-urlencoded", "https://crm.example.com/services/data/v60.0/"} {
 		if !strings.Contains(details, want) {
 			t.Errorf("details lack %q: %s", want, details)
 		}
@@ -323,7 +325,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Edit: the form is pre-filled; secrets are blank and say "unchanged".
 	b.click(row("SalesforceCRM") + ` [data-action="edit"]`)
 	b.waitFor("the edit form", `document.getElementById('form-title').textContent === 'Edit SalesforceCRM' && !document.getElementById('form-body').hidden`)
-	if v := b.eval(`document.getElementById('f-name').value + '|' + document.getElementById('f-scope').value + '|' + document.getElementById('f-clientId').value`); v != "SalesforceCRM|api|crm-client" {
+	if v := b.eval(`document.getElementById('f-name').value + '|' + document.getElementById('f-scope').value + '|' + document.getElementById('f-clientId').value + '|' + document.getElementById('f-apiBaseUrl').value`); v != "SalesforceCRM|api|crm-client|https://crm.example.com/services/data/v60.0/" {
 		t.Errorf("edit form pre-filled with %q", v)
 	}
 	if v := b.eval(`(() => { const s = document.getElementById('f-clientSecret'); return s.type + '|' + s.value + '|' + s.placeholder; })()`); v != "password||unchanged" {

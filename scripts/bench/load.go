@@ -90,6 +90,11 @@ func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []
 // measures throughput and latency of the 200 answers. A fresh client per
 // run, so no run inherits another's connections.
 func runLoad(url string, body []byte, workers int, d time.Duration) loadResult {
+	return runLoadFunc(func(ctx context.Context, c *http.Client) (int, []byte, error) { return post(ctx, c, url, body) }, workers, d)
+}
+
+// runLoadFunc is runLoad with the request made by send.
+func runLoadFunc(send func(ctx context.Context, c *http.Client) (int, []byte, error), workers int, d time.Duration) loadResult {
 	client := newLoadClient(workers)
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -111,7 +116,7 @@ func runLoad(url string, body []byte, workers int, d time.Duration) loadResult {
 			var ferr string
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				status, b, err := post(ctx, client, url, body)
+				status, b, err := send(ctx, client)
 				if ctx.Err() != nil {
 					break // cut off by the end of the run: not counted
 				}

@@ -24,7 +24,12 @@
 //  4. cold start, exec to the first 200 on /token, and 4b: peak RSS under
 //     row 1's load, devserver against the constant handler;
 //  5. connectors-list by agent with 10,000 against 100 connectors stored
-//     (Firestore emulator), and 5b: the same on the embedded store.
+//     (Firestore emulator), and 5b: the same on the embedded store;
+//  6. a proxied GET of a small JSON answer from a loopback API through the
+//     devserver's /proxy, against a bare httputil.ReverseProxy adding a
+//     constant header (scripts/bench/baseproxy), pinned and alternated like
+//     row 1; 6b: the latency the proxy adds at one client (p50 proxied −
+//     p50 direct); 6c: the devserver's peak RSS streaming 1 GiB through it.
 //
 // The Firestore emulator named by FIRESTORE_EMULATOR_HOST is used, else one
 // is started (gcloud) and stopped at the end. A missed goal is reported, not
@@ -138,18 +143,24 @@ func run(o options) int {
 	if err == nil {
 		hb.baseline, err = build(root, work, "baseline", "./scripts/bench/baseline")
 	}
+	var baseproxy string
+	if err == nil {
+		baseproxy, err = build(root, work, "baseproxy", "./scripts/bench/baseproxy")
+	}
 	em := <-emu
 	if em.err == nil {
 		defer em.stop()
 	}
 	if err != nil {
-		setupFailed([]string{"1", "4", "4b"}, []string{"token mint over HTTP", "cold start", "peak RSS"}, err)
+		setupFailed([]string{"1", "4", "4b", "6"}, []string{"token mint over HTTP", "cold start", "peak RSS", "proxied GET"}, err)
 	} else {
 		hb.provider = newProvider(3600)
 		defer hb.provider.Close()
 		progress("row 1 and 4b: %d × %s of load per side", o.runs, o.duration)
 		r1, r4b := hb.throughput()
 		rows["1"], rows["4b"] = []Row{r1}, []Row{r4b}
+		progress("rows 6, 6b, 6c: the proxy against a bare ReverseProxy")
+		rows["6"] = hb.proxyRows(baseproxy)
 		if r1.Err == nil {
 			progress("row 4: %d cold starts per binary", o.coldStarts)
 			rows["4"] = []Row{hb.coldStart()}
@@ -182,7 +193,7 @@ func run(o options) int {
 	rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
 
 	var table []Row
-	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b"} {
+	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b", "6"} {
 		table = append(table, rows[id]...)
 	}
 	if err := Render(os.Stdout, table); err != nil {
