@@ -46,6 +46,9 @@ func TestCallAPI(t *testing.T) {
 	} {
 		out = mustOK(t, cs, mcp.ToolCallAPI, map[string]any{"connector": "Mail", "method": "POST", "path": "tickets",
 			"headers": map[string]any{"Content-Type": "application/json"}, "body": body.text, "bodyEncoding": body.enc})
+		if out["status"] != float64(200) {
+			t.Fatalf("POST %s: %v", body.enc, out)
+		}
 		sum := sha256.Sum256([]byte(body.raw))
 		if r := e.api.Last(t); r.Method != "POST" || r.BodyLen != int64(len(body.raw)) || r.BodySHA != hex.EncodeToString(sum[:]) {
 			t.Fatalf("POST %s body: the API got %+v", body.enc, r)
