@@ -14,7 +14,7 @@ import (
 )
 
 // LimitsFromEnv reads CONNECTORS_PROXY_TIMEOUT, CONNECTORS_PROXY_MAX_DURATION
-// (Go durations) and CONNECTORS_PROXY_MAX_BODY_BYTES (a byte count); unset
+// (Go durations, or whole seconds) and CONNECTORS_PROXY_MAX_BODY_BYTES (a byte count); unset
 // means the default.
 func LimitsFromEnv(getenv func(string) string) (Limits, error) {
 	l := Limits{MaxBody: DefaultMaxBody, Timeout: DefaultTimeout, MaxDuration: DefaultMaxDuration}
@@ -24,6 +24,9 @@ func LimitsFromEnv(getenv func(string) string) (Limits, error) {
 	}{{"CONNECTORS_PROXY_TIMEOUT", &l.Timeout}, {"CONNECTORS_PROXY_MAX_DURATION", &l.MaxDuration}} {
 		if v := strings.TrimSpace(getenv(d.name)); v != "" {
 			t, err := time.ParseDuration(v)
+			if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil && n > 0 && n < 1<<31 {
+				t, err = time.Duration(n)*time.Second, nil // whole seconds, as Terraform's variables give them
+			}
 			if err != nil || t <= 0 {
 				return Limits{}, fmt.Errorf("proxy: %s must be a positive duration such as 60s, not %q", d.name, v)
 			}
