@@ -171,6 +171,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	mcpOpts.MaxCallDuration = proxyLimits.MaxDuration
 	tools := &mcp.Server{Mint: minter, Auth: authn, Log: log, Proxy: apis, Files: storage, Options: mcpOpts}
 	// The console page, calling the admin functions on its own origin.
 	web, err := console.New(console.Config{})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"connectors.dev/connectors/functions/mcp"
 	"connectors.dev/connectors/shared/proxy/apitest"
@@ -139,5 +140,24 @@ func TestCallAPIRefusals(t *testing.T) {
 	// The proxy audited the refusals it made.
 	if !strings.Contains(e.logs.String(), `"op":"mcp.call_api"`) || !strings.Contains(e.logs.String(), `"outcome":"permission_denied"`) {
 		t.Errorf("refusals not audited:\n%s", e.logs.String())
+	}
+}
+
+// TestCallAPIOutlastsRequestDeadline: an API slower than
+// CONNECTORS_REQUEST_TIMEOUT (a model generating a long answer) still
+// answers call_api: the deadline bounds the service's own backends, the
+// API's side is the proxy's (CONNECTORS_PROXY_TIMEOUT to the first byte).
+func TestCallAPIOutlastsRequestDeadline(t *testing.T) {
+	e := newEnv(t, envOptions{requestTimeout: 300 * time.Millisecond})
+	e.apiConnector("Slow", "/", true, "agent-1")
+	cs := e.session()
+	go func() {
+		time.Sleep(time.Second)
+		e.api.Next <- struct{}{}
+	}()
+	start := time.Now()
+	out := mustOK(t, cs, mcp.ToolCallAPI, map[string]any{"connector": "Slow", "path": "sse", "query": map[string]any{"events": "2"}})
+	if body, _ := out["body"].(string); out["status"] != float64(200) || !strings.Contains(body, `{"n":1}`) || time.Since(start) < time.Second {
+		t.Fatalf("slow API through call_api: %v after %v", out, time.Since(start))
 	}
 }

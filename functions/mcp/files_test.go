@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"connectors.dev/connectors/functions/mcp"
 	"connectors.dev/connectors/shared/objects/objectservers"
@@ -134,5 +135,23 @@ func TestFileToolRefusals(t *testing.T) {
 	// A refusal leaves an audit line naming the tool.
 	if !strings.Contains(e.logs.String(), `"principal":"local-dev","agent":"agent-1","op":"mcp.list_files","outcome":"permission_denied"`) {
 		t.Errorf("no audit line for a refused tool call:\n%s", e.logs.String())
+	}
+}
+
+// TestFileToolsKeepTheRequestDeadline: the SDK's request outlives
+// CONNECTORS_REQUEST_TIMEOUT (for call_api's APIs), but a tool's calls to
+// storage do not: a silent GCS ends read_file with unavailable near the
+// deadline, not at the SDK's bound.
+func TestFileToolsKeepTheRequestDeadline(t *testing.T) {
+	e := newEnv(t, envOptions{requestTimeout: 500 * time.Millisecond, stallable: true})
+	e.storageConnectors()
+	e.gcs.Put(t, "gcs-bucket", "k.txt", "text/plain", []byte("x"))
+	cs := e.session()
+	e.gcsProxy.Stall()
+	defer e.gcsProxy.Restore()
+	start := time.Now()
+	mustRefuse(t, cs, mcp.ToolReadFile, map[string]any{"connector": "GCS", "uri": "gs://gcs-bucket/k.txt"}, "unavailable", "")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a stalled GCS answered after %v; the deadline is 500ms", d)
 	}
 }

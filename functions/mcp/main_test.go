@@ -25,6 +25,8 @@ import (
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/faulttest"
+	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
@@ -70,11 +72,19 @@ type env struct {
 	// fosite is the OAuth provider, api the loopback API behind call_api.
 	fosite *oauthtest.Fosite
 	api    *apitest.API
+	// gcsProxy stands between the file tools and GCS (envOptions.stallable).
+	gcsProxy *faulttest.Proxy
 }
 
 type envOptions struct {
 	authn   *auth.Authenticator
 	options mcp.Options
+	// requestTimeout, when set, serves the functions under
+	// httpx.WithDeadline, as deployed.
+	requestTimeout time.Duration
+	// stallable puts a faulttest.Proxy between the file tools and GCS
+	// (env.gcsProxy).
+	stallable bool
 }
 
 // oauthSecret is the OAuth connectors' client secret at fosite.
@@ -121,6 +131,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	fileOpts.GCSEndpoint, fileOpts.S3Endpoint = e.gcs.URL, e.s3.URL
+	if o.stallable {
+		e.gcsProxy = faulttest.Start(t, strings.TrimPrefix(e.gcs.URL, "http://"))
+		fileOpts.GCSEndpoint = "http://" + e.gcsProxy.Addr()
+	}
 	e.srv = &mcp.Server{Mint: svc, Auth: authn, Log: log, Options: o.options,
 		Files: &files.Server{Mint: svc, Auth: authn, Log: log, Options: fileOpts}}
 	// call_api: a real OAuth server and an API that checks its tokens
@@ -130,7 +144,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.api = apitest.New(t)
 	e.api.Active = e.fosite.Active
 	e.srv.Proxy = proxy.NewService(svc, config.Config{AllowInsecureURLs: true, AllowPrivateNetworks: true, TokenConnectTimeout: time.Second}, proxy.Limits{}, log)
-	e.admin = functest.Serve(t, nil, e.srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers())
+	var wrap func(http.HandlerFunc) http.HandlerFunc
+	if o.requestTimeout > 0 {
+		wrap = func(h http.HandlerFunc) http.HandlerFunc { return httpx.WithDeadline(h, o.requestTimeout) }
+	}
+	e.admin = functest.Serve(t, wrap, e.srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers())
 	e.url = e.admin.URL + "/" + mcp.FnMCP
 	t.Cleanup(e.checkNoLeaks)
 	return e

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"connectors.dev/connectors/shared/proxy"
 )
 
 // Defaults and bounds of the settings.
@@ -28,6 +31,22 @@ type Options struct {
 	// (CONNECTORS_MCP_MAX_REQUEST_BYTES; default DefaultMaxRequestBytes);
 	// beyond it 413.
 	MaxRequestBytes int64
+	// MaxCallDuration bounds a whole MCP request, past the request
+	// deadline that bounds the service's own backends: the proxy's
+	// CONNECTORS_PROXY_MAX_DURATION, which also bounds call_api's API side
+	// (default DefaultMaxCallDuration).
+	MaxCallDuration time.Duration
+}
+
+// DefaultMaxCallDuration is MaxCallDuration when unset: the proxy's own
+// default bound on a whole call.
+const DefaultMaxCallDuration = proxy.DefaultMaxDuration
+
+func (o Options) maxCall() time.Duration {
+	if o.MaxCallDuration > 0 {
+		return o.MaxCallDuration
+	}
+	return DefaultMaxCallDuration
 }
 
 // OptionsFromEnv reads Options; errors name the variable.

@@ -27,6 +27,7 @@ func init() {
 		m := p.Minter()
 		// One minting service under both, so call_api and the file tools
 		// share its caches.
+		opts.MaxCallDuration = limits.MaxDuration
 		return (&Server{Mint: m, Auth: p.Auth, Log: p.Log, Options: opts,
 			Proxy: proxy.NewService(m, p.Config, limits, p.Log),
 			Files: &files.Server{Mint: m, Auth: p.Auth, Log: p.Log, Options: fileOpts},

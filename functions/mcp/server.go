@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -70,10 +71,24 @@ func (s *Server) Handlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{FnMCP: s.MCP}
 }
 
-// caller is who a request acts as, settled before the SDK sees it.
+// caller is who a request acts as, settled before the SDK sees it, and
+// the request's deadline (zero: none), which bounds each tool's calls to
+// the service's own backends.
 type caller struct {
 	principal auth.Principal
 	agent     string
+	deadline  time.Time
+}
+
+// bound puts the request deadline back on ctx for a tool's work: the
+// catalog, minting and storage answer within it, while an API called
+// through the proxy (whose StreamContext escapes it) has the proxy's own
+// limits.
+func (c *caller) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return httpx.Bound(ctx, time.Until(c.deadline))
 }
 
 type callerKey struct{}
@@ -98,7 +113,15 @@ func (s *Server) MCP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ctx := context.WithValue(r.Context(), callerKey{}, &caller{principal: p, agent: agent})
+	// The SDK ends a request with its context, and an API answering
+	// call_api may outlast the request deadline (a model generating a long
+	// answer): the SDK gets the request's context without that deadline,
+	// bounded by MaxCallDuration, and each tool puts the deadline back on
+	// its own backend calls (caller.bound).
+	deadline, _ := r.Context().Deadline()
+	ctx, cancel := httpx.StreamContext(r.Context(), s.Options.maxCall())
+	defer cancel()
+	ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, agent: agent, deadline: deadline})
 	s.mcpHandler().ServeHTTP(w, r.WithContext(ctx))
 }
 

@@ -59,6 +59,8 @@ func addTool[In, Out any](s *Server, srv *mcp.Server, t *mcp.Tool, h func(ctx co
 		if err != nil {
 			return errorResult(s.toolError(ctx, t.Name, c, err)), nil
 		}
+		ctx, cancel := c.bound(ctx)
+		defer cancel()
 		out, err := h(ctx, c, args)
 		if err != nil {
 			return errorResult(s.toolError(ctx, t.Name, c, err)), nil
