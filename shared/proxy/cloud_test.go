@@ -31,7 +31,7 @@ const (
 func ptr[T any](v T) *T { return &v }
 
 // newService is the proxy over the embedded backends, loopback allowed.
-func newService(t *testing.T) (*proxy.Service, *catalog.Catalog, *logtest.Buffer) {
+func newService(t testing.TB) (*proxy.Service, *catalog.Catalog, *logtest.Buffer) {
 	b := testenv.New(t, testenv.Embedded)
 	logs := &logtest.Buffer{}
 	log := logging.New(logs)

@@ -41,7 +41,7 @@ func OutboundHeader(in http.Header) http.Header {
 			strings.HasPrefix(ck, "X-Forwarded-") || strings.HasPrefix(ck, "X-Amz-") {
 			continue
 		}
-		out[ck] = append([]string(nil), vs...)
+		out[ck] = vs // shared: neither side changes a value slice after this
 	}
 	return out
 }

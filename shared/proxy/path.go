@@ -41,6 +41,12 @@ func CleanPath(rel string) (Path, error) {
 	if len(rel) > maxPathLen {
 		return Path{}, pathError("must be at most %d characters", maxPathLen)
 	}
+	if plainPath(rel) {
+		// The common case, checked in one pass: nothing to decode, no dot
+		// or empty segment, nothing that could read as a URL.
+		rel = strings.TrimPrefix(rel, "/")
+		return Path{escaped: strings.TrimSuffix(rel, "/"), slash: strings.HasSuffix(rel, "/")}, nil
+	}
 	if strings.ContainsRune(rel, '\\') {
 		return Path{}, pathError("must not contain a backslash")
 	}
@@ -74,6 +80,34 @@ func CleanPath(rel string) (Path, error) {
 		segs = append(segs, seg)
 	}
 	return Path{escaped: strings.Join(segs, "/"), slash: len(segs) > 0 && strings.HasSuffix(rel, "/")}, nil
+}
+
+// plainPath reports whether rel is made of plain segments only: no percent
+// sign, backslash, colon or control character, no empty segment inside it,
+// no "." or ".." segment. CleanPath keeps such a path as it is.
+func plainPath(rel string) bool {
+	start := 0
+	if strings.HasPrefix(rel, "/") {
+		start = 1
+	}
+	segStart := start
+	for i := start; i <= len(rel); i++ {
+		if i < len(rel) {
+			c := rel[i]
+			if c == '%' || c == '\\' || c == ':' || c < 0x20 || c == 0x7f {
+				return false
+			}
+			if c != '/' {
+				continue
+			}
+		}
+		seg := rel[segStart:i]
+		if seg == "." || seg == ".." || (seg == "" && i < len(rel) && i > start) || (seg == "" && i == start && i < len(rel)) {
+			return false
+		}
+		segStart = i + 1
+	}
+	return len(rel) <= maxPathLen
 }
 
 // decodeAll percent-decodes s until it stops changing (at most 4 rounds):

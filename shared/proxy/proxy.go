@@ -238,7 +238,10 @@ func (s *Service) do(ctx context.Context, c *Call, a *audit) (*http.Response, er
 		if err := authorize(ctx, req, conn, cred, whole, s.now()); err != nil {
 			return nil, err
 		}
-		resp, err := s.Client.Do(req)
+		// The transport, not the client: redirects are never followed
+		// (the guarded client's policy), and the client's per-request
+		// header copying for them would be wasted.
+		resp, err := s.Client.Transport.RoundTrip(req)
 		if err != nil {
 			return nil, s.transportError(upCtx, c, limit, err)
 		}
