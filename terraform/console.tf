@@ -60,6 +60,14 @@ locals {
           CONNECTORS_PROXY_MAX_DURATION   = "${local.proxy_max_duration_seconds}s"
           CONNECTORS_PROXY_MAX_BODY_BYTES = tostring(var.proxy_max_body_bytes)
         } : {},
+        # mcp: its file tools sign as files does; call_api's whole call,
+        # the API's answer read up to the result cap, ends inside the
+        # function's platform timeout (functions.tf).
+        name == "mcp" ? {
+          CONNECTORS_FILES_MAX_SIGNED_EXPIRY = "${var.files_max_signed_url_seconds}s"
+          CONNECTORS_MCP_MAX_RESULT_BYTES    = tostring(var.mcp_max_result_bytes)
+          CONNECTORS_PROXY_MAX_DURATION      = "${local.mcp_call_seconds}s"
+        } : {},
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},

@@ -109,9 +109,10 @@ resource "google_cloudfunctions2_function" "function" {
     available_cpu                  = "1"
     # Requests end by CONNECTORS_REQUEST_TIMEOUT (20 s) well inside 60 s;
     # a files read streams its body for up to its own timeout after that,
-    # and a proxied call (an LLM's stream, a large download) for up to
-    # CONNECTORS_PROXY_MAX_DURATION, five minutes inside the hour.
-    timeout_seconds                  = each.key == "files" ? var.files_read_timeout_seconds + 60 : each.key == "proxy" ? local.proxy_platform_timeout_seconds : 60
+    # a proxied call (an LLM's stream, a large download) for up to
+    # CONNECTORS_PROXY_MAX_DURATION, five minutes inside the hour; and an
+    # mcp call_api waits for the API up to local.mcp_call_seconds.
+    timeout_seconds                  = each.key == "files" ? var.files_read_timeout_seconds + 60 : each.key == "proxy" ? local.proxy_platform_timeout_seconds : each.key == "mcp" ? local.mcp_call_seconds + 30 : 60
     max_instance_count               = var.max_instance_count
     max_instance_request_concurrency = var.max_instance_request_concurrency
   }

@@ -29,6 +29,7 @@ locals {
     "token"             = { group = "token", access = "mint", invokers = "agents" }
     "proxy"             = { group = "proxy", access = "mint", invokers = "agents" }
     "files"             = { group = "files", access = "mint", invokers = "agents" }
+    "mcp"               = { group = "mcp", access = "mint", invokers = "agents" }
     "console"           = { group = "console", access = "none", invokers = "none" }
   }
 
@@ -38,8 +39,13 @@ locals {
   # pins a new secret version in the connector's metadata: they write the
   # connectors' database too. files mints only gcs_service_account and
   # aws_iam credentials, which never rotate, so it only reads connectors.
-  # proxy mints what token mints (oauth included), so it may rotate too.
-  rotating = ["token", "proxy", "connectors-test"]
+  # proxy mints what token mints (oauth included), so it may rotate too, and
+  # so does mcp's call_api.
+  rotating = ["token", "proxy", "connectors-test", "mcp"]
+
+  # How long an mcp call_api may take in all: the proxy's wait for the
+  # API's first byte (CONNECTORS_PROXY_TIMEOUT, 60 s) and a capped read.
+  mcp_call_seconds = 90
 
   agents_bound = distinct(flatten([for agent, members in var.agent_bindings : members]))
   invokers = {

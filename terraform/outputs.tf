@@ -18,6 +18,11 @@ output "files_url" {
   value       = google_cloudfunctions2_function.function["files"].service_config[0].uri
 }
 
+output "mcp_url" {
+  description = "Where MCP clients (ADK McpToolset, Gemini CLI, Claude) connect: Streamable HTTP, with the agent's ID token and Connectors-Agent header (docs/agents.md)."
+  value       = google_cloudfunctions2_function.function["mcp"].service_config[0].uri
+}
+
 output "service_accounts" {
   description = "Each function's runtime service account."
   value       = local.function_sa

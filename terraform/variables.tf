@@ -53,7 +53,7 @@ variable "admin_members" {
 }
 
 variable "agent_members" {
-  description = "Agent runtimes that may call token, proxy and files: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS. They act for the agent IDs agent_bindings binds them to, or, only with allow_unbound_agents, for any agent ID."
+  description = "Agent runtimes that may call token, proxy, files and mcp: user:EMAIL or serviceAccount:EMAIL. They get roles/run.invoker on those functions and become CONNECTORS_AGENT_PRINCIPALS. They act for the agent IDs agent_bindings binds them to, or, only with allow_unbound_agents, for any agent ID."
   type        = list(string)
   default     = []
 
@@ -64,7 +64,7 @@ variable "agent_members" {
 }
 
 variable "agent_bindings" {
-  description = "Agent ID => the members allowed to act for it (CONNECTORS_AGENT_BINDINGS). Bound members also get the agent role and roles/run.invoker on token, proxy and files."
+  description = "Agent ID => the members allowed to act for it (CONNECTORS_AGENT_BINDINGS). Bound members also get the agent role and roles/run.invoker on token, proxy, files and mcp."
   type        = map(list(string))
   default     = {}
 
@@ -265,5 +265,16 @@ variable "proxy_max_body_bytes" {
   validation {
     condition     = var.proxy_max_body_bytes >= 1 && var.proxy_max_body_bytes <= 33554432 && floor(var.proxy_max_body_bytes) == var.proxy_max_body_bytes
     error_message = "proxy_max_body_bytes must be a whole number of bytes from 1 to 33554432 (32 MiB, Cloud Run's HTTP/1 request limit)."
+  }
+}
+
+variable "mcp_max_result_bytes" {
+  description = "Most body bytes the mcp function's call_api and read_file return before cutting with truncated: true (CONNECTORS_MCP_MAX_RESULT_BYTES): a model's context is the limit. Default 256 KiB."
+  type        = number
+  default     = 262144
+
+  validation {
+    condition     = var.mcp_max_result_bytes >= 1 && var.mcp_max_result_bytes <= 67108864
+    error_message = "mcp_max_result_bytes must be from 1 to 67108864 (64 MiB)."
   }
 }

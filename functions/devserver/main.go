@@ -25,6 +25,7 @@ import (
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/files"
+	"connectors.dev/connectors/functions/mcp"
 	"connectors.dev/connectors/functions/probe"
 	proxyfn "connectors.dev/connectors/functions/proxy"
 	"connectors.dev/connectors/functions/token"
@@ -158,18 +159,27 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	a.proxy = &proxyfn.Server{Proxy: proxy.NewService(minter, config.Config{
+	apis := proxy.NewService(minter, config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
 		TokenConnectTimeout:  config.DefaultTokenConnectTimeout,
-	}, proxyLimits, log), Auth: authn, Log: log}
+	}, proxyLimits, log)
+	a.proxy = &proxyfn.Server{Proxy: apis, Auth: authn, Log: log}
+	// MCP: call_api and the file tools over the same services, in process.
+	mcpOpts, err := mcp.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	mcpOpts.MaxCallDuration = proxyLimits.MaxDuration
+	tools := &mcp.Server{Mint: minter, Auth: authn, Log: log, Proxy: apis, Files: storage, Options: mcpOpts}
 	// The console page, calling the admin functions on its own origin.
 	web, err := console.New(console.Config{})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}

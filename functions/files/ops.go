@@ -3,6 +3,7 @@ package files
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,7 +125,7 @@ func (s *Server) read(ctx context.Context, w http.ResponseWriter, u objects.URI,
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox")
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rd.Body); err != nil {
+	if _, err := io.Copy(w, rd.Body); err != nil && !errors.Is(err, ErrEnough) {
 		s.Log.Warn("files: read cut short", "uri", u.String(), "error", err.Error())
 		if conn, _, herr := http.NewResponseController(w).Hijack(); herr == nil {
 			_ = conn.Close()

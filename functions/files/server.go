@@ -22,6 +22,7 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -135,44 +136,53 @@ func (s *Server) Files(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
-	u, err := s.validate(&req)
-	if err != nil {
+	if err := s.do(r.Context(), w, p, &req, ""); err != nil {
 		s.fail(w, r, &req, err)
-		return
+	}
+}
+
+// do runs a decoded request for p: validate, authorize, pick the
+// credentials, call the storage, answer on w, audit. An error is returned
+// before anything is written.
+func (s *Server) do(ctx context.Context, w http.ResponseWriter, p auth.Principal, req *request, via string) error {
+	u, err := s.validate(req)
+	if err != nil {
+		return err
 	}
 	if !s.Auth.MayActFor(p, req.Agent) {
-		s.fail(w, r, &req, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
-		return
+		return httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent)
 	}
 	if req.Connector == "" {
-		if err := s.checkDefaultAccess(&req, u); err != nil {
-			s.fail(w, r, &req, err)
-			return
+		if err := s.checkDefaultAccess(req, u); err != nil {
+			return err
 		}
 	}
-	t, err := s.target(r.Context(), &req, u)
+	t, err := s.target(ctx, req, u)
 	if err != nil {
-		s.fail(w, r, &req, err)
-		return
+		return err
 	}
 	defer t.close()
-	if err := s.run(r.Context(), w, &req, u, t); err != nil {
-		s.fail(w, r, &req, err)
-		return
+	if err := s.run(ctx, w, req, u, t); err != nil {
+		return err
 	}
-	s.audit(p, &req, u)
+	s.audit(p, req, u, via)
+	return nil
 }
 
 // audit writes the line every successful operation leaves: who, for which
 // agent, with whose credentials, what, where. Never a credential, a signed
 // URL or the data.
-func (s *Server) audit(p auth.Principal, req *request, u objects.URI) {
+func (s *Server) audit(p auth.Principal, req *request, u objects.URI, via string) {
 	conn := req.Connector
 	if conn == "" {
 		conn = "default identity"
 	}
-	s.Log.Info("files "+req.Op, "audit", true, "principal", p.Name(), "agent", req.Agent, "connector", conn,
-		"op", req.Op, "uri", u.String(), "outcome", "ok")
+	attrs := []any{"audit", true, "principal", p.Name(), "agent", req.Agent, "connector", conn,
+		"op", req.Op, "uri", u.String(), "outcome", "ok"}
+	if via != "" {
+		attrs = append(attrs, "via", via)
+	}
+	s.Log.Info("files "+req.Op, attrs...)
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err error) {

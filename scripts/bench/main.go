@@ -29,7 +29,9 @@
 //     devserver's /proxy, against a bare httputil.ReverseProxy adding a
 //     constant header (scripts/bench/baseproxy), pinned and alternated like
 //     row 1; 6b: the latency the proxy adds at one client (p50 proxied −
-//     p50 direct); 6c: the devserver's peak RSS streaming 1 GiB through it.
+//     p50 direct); 6c: the devserver's peak RSS streaming 1 GiB through it;
+//  7. a tools/call of call_api through the devserver's /mcp, cached token,
+//     one client: its p50 beside the same GET through /proxy (mcprow.go).
 //
 // The Firestore emulator named by FIRESTORE_EMULATOR_HOST is used, else one
 // is started (gcloud) and stopped at the end. A missed goal is reported, not
@@ -152,7 +154,7 @@ func run(o options) int {
 		defer em.stop()
 	}
 	if err != nil {
-		setupFailed([]string{"1", "4", "4b", "6"}, []string{"token mint over HTTP", "cold start", "peak RSS", "proxied GET"}, err)
+		setupFailed([]string{"1", "4", "4b", "6", "7"}, []string{"token mint over HTTP", "cold start", "peak RSS", "proxied GET", "MCP call_api"}, err)
 	} else {
 		hb.provider = newProvider(3600)
 		defer hb.provider.Close()
@@ -161,6 +163,8 @@ func run(o options) int {
 		rows["1"], rows["4b"] = []Row{r1}, []Row{r4b}
 		progress("rows 6, 6b, 6c: the proxy against a bare ReverseProxy")
 		rows["6"] = hb.proxyRows(baseproxy)
+		progress("row 7: MCP call_api against the proxy")
+		rows["7"] = []Row{hb.mcpRow()}
 		if r1.Err == nil {
 			progress("row 4: %d cold starts per binary", o.coldStarts)
 			rows["4"] = []Row{hb.coldStart()}
@@ -193,7 +197,7 @@ func run(o options) int {
 	rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
 
 	var table []Row
-	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b", "6"} {
+	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b", "6", "7"} {
 		table = append(table, rows[id]...)
 	}
 	if err := Render(os.Stdout, table); err != nil {

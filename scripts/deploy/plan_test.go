@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"connectors.dev/connectors/functions/files"
+	"connectors.dev/connectors/functions/mcp"
 	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/proxy"
 )
 
 // The provider .ci/run builds from the module proxy (the Terraform registry
@@ -39,14 +41,14 @@ const ProviderDirEnv = "CONNECTORS_TF_PROVIDER_DIR"
 // The deployment's functions, as the checks expect them.
 var (
 	adminFunctions = []string{"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-test", "connectors-update"}
-	agentFunctions = []string{"files", "proxy", "token"}
+	agentFunctions = []string{"files", "mcp", "proxy", "token"}
 	// console is the web console: no role at all, behind the load balancer
 	// and IAP only.
 	console = "console"
 	// readOnly functions must not reach Secret Manager at all.
 	readOnly = []string{"connectors-get", "connectors-list"}
 	// minting functions read the token-cache key.
-	minting = []string{"connectors-test", "files", "proxy", "token"}
+	minting = []string{"connectors-test", "files", "mcp", "proxy", "token"}
 )
 
 // plan is the part of `terraform show -json` the checks read.
@@ -360,11 +362,11 @@ func checkPlan(p *plan) []string {
 			}
 			need += read
 		}
-		if name == "proxy" {
-			// A proxied call streams for up to its own bound.
+		if name == "proxy" || name == "mcp" {
+			// A proxied call (mcp: call_api's) lasts up to its own bound.
 			d, err := time.ParseDuration(f.env["CONNECTORS_PROXY_MAX_DURATION"])
 			if err != nil {
-				fail("proxy: CONNECTORS_PROXY_MAX_DURATION %q: %v", f.env["CONNECTORS_PROXY_MAX_DURATION"], err)
+				fail("%s: CONNECTORS_PROXY_MAX_DURATION %q: %v", name, f.env["CONNECTORS_PROXY_MAX_DURATION"], err)
 			}
 			need = max(need, d)
 		}
@@ -886,6 +888,13 @@ func TestPlanChecksCatchBreaches(t *testing.T) {
 				}
 			}
 		}, "files: platform timeout 1m0s"},
+		{"mcp timeout shorter than its API calls", func(p *plan) {
+			for i, rc := range p.ResourceChanges {
+				if rc.Type == "google_cloudfunctions2_function" && str(rc.Change.After, "name") == "mcp" {
+					block(p.ResourceChanges[i].Change.After, "service_config")["timeout_seconds"] = 60.0
+				}
+			}
+		}, "mcp: platform timeout 1m0s"},
 	}
 	expectReported(t, good, checkPlan, cases)
 }
@@ -931,6 +940,37 @@ func TestPlanPassesFilesDefaultAccess(t *testing.T) {
 	for name, f := range fns {
 		if _, ok := f.env["CONNECTORS_FILES_DEFAULT_ACCESS"]; ok && name != "files" {
 			t.Errorf("%s gets CONNECTORS_FILES_DEFAULT_ACCESS", name)
+		}
+	}
+}
+
+// TestPlanMCP: the mcp function gets settings it accepts at start (its
+// result cap from mcp_max_result_bytes, the signed-URL cap files has), a
+// whole-call bound for call_api under its platform timeout, and no role
+// on storage: its file tools always use a connector's credentials.
+func TestPlanMCP(t *testing.T) {
+	p := loadPlan(t)
+	fns, _, _, grants, _, _ := p.scan()
+	f, ok := fns["mcp"]
+	if !ok {
+		t.Fatal("no mcp function in the plan")
+	}
+	opts, err := mcp.OptionsFromEnv(func(k string) string { return f.env[k] })
+	if err != nil || opts.MaxResultBytes != 262144 {
+		t.Errorf("mcp: settings %+v %v, want CONNECTORS_MCP_MAX_RESULT_BYTES 262144", opts, err)
+	}
+	if _, err := proxy.LimitsFromEnv(func(k string) string { return f.env[k] }); err != nil {
+		t.Errorf("mcp: proxy settings: %v", err)
+	}
+	if _, err := files.OptionsFromEnv(func(k string) string { return f.env[k] }); err != nil {
+		t.Errorf("mcp: files settings: %v", err)
+	}
+	if d, err := time.ParseDuration(f.env["CONNECTORS_FILES_MAX_SIGNED_EXPIRY"]); err != nil || d != time.Hour {
+		t.Errorf("mcp: CONNECTORS_FILES_MAX_SIGNED_EXPIRY %q, want the files function's 3600s", f.env["CONNECTORS_FILES_MAX_SIGNED_EXPIRY"])
+	}
+	for _, g := range grants {
+		if slices.Contains(g.members, "serviceAccount:"+f.serviceAccount) && strings.Contains(g.role, "storage") {
+			t.Errorf("mcp's service account holds %s (%s)", g.role, g.addr)
 		}
 	}
 }

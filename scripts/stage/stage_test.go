@@ -138,6 +138,7 @@ func TestRegisteredFunctionsAreFound(t *testing.T) {
 		"token":      {"token"},
 		"proxy":      {"proxy"},
 		"files":      {"files"},
+		"mcp":        {"mcp"},
 		"console":    {"console"},
 	}
 	for g, fns := range want {

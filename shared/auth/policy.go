@@ -91,3 +91,26 @@ func (a *Authenticator) MayActFor(p Principal, agent string) bool {
 func (a *Authenticator) Unbound() bool {
 	return len(a.bindings) == 0 && !a.local
 }
+
+// SoleAgent returns the agent ID p is bound to when agent bindings bind p
+// to exactly one, so that a caller with one agent need not name it (the
+// mcp function). Without bindings, for the local-dev principal, or for a
+// principal bound to several agents or none, it returns false: the caller
+// must name the agent.
+func (a *Authenticator) SoleAgent(p Principal) (string, bool) {
+	if p.Local || !p.Has(RoleAgent) {
+		return "", false
+	}
+	email := strings.ToLower(p.Email)
+	var found string
+	for agent, members := range a.bindings {
+		if !members[email] {
+			continue
+		}
+		if found != "" {
+			return "", false
+		}
+		found = agent
+	}
+	return found, found != ""
+}

@@ -101,3 +101,41 @@ func TestRoleString(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestSoleAgent: a caller bound to exactly one agent ID gets it; bound to
+// two, to none, unbound deployments and local-dev get nothing (they must
+// name the agent).
+func TestSoleAgent(t *testing.T) {
+	const sa1, sa2, sa3 = "sa1@p.iam.gserviceaccount.com", "sa2@p.iam.gserviceaccount.com", "sa3@p.iam.gserviceaccount.com"
+	agent := func(email string) auth.Principal {
+		return auth.Principal{Email: email, Roles: []auth.Role{auth.RoleAgent}}
+	}
+	bound := auth.Config{Agents: []string{sa3}, AgentBindings: map[string][]string{
+		"agentA": {"serviceAccount:" + sa1, sa2},
+		"agentB": {sa2},
+	}, Local: true}
+	a := newAuth(t, bound, nil)
+	tests := []struct {
+		name string
+		p    auth.Principal
+		want string
+	}{
+		{"bound to one", agent(sa1), "agentA"},
+		{"bound to one, case-insensitive", agent("SA1@P.iam.gserviceaccount.com"), "agentA"},
+		{"bound to two", agent(sa2), ""},
+		{"agent principal bound to none", agent(sa3), ""},
+		{"bound principal lacking the role", auth.Principal{Email: sa1}, ""},
+		{"local-dev", auth.Principal{Email: auth.LocalDev, Roles: []auth.Role{auth.RoleAgent}, Local: true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := a.SoleAgent(tt.p)
+			if got != tt.want || ok != (tt.want != "") {
+				t.Errorf("SoleAgent(%v) = %q, %v; want %q", tt.p, got, ok, tt.want)
+			}
+		})
+	}
+	if got, ok := newAuth(t, auth.Config{Agents: []string{sa1}}, nil).SoleAgent(agent(sa1)); ok {
+		t.Errorf("without bindings SoleAgent = %q, want none", got)
+	}
+}

@@ -21,9 +21,10 @@ type Setting struct {
 // Who reads a setting.
 const (
 	everyFunction = "every function but the console"
-	minting       = "`token`, `files`, `proxy`, `connectors-test`"
-	filesOnly     = "`files`"
-	proxyOnly     = "`proxy`"
+	minting       = "`token`, `files`, `proxy`, `mcp`, `connectors-test`"
+	filesOnly     = "`files`, `mcp`"
+	proxyOnly     = "`proxy`, `mcp`"
+	mcpOnly       = "`mcp`"
 	consoleOnly   = "`console`"
 	localRun      = "the local run"
 )
@@ -70,6 +71,10 @@ var Settings = []Setting{
 	{"CONNECTORS_PROXY_TIMEOUT", "60s", proxyOnly, "How long a proxied call waits for the API's answer headers (its first byte); past it 504 `upstream_timeout`. Terraform: `proxy_timeout_seconds`."},
 	{"CONNECTORS_PROXY_MAX_DURATION", "55m", proxyOnly, "Bound on a whole proxied call, streaming the answer included (the platform timeout is above it: Terraform sets the function's timeout to an hour)."},
 	{"CONNECTORS_PROXY_MAX_BODY_BYTES", "33554432 (32 MiB)", proxyOnly, "Largest request body a proxied call may send, read as a stream; beyond it 413 `payload_too_large`."},
+
+	// mcp.
+	{"CONNECTORS_MCP_MAX_RESULT_BYTES", "262144 (256 KiB)", mcpOnly, "Most body bytes `call_api` and `read_file` return; a longer body is cut there with `truncated: true` (a model's context is the limit, not memory)."},
+	{"CONNECTORS_MCP_MAX_REQUEST_BYTES", "4194304 (4 MiB)", mcpOnly, "Largest MCP request body (413 beyond): `call_api` and `write_file` bodies ride in it, base64 taking 4/3; larger uploads go through `sign_url`."},
 
 	// console.
 	{"CONNECTORS_FUNCTION_BASE_URL", "the page's own origin", consoleOnly, "Function `NAME` is at `$CONNECTORS_FUNCTION_BASE_URL/NAME` (an https URL, http only to loopback, or a path such as `/admin`)."},

@@ -32,11 +32,18 @@ func WithDeadline(h http.Handler, d time.Duration) http.HandlerFunc {
 		d = config.DefaultRequestTimeout
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		unbounded := r.Context()
-		ctx, cancel := context.WithTimeout(context.WithValue(unbounded, unboundedKey{}, unbounded), d)
+		ctx, cancel := Bound(r.Context(), d)
 		defer cancel()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}
+}
+
+// Bound is WithDeadline's bound on one context: ctx bounded by d, from
+// which StreamContext escapes back to ctx. The mcp function puts the
+// request deadline back with it on each tool's backend calls, under a
+// context the MCP SDK keeps for as long as an API may take.
+func Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithValue(ctx, unboundedKey{}, ctx), d)
 }
 
 type unboundedKey struct{}
