@@ -85,7 +85,9 @@ func (h *httpBench) mcpRow() Row {
 		return row
 	}
 	defer h.cpus.release()
-	viaMCP := func(ctx context.Context, c *http.Client) (int, []byte, error) { return mcpPost(ctx, c, mcpURL, mcpCall) }
+	viaMCP := func(ctx context.Context, c *http.Client) (int, []byte, error) {
+		return mcpPost(ctx, c, mcpURL, mcpCall)
+	}
 	runLoadFunc(viaMCP, 1, time.Second)
 	var direct, through []time.Duration
 	for i := range h.opts.runs {
