@@ -55,6 +55,11 @@ type Connector struct {
 	Username            string            `json:"username,omitempty" firestore:"username"`
 	ServiceAccountEmail string            `json:"serviceAccountEmail,omitempty" firestore:"serviceAccountEmail"`
 	ExtraParams         map[string]string `json:"extraParams,omitempty" firestore:"extraParams"`
+	// ClientAuthMethod is how the client authenticates at the token
+	// endpoint (clientauth.go); "" means by HeaderAsPayload, as before.
+	ClientAuthMethod string `json:"clientAuthMethod,omitempty" firestore:"clientAuthMethod"`
+	// KeyID is the kid of private_key_jwt's client assertions.
+	KeyID string `json:"keyId,omitempty" firestore:"keyId"`
 
 	// Presence of the write-only fields, kept with the metadata so that
 	// reading a connector never needs secret access.

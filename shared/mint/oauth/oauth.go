@@ -110,7 +110,7 @@ func (c *Client) Mint(ctx context.Context, conn *connector.Connector, b secret.B
 	if conn == nil {
 		return nil, errors.New("oauth: nil connector")
 	}
-	req, endpoint, err := newTokenRequest(ctx, conn, b)
+	req, endpoint, err := newTokenRequest(ctx, conn, b, c.now())
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func isReserved(param string) bool {
 
 // newTokenRequest builds the one token request every grant type uses. The
 // returned endpoint is the URL without query, for error messages.
-func newTokenRequest(ctx context.Context, conn *connector.Connector, b secret.Bundle) (*http.Request, string, error) {
+func newTokenRequest(ctx context.Context, conn *connector.Connector, b secret.Bundle, now time.Time) (*http.Request, string, error) {
 	u, err := url.Parse(conn.URL)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
 		return nil, "", fmt.Errorf("oauth: connector %s: url is not an absolute http(s) URL without credentials", conn.Name)
@@ -173,20 +173,11 @@ func newTokenRequest(ctx context.Context, conn *connector.Connector, b secret.Bu
 	if err != nil {
 		return nil, "", err
 	}
-	// RFC 6749 §2.3.1: a client uses one authentication method, never both.
-	// A client with neither ID nor secret (a public refresh, say) sends none.
-	var basic string
-	if conn.ClientID != "" || b.ClientSecret != "" {
-		if conn.HeaderAsPayload {
-			basic = basicCredentials(conn.ClientID, b.ClientSecret)
-		} else {
-			if conn.ClientID != "" {
-				params["client_id"] = conn.ClientID
-			}
-			if b.ClientSecret != "" {
-				params["client_secret"] = b.ClientSecret
-			}
-		}
+	// RFC 6749 §2.3.1: a client uses one authentication method, never both
+	// (clientauth.go).
+	basic, err := authenticate(conn, b, params, now)
+	if err != nil {
+		return nil, "", err
 	}
 	body, contentType, err := encodeBody(conn, params)
 	if err != nil {

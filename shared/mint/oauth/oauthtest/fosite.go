@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -38,6 +37,7 @@ const (
 const (
 	TokenPath      = "/token"
 	IntrospectPath = "/introspect"
+	AuthorizePath  = "/authorize"
 )
 
 // introspector is the client Introspect authenticates as.
@@ -52,6 +52,8 @@ type Fosite struct {
 	*httptest.Server
 
 	store        *store
+	config       *fosite.Config
+	consent      consent
 	introSecret  string
 	tokenCalls   atomic.Int64
 	invalidGrant atomic.Int64
@@ -83,6 +85,9 @@ func NewFosite(t testing.TB) *Fosite {
 		introSecret: rand.Text(),
 	}
 	f.AddClient(introspectorID, f.introSecret, true)
+	// The authorization-code flow: PKCE required, S256 only.
+	config.EnforcePKCE = true
+	f.config = config
 	provider := compose.ComposeAllEnabled(config, f.store, key)
 
 	mux := http.NewServeMux()
@@ -114,7 +119,13 @@ func NewFosite(t testing.TB) *Fosite {
 		}
 		provider.WriteIntrospectionResponse(ctx, w, ir)
 	})
+	mux.HandleFunc("GET "+AuthorizePath, func(w http.ResponseWriter, r *http.Request) { f.authorize(provider, w, r) })
+	mux.HandleFunc("GET "+DiscoveryPath, f.discovery)
+	mux.HandleFunc("GET "+OIDCDiscoveryPath, f.discovery)
 	f.Server = httptest.NewServer(f.count(mux))
+	// private_key_jwt assertions must name the token endpoint (RFC 7523
+	// §3), which exists only now.
+	config.TokenURL = f.TokenURL()
 	t.Cleanup(f.Close)
 	return f
 }
@@ -183,26 +194,7 @@ func (f *Fosite) AddClient(id, secret string, basic bool, scopes ...string) {
 	if basic {
 		method = "client_secret_basic"
 	}
-	hash, err := f.store.config.GetSecretsHasher(context.Background()).Hash(context.Background(), []byte(secret))
-	if err != nil {
-		panic(fmt.Sprintf("oauthtest: hash client secret: %v", err))
-	}
-	c := &client{
-		secret: secret,
-		basic:  basic,
-		Client: &fosite.DefaultOpenIDConnectClient{
-			DefaultClient: &fosite.DefaultClient{
-				ID:         id,
-				Secret:     hash,
-				GrantTypes: []string{"client_credentials", "password", "refresh_token"},
-				Scopes:     slices.Clone(scopes),
-			},
-			TokenEndpointAuthMethod: method,
-		},
-	}
-	f.store.mu.Lock()
-	defer f.store.mu.Unlock()
-	f.store.clients[id] = c
+	f.Register(Client{ID: id, Secret: secret, Method: method, Scopes: scopes})
 }
 
 // AddUser registers a resource owner for the password grant. It may be
@@ -353,6 +345,9 @@ type client struct {
 	secret string // in clear, for Token
 	basic  bool
 }
+
+// GetPublicKeyScopes, GetPublicKeys and GetPublicKey are not used: fosite
+// reads private_key_jwt keys from the client's JSONWebKeys.
 
 // GetClient implements fosite.ClientManager.
 func (s *store) GetClient(_ context.Context, id string) (fosite.Client, error) {
