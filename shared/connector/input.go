@@ -30,6 +30,9 @@ type Input struct {
 	ExtraParams         *map[string]string `json:"extraParams,omitempty"`
 	ClientAuthMethod    *string            `json:"clientAuthMethod,omitempty"`
 	KeyID               *string            `json:"keyId,omitempty"`
+	AuthorizationURL    *string            `json:"authorizationUrl,omitempty"`
+	Issuer              *string            `json:"issuer,omitempty"`
+	AuthorizationParams *map[string]string `json:"authorizationParams,omitempty"`
 }
 
 // TouchesSecrets reports whether the input sets or clears a write-only field.
@@ -52,6 +55,7 @@ func (in *Input) Fields() []string {
 		{in.Username != nil, "username"}, {in.Password != nil, "password"},
 		{in.ServiceAccountEmail != nil, "serviceAccountEmail"}, {in.ExtraParams != nil, "extraParams"},
 		{in.ClientAuthMethod != nil, "clientAuthMethod"}, {in.KeyID != nil, "keyId"},
+		{in.AuthorizationURL != nil, "authorizationUrl"}, {in.Issuer != nil, "issuer"}, {in.AuthorizationParams != nil, "authorizationParams"},
 	} {
 		if f.set {
 			out = append(out, f.name)
@@ -153,6 +157,7 @@ func (in *Input) Apply(c *Connector, b *secret.Bundle) {
 		}
 	}
 	in.applyClientAuth(c)
+	in.applyAuthorization(c)
 	// The presence flags change only with the values they describe: on an
 	// update that leaves secrets alone, b was never read and is empty.
 	if in.ClientSecret != nil {

@@ -109,6 +109,7 @@ func Validate(c *Connector, b *secret.Bundle, opts Options) error {
 		func() *FieldError { return validateScope(c.Scope) },
 		func() *FieldError { return validateClientID(c) },
 		func() *FieldError { return validateClientAuth(c, b) },
+		func() *FieldError { return validateAuthorization(c, opts) },
 		func() *FieldError { return validateText("username", c.Username, MaxUsernameLen) },
 		func() *FieldError { return validateServiceAccountEmail(c.ServiceAccountEmail) },
 		func() *FieldError { return validateExtraParams(c.ExtraParams) },
@@ -362,8 +363,9 @@ func validateSecrets(c *Connector, b *secret.Bundle, opts Options) *FieldError {
 	}
 	switch c.GrantType {
 	case GrantRefreshToken:
-		if !c.HasRefreshToken {
-			return fieldErr("refreshToken", "is required for grant type refresh_token")
+		// With authorizationUrl the connect flow stores it later.
+		if !c.HasRefreshToken && c.AuthorizationURL == "" {
+			return fieldErr("refreshToken", "is required for grant type refresh_token (or set authorizationUrl and connect the account)")
 		}
 	case GrantPassword:
 		if c.Username == "" {
