@@ -89,6 +89,10 @@ func (s *Server) Create(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.prepareCreate(r.Context(), &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	c, err := s.Catalog.Create(r.Context(), &in, p.Name())
 	if err != nil {
 		s.fail(w, r, err)
@@ -183,6 +187,10 @@ func (s *Server) Update(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Changes == nil {
 		s.fail(w, r, httpx.FieldError("changes", "is required: an object with the fields to change"))
+		return
+	}
+	if req.Changes.Preset != nil || req.Changes.PresetParams != nil {
+		s.fail(w, r, httpx.FieldError("changes.preset", "is for connectors-create only; give the fields to change"))
 		return
 	}
 	c, err := s.Catalog.Update(r.Context(), req.Name, req.Revision, req.Changes, p.Name())

@@ -65,7 +65,12 @@ func (in *Input) applyClientAuth(c *Connector) {
 		}
 		return
 	}
-	if in.HeaderAsPayload != nil && (c.ClientAuthMethod == AuthClientSecretBasic || c.ClientAuthMethod == AuthClientSecretPost) {
+	switch c.ClientAuthMethod {
+	case "", AuthClientSecretBasic, AuthClientSecretPost:
+	default:
+		return // private_key_jwt or none: validation refuses headerAsPayload=true
+	}
+	if in.HeaderAsPayload != nil {
 		c.ClientAuthMethod = AuthClientSecretPost
 		if c.HeaderAsPayload {
 			c.ClientAuthMethod = AuthClientSecretBasic

@@ -33,6 +33,10 @@ type Input struct {
 	AuthorizationURL    *string            `json:"authorizationUrl,omitempty"`
 	Issuer              *string            `json:"issuer,omitempty"`
 	AuthorizationParams *map[string]string `json:"authorizationParams,omitempty"`
+	// Preset and PresetParams are create-only: connectors-create fills the
+	// fields not given from shared/connector/presets; Apply ignores them.
+	Preset       *string           `json:"preset,omitempty"`
+	PresetParams map[string]string `json:"presetParams,omitempty"`
 }
 
 // TouchesSecrets reports whether the input sets or clears a write-only field.
