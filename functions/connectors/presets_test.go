@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"testing"
 
+	"connectors.dev/connectors/functions/connectors"
+	"connectors.dev/connectors/shared/config"
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
 	"connectors.dev/connectors/shared/testenv"
 )
 
@@ -62,5 +65,41 @@ func TestCreateFromPreset(t *testing.T) {
 	status, body = e.call("connectors-update", map[string]any{"name": "Entra", "changes": map[string]any{"preset": "google"}})
 	if status != http.StatusBadRequest || errField(body) != "changes.preset" {
 		t.Fatalf("update with preset: %d %v, want 400", status, body)
+	}
+}
+
+// TestCreateFromIssuer: connectors-create with an issuer fills url,
+// authorizationUrl and clientAuthMethod from the real authorization
+// server's discovery document; an update moving the issuer fills url too,
+// and so needs the secrets again; a document naming another issuer is
+// refused on issuer.
+func TestCreateFromIssuer(t *testing.T) {
+	srv := oauthtest.NewFosite(t)
+	e := newEnv(t, testenv.New(t, testenv.Embedded), nil)
+	s := e.server
+	s.Discover = connectors.NewDiscoverer(config.Config{AllowInsecureURLs: true})
+	status, body := e.call("connectors-create", map[string]any{
+		"name": "Disc", "issuer": srv.URL, "grantType": "refresh_token", "clientId": "c", "clientSecret": gmailSecret,
+	})
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	if body["url"] != srv.TokenURL() || body["authorizationUrl"] != srv.AuthorizeURL() || body["clientAuthMethod"] != "client_secret_basic" || body["headerAsPayload"] != true {
+		t.Fatalf("create filled %v", body)
+	}
+	other := oauthtest.NewFosite(t)
+	status, body = e.call("connectors-update", map[string]any{"name": "Disc", "changes": map[string]any{"issuer": other.URL}})
+	if status != http.StatusBadRequest || errField(body) != "clientSecret" {
+		t.Fatalf("moving the issuer without the secret: %d %v, want 400 on clientSecret", status, body)
+	}
+	status, body = e.call("connectors-update", map[string]any{"name": "Disc", "changes": map[string]any{"issuer": other.URL, "clientSecret": gmailSecret}})
+	if status != http.StatusOK || body["url"] != other.TokenURL() || body["authorizationUrl"] != other.AuthorizeURL() {
+		t.Fatalf("update: %d %v", status, body)
+	}
+	third := oauthtest.NewFosite(t) // other's document is cached now
+	third.SetDiscoveryIssuer("https://impostor.example")
+	status, body = e.call("connectors-create", map[string]any{"name": "Imp", "issuer": third.URL, "grantType": "client_credentials", "clientId": "c", "clientSecret": gmailSecret})
+	if status != http.StatusBadRequest || errField(body) != "issuer" {
+		t.Fatalf("mismatched issuer: %d %v, want 400 on issuer", status, body)
 	}
 }

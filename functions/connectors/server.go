@@ -16,6 +16,7 @@ import (
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/mint/oauth"
 )
 
 // Function names, as registered, deployed and served locally.
@@ -35,6 +36,10 @@ type Server struct {
 	Catalog *catalog.Catalog
 	Auth    Authenticator
 	Log     *slog.Logger
+	// Discover fills url, authorizationUrl and clientAuthMethod from an
+	// issuer's metadata (RFC 8414, OpenID Connect Discovery); nil leaves
+	// issuer a plain field.
+	Discover *oauth.Discoverer
 }
 
 // Handlers maps each function name to its handler.
@@ -189,8 +194,8 @@ func (s *Server) Update(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, httpx.FieldError("changes", "is required: an object with the fields to change"))
 		return
 	}
-	if req.Changes.Preset != nil || req.Changes.PresetParams != nil {
-		s.fail(w, r, httpx.FieldError("changes.preset", "is for connectors-create only; give the fields to change"))
+	if err := s.prepareUpdate(r.Context(), req.Name, req.Changes); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	c, err := s.Catalog.Update(r.Context(), req.Name, req.Revision, req.Changes, p.Name())

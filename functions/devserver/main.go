@@ -129,14 +129,15 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		Log:     log,
 	}
 	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}, timeout: timeout}
-	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, config.Config{
+	localConfig := config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
 		TokenConnectTimeout:  config.DefaultTokenConnectTimeout,
 		TokenTimeout:         config.DefaultTokenTimeout,
 		DefaultTokenLifetime: config.DefaultDefaultTokenLifetime,
-	})
-	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
+	}
+	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, localConfig)
+	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Discover: connectors.NewDiscoverer(localConfig)}
 	tester := &probe.Server{Tester: minter, Auth: authn, Log: log}
 	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
 	// Object storage: CONNECTORS_GCS_ENDPOINT and CONNECTORS_S3_ENDPOINT
