@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"connectors.dev/connectors/functions/connect"
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/files"
@@ -139,6 +140,9 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, localConfig)
 	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Discover: connectors.NewDiscoverer(localConfig)}
 	tester := &probe.Server{Tester: minter, Auth: authn, Log: log}
+	// The connect flow, its redirect URI and console derived from the
+	// loopback request (http://HOST/oauth-callback, http://HOST/console).
+	connecting := &connect.Server{Catalog: cat, States: store, OAuth: connect.NewClient(localConfig), Auth: authn, Log: log}
 	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
 	// Object storage: CONNECTORS_GCS_ENDPOINT and CONNECTORS_S3_ENDPOINT
 	// point it at local emulators.
@@ -154,7 +158,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), connecting.Handlers(), agents.Handlers(), storage.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}
