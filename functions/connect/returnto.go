@@ -58,7 +58,7 @@ func (s *Server) returnTo(r *http.Request, raw string) (string, error) {
 		return "", bad("is not a URL")
 	}
 	if u.IsAbs() || u.Host != "" || strings.HasPrefix(raw, "//") {
-		if strings.ToLower(u.Scheme+"://"+u.Host) != strings.ToLower(origin) || u.User != nil {
+		if !strings.EqualFold(u.Scheme+"://"+u.Host, origin) || u.User != nil {
 			return "", bad("must be on the console's origin " + origin)
 		}
 	} else if !strings.HasPrefix(raw, "/") {
