@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,14 +12,19 @@ import (
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/outbound"
-	"connectors.dev/connectors/shared/platform/cloud"
+	"connectors.dev/connectors/shared/platform"
+	"connectors.dev/connectors/shared/platform/cloud/backend"
 )
 
 func init() {
-	// It reads secrets and calls token endpoints, so its deployment is
-	// granted what connectors-test has.
-	cloud.Register([]string{FnAuthorize, FnCallback}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
+	// The catalog and the pending states; no minting service (the code
+	// exchange is one oauth.Client request), so no provider SDK is linked.
+	platform.Register([]string{FnAuthorize, FnCallback}, func() (map[string]http.HandlerFunc, error) {
 		redirect, console, err := URLsFromEnv(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		p, err := backend.FromEnv(context.Background(), os.Getenv)
 		if err != nil {
 			return nil, err
 		}
