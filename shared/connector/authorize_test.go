@@ -1,6 +1,7 @@
 package connector_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -68,7 +69,19 @@ func TestValidateAuthorization(t *testing.T) {
 			connect(in)
 			in.AuthorizationParams = ptr(map[string]string{"prompt": strings.Repeat("a", connector.MaxExtraValueLen+1)})
 		}, connector.Options{}, "authorizationParams.prompt"},
+		{"authorizationParams too many", func(in *connector.Input) {
+			connect(in)
+			m := map[string]string{}
+			for i := 0; i <= connector.MaxExtraParams; i++ {
+				m[fmt.Sprintf("p%d", i)] = "v"
+			}
+			in.AuthorizationParams = &m
+		}, connector.Options{}, "authorizationParams"},
 		{"issuer", func(in *connector.Input) { in.Issuer = ptr("https://accounts.google.com") }, connector.Options{}, ""},
+		{"issuer too long", func(in *connector.Input) {
+			in.Issuer = ptr("https://login.example.com/" + strings.Repeat("a", connector.MaxURLLen))
+		}, connector.Options{}, "issuer"},
+		{"issuer with a fragment", func(in *connector.Input) { in.Issuer = ptr("https://login.example.com/#x") }, connector.Options{}, "issuer"},
 		{"issuer with query", func(in *connector.Input) { in.Issuer = ptr("https://login.example.com/?tenant=x") }, connector.Options{}, "issuer"},
 		{"issuer http", func(in *connector.Input) { in.Issuer = ptr("http://login.example.com") }, connector.Options{}, "issuer"},
 		{"issuer metadata host", func(in *connector.Input) { in.Issuer = ptr("https://metadata.google.internal") }, connector.Options{}, "issuer"},
