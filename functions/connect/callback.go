@@ -2,9 +2,11 @@ package connect
 
 import (
 	"errors"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/connector"
@@ -20,6 +22,10 @@ var (
 	errOtherAdmin = errkind.New(errkind.PermissionDenied, "authorization state of another admin", "state",
 		"was issued to another admin: only the admin who pressed Connect can finish it (the authorization is now void)")
 	errNoState = errkind.New(errkind.InvalidArgument, "callback without state", "state", "is required")
+	errExpired = errkind.New(errkind.InvalidArgument, "authorization state expired", "state",
+		"expired: the authorization took longer than 10 minutes; press Connect again")
+	errChanged = errkind.New(errkind.Conflict, "connector changed since authorization", "state",
+		"is bound to a revision of the connector that is no longer current (it was changed or deleted since Connect was pressed); press Connect again")
 )
 
 // errorCodeRE is RFC 6749 §4.1.2.1's error: NQSCHAR, kept short.
@@ -46,12 +52,12 @@ func (s *Server) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.States.TakeAuthState(r.Context(), StateID(state))
 	if err != nil {
-		s.refuse(w, r, p, "", "state_unknown", err)
+		s.refuse(w, r, p, nil, "state_unknown", err)
 		return
 	}
 	if st.Principal != p.Name() {
 		// Taken, so the forwarded link is spent for everyone.
-		s.refuse(w, r, p, st.Connector, "other_admin", errOtherAdmin)
+		s.refuse(w, r, p, nil, "other_admin", errOtherAdmin)
 		return
 	}
 	outcome := url.Values{"connector": {st.Connector}}
@@ -65,12 +71,12 @@ func (s *Server) Callback(w http.ResponseWriter, r *http.Request) {
 		back(w, r, st.ReturnTo, outcome)
 	}
 	if !s.now().Before(st.ExpiresAt) {
-		fail("state_expired", "the authorization took longer than 10 minutes; press Connect again")
+		s.refuse(w, r, p, st, "state_expired", errExpired)
 		return
 	}
 	conn, err := s.Catalog.Get(r.Context(), st.Connector)
 	if errors.Is(err, connector.ErrNotFound) || (err == nil && conn.Revision != st.Revision) {
-		fail("connector_changed", "the connector was changed or deleted since Connect was pressed; press Connect again")
+		s.refuse(w, r, p, st, "connector_changed", errChanged)
 		return
 	}
 	if err != nil {
@@ -117,7 +123,7 @@ func (s *Server) Callback(w http.ResponseWriter, r *http.Request) {
 	rt := res.RefreshToken
 	if _, err := s.Catalog.Update(r.Context(), conn.Name, st.Revision, &connector.Input{RefreshToken: &rt}, p.Name()); err != nil {
 		if errors.Is(err, connector.ErrConflict) || errors.Is(err, connector.ErrNotFound) {
-			fail("connector_changed", "the connector was changed while connecting; press Connect again")
+			s.refuse(w, r, p, st, "connector_changed", errChanged)
 			return
 		}
 		g.Fail(w, r, err)
@@ -128,10 +134,41 @@ func (s *Server) Callback(w http.ResponseWriter, r *http.Request) {
 	back(w, r, st.ReturnTo, outcome)
 }
 
-// refuse answers a callback that is not this admin's pending
-// authorization, with an audit line and no redirect.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, name, reason string, err error) {
+// refuse answers a callback whose state does not hold (unknown or used,
+// another admin's, expired, bound to a changed connector) with its 4xx
+// error and an audit line, never a redirect and never an exchange. A
+// browser gets a small page saying so, with a way back to the console when
+// the state was this admin's (st set).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, st *connector.AuthState, reason string, err error) {
 	g := s.guard()
+	name := ""
+	if st != nil {
+		name = st.Connector
+	}
 	g.Audit(r, p, "connect", name, "ok", false, "error", reason)
-	g.Fail(w, r, err)
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		g.Fail(w, r, err)
+		return
+	}
+	e := httpx.Map(err)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.Status)
+	var b strings.Builder
+	b.WriteString("<!doctype html><meta charset=utf-8><title>Connecting failed</title><h1>Connecting ")
+	b.WriteString(html.EscapeString(name))
+	b.WriteString(" failed</h1><p>The ")
+	b.WriteString(html.EscapeString(e.Field))
+	b.WriteString(" ")
+	b.WriteString(html.EscapeString(e.Message))
+	b.WriteString("</p>")
+	if st != nil {
+		back := st.ReturnTo + "#" + url.Values{"connect": {"error"}, "connector": {st.Connector}, "error": {reason}}.Encode()
+		b.WriteString(`<p><a href="` + html.EscapeString(back) + `">Back to the console</a></p>`)
+	}
+	_, _ = w.Write([]byte(b.String()))
 }

@@ -108,8 +108,8 @@ func TestCallbackRefusals(t *testing.T) {
 		f.advance(connect.StateTTL + time.Second)
 		defer f.advance(-(connect.StateTTL + time.Second))
 		status, outcome, _ := f.callback(cb, alice)
-		if status != http.StatusSeeOther || outcome.Get("error") != "state_expired" {
-			t.Fatalf("expired: %d %v, want a redirect with state_expired", status, outcome)
+		if status != http.StatusBadRequest || outcome.Get("connect") != "" {
+			t.Fatalf("expired: %d %v, want 400 without a redirect", status, outcome)
 		}
 		unchanged(t, "Expired", before)
 	})
@@ -141,8 +141,8 @@ func TestCallbackRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		status, outcome, _ := f.callback(cb, alice)
-		if status != http.StatusSeeOther || outcome.Get("error") != "connector_changed" {
-			t.Fatalf("changed connector: %d %v, want connector_changed", status, outcome)
+		if status != http.StatusConflict || outcome.Get("connect") != "" {
+			t.Fatalf("changed connector: %d %v, want 409 without a redirect", status, outcome)
 		}
 		unchanged(t, "Moved", changed)
 	})
@@ -169,6 +169,23 @@ func TestCallbackRefusals(t *testing.T) {
 		}
 		unchanged(t, "Denied", before)
 	})
+}
+
+// TestCallbackRefusalPage: a browser refused on an expired state gets a
+// page saying why and linking back to the console, not JSON.
+func TestCallbackRefusalPage(t *testing.T) {
+	f := newFlow(t, testenv.New(t, testenv.Embedded))
+	f.create("Late")
+	cb := f.start(alice, "Late")
+	f.advance(connect.StateTTL + time.Second)
+	req, _ := http.NewRequest(http.MethodGet, cb, nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, body := f.send(req, alice)
+	page := string(body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page, "Connecting Late failed") || !strings.Contains(page, `href="`+f.client.URL+"/console#connect=error") {
+		t.Fatalf("%d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
 }
 
 // TestAuthorizeRules: returnTo stays on the console, the connector must
