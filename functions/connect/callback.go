@@ -83,6 +83,12 @@ func (s *Server) Callback(w http.ResponseWriter, r *http.Request) {
 		g.Fail(w, r, err)
 		return
 	}
+	if iss := q.Get("iss"); iss != "" && conn.Issuer != "" && iss != conn.Issuer {
+		// RFC 9207: the answer names another authorization server than the
+		// connector's (a mix-up); its code is not exchanged here.
+		fail("issuer_mismatch", "the authorization response came from another issuer than the connector's")
+		return
+	}
 	if e := q.Get("error"); e != "" {
 		// The provider's refusal (RFC 6749 §4.1.2.1), shown as it said it.
 		if !errorCodeRE.MatchString(e) {

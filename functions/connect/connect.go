@@ -129,6 +129,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := u.Query()
+	for k := range q {
+		if connector.IsReservedAuthorizationParam(k) {
+			q.Del(k) // validation refuses these; a connector stored before keeps none
+		}
+	}
 	for k, v := range conn.AuthorizationParams {
 		if !connector.IsReservedAuthorizationParam(k) {
 			q.Set(k, v)

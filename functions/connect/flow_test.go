@@ -158,6 +158,19 @@ func TestCallbackRefusals(t *testing.T) {
 		}
 		unchanged(t, "Pkce", before)
 	})
+	t.Run("another issuer (RFC 9207)", func(t *testing.T) {
+		f.create("Mixup")
+		if _, err := f.cat.Update(context.Background(), "Mixup", "", &connector.Input{Issuer: ptr(f.srv.URL)}, alice); err != nil {
+			t.Fatal(err)
+		}
+		before := f.get("Mixup")
+		cb := f.start(alice, "Mixup")
+		status, outcome, _ := f.callback(cb+"&iss="+url.QueryEscape("https://evil.example"), alice)
+		if status != http.StatusSeeOther || outcome.Get("error") != "issuer_mismatch" {
+			t.Fatalf("mix-up: %d %v, want issuer_mismatch", status, outcome)
+		}
+		unchanged(t, "Mixup", before)
+	})
 	t.Run("provider refusal shown", func(t *testing.T) {
 		before := f.create("Denied")
 		f.srv.Refuse("access_denied")

@@ -61,6 +61,16 @@ func validateAuthorization(c *Connector, opts Options) *FieldError {
 		if msg := endpointProblem(c.AuthorizationURL, opts, "the authorization request carries only the client ID"); msg != "" {
 			return fieldErr("authorizationUrl", "%s", msg)
 		}
+		if u, err := url.Parse(c.AuthorizationURL); err == nil {
+			for k := range u.Query() {
+				if IsReservedAuthorizationParam(k) {
+					return fieldErr("authorizationUrl", "must not carry %s in its query: the connect flow sets it", k)
+				}
+			}
+		}
+		if c.ClientID == "" {
+			return fieldErr("clientId", "is required with authorizationUrl: the authorization request names the client")
+		}
 	}
 	if c.Issuer != "" {
 		if !IsOAuth(c.GrantType) {

@@ -42,6 +42,18 @@ func TestValidateAuthorization(t *testing.T) {
 			connect(in)
 			in.AuthorizationURL = ptr("https://auth.example.com/authorize#x")
 		}, connector.Options{}, "authorizationUrl"},
+		{"authorizationUrl with the flow's own parameter", func(in *connector.Input) {
+			connect(in)
+			in.AuthorizationURL = ptr("https://auth.example.com/authorize?response_mode=form_post")
+		}, connector.Options{}, "authorizationUrl"},
+		{"authorizationUrl with a query of its own", func(in *connector.Input) {
+			connect(in)
+			in.AuthorizationURL = ptr("https://auth.example.com/authorize?tenant=acme")
+		}, connector.Options{}, ""},
+		{"authorizationUrl needs clientId", func(in *connector.Input) {
+			connect(in)
+			in.ClientID = nil
+		}, connector.Options{}, "clientId"},
 		{"authorizationUrl too long", func(in *connector.Input) {
 			connect(in)
 			in.AuthorizationURL = ptr("https://auth.example.com/" + strings.Repeat("a", connector.MaxURLLen))
