@@ -1,7 +1,9 @@
 // Package oauthtest is for tests only: it serves a real RFC 6749
 // authorization server, ORY fosite with every handler composed and an
 // in-memory store, on a loopback httptest server, with helpers to register
-// clients and users, obtain and introspect tokens, and count what the token
+// clients (every token endpoint authentication method) and users, consent
+// at its authorization endpoint (PKCE enforced), serve its discovery
+// documents, obtain and introspect tokens, and count what the token
 // endpoint did.
 package oauthtest
 
@@ -44,15 +46,16 @@ const (
 const introspectorID = "oauthtest-introspector"
 
 // Fosite is a running authorization server. Its token endpoint is
-// TokenURL(); clients authenticate with client_secret_basic or
-// client_secret_post, as registered, and may use the client_credentials,
-// password and refresh_token grants. Refresh tokens rotate: each works once,
+// TokenURL(), its authorization endpoint AuthorizeURL(), its issuer URL;
+// clients authenticate as registered (client_secret_basic,
+// client_secret_post, private_key_jwt or none) and may use the
+// client_credentials, password, refresh_token and authorization_code
+// (with PKCE S256) grants. Refresh tokens rotate: each works once,
 // and reusing one is invalid_grant and revokes every token of its chain.
 type Fosite struct {
 	*httptest.Server
 
 	store        *store
-	config       *fosite.Config
 	consent      consent
 	introSecret  string
 	tokenCalls   atomic.Int64
@@ -87,7 +90,6 @@ func NewFosite(t testing.TB) *Fosite {
 	f.AddClient(introspectorID, f.introSecret, true)
 	// The authorization-code flow: PKCE required, S256 only.
 	config.EnforcePKCE = true
-	f.config = config
 	provider := compose.ComposeAllEnabled(config, f.store, key)
 
 	mux := http.NewServeMux()
@@ -345,9 +347,6 @@ type client struct {
 	secret string // in clear, for Token
 	basic  bool
 }
-
-// GetPublicKeyScopes, GetPublicKeys and GetPublicKey are not used: fosite
-// reads private_key_jwt keys from the client's JSONWebKeys.
 
 // GetClient implements fosite.ClientManager.
 func (s *store) GetClient(_ context.Context, id string) (fosite.Client, error) {
