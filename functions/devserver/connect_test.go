@@ -73,3 +73,39 @@ func TestLocalConnect(t *testing.T) {
 		t.Fatalf("get: %d %v", code, out)
 	}
 }
+
+// TestLocalConnectWithAddClient: a client registered the short way
+// (AddClient, no redirect URI) is connected through the local run too: the
+// test server adopts the loopback callback on first use.
+func TestLocalConnectWithAddClient(t *testing.T) {
+	fosite := oauthtest.NewFosite(t)
+	fosite.AddClient("short-app", "short-secret", false, "read", "offline")
+	a, err := newApp(t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	body := fmt.Sprintf(`{"name":"Short","url":%q,"authorizationUrl":%q,"grantType":"refresh_token","clientId":"short-app",
+		"clientSecret":"short-secret","scope":"read offline","agents":["a1"]}`, fosite.TokenURL(), fosite.AuthorizeURL())
+	if code, out := post(t, srv.URL+"/connectors-create", body); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	code, out := post(t, srv.URL+"/connectors-authorize", `{"name":"Short"}`)
+	if code != 200 {
+		t.Fatalf("authorize: %d %v", code, out)
+	}
+	// Following every redirect: provider → callback → console.
+	resp, err := http.Get(out["authorizationUrl"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/console" {
+		t.Fatalf("ended at %s with %d", resp.Request.URL, resp.StatusCode)
+	}
+	if code, out := post(t, srv.URL+"/token", `{"connector":"Short","agent":"a1"}`); code != 200 || out["access_token"] == nil {
+		t.Fatalf("token: %d %v", code, out)
+	}
+}

@@ -2,7 +2,9 @@ package oauthtest
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
 
 	"github.com/ory/fosite"
@@ -60,6 +62,7 @@ func (f *Fosite) AuthorizeURL() string { return f.URL + AuthorizePath }
 // answers with a redirect carrying the code or the error.
 func (f *Fosite) authorize(provider fosite.OAuth2Provider, w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	f.adoptRedirect(r.URL.Query().Get("client_id"), r.URL.Query().Get("redirect_uri"))
 	ar, err := provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		provider.WriteAuthorizeError(ctx, w, ar, err)
@@ -91,6 +94,40 @@ func (f *Fosite) authorize(provider fosite.OAuth2Provider, w http.ResponseWriter
 		return
 	}
 	provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// adoptRedirect registers a loopback redirect URI for a client registered
+// without any (AddClient's), on its first authorization request, so that a
+// test need not know its callback's port when it registers the client.
+// Clients registered with redirect URIs get fosite's exact matching.
+func (f *Fosite) adoptRedirect(clientID, redirect string) {
+	u, err := url.Parse(redirect)
+	if clientID == "" || err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
+		return
+	}
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	c, ok := f.store.clients[clientID]
+	if !ok {
+		return
+	}
+	oc, ok := c.Client.(*fosite.DefaultOpenIDConnectClient)
+	if !ok || len(oc.RedirectURIs) > 0 {
+		return
+	}
+	dc := *oc.DefaultClient
+	dc.RedirectURIs = []string{redirect}
+	next := *oc
+	next.DefaultClient = &dc
+	f.store.clients[clientID] = &client{Client: &next, secret: c.secret, basic: c.basic}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // discovery serves the authorization server's metadata (RFC 8414 §2).
