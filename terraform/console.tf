@@ -16,8 +16,10 @@
 locals {
   console_enabled = var.console_domain != ""
 
-  # Functions whose ingress is internal and load-balancer traffic only.
-  lb_only = ["console"]
+  # Functions whose ingress is internal and load-balancer traffic only: the
+  # console, and the connect flow's callback, which admins' browsers reach
+  # through IAP only (its assertion names the admin the state is bound to).
+  lb_only = ["console", "oauth-callback"]
 
   # The functions the load balancer routes to, by the name of their backend
   # service and NEG: the console and the admin functions (never the agents').
@@ -71,6 +73,9 @@ locals {
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},
+        # The connect flow: the registered redirect URI and the console it
+        # returns to, both on the load balancer (connect.tf).
+        f.group == "connect" && local.console_enabled ? local.connect_environment : {},
         # The audiences its callers' ID tokens must carry: its own URLs,
         # known before apply (the run.app URL Cloud Run reports is derived
         # from Host and K_SERVICE; see shared/auth).

@@ -26,11 +26,16 @@ locals {
     "connectors-update" = { group = "connectors", access = "write", invokers = "admins" }
     "connectors-delete" = { group = "connectors", access = "write", invokers = "admins" }
     "connectors-test"   = { group = "probe", access = "mint", invokers = "admins" }
-    "token"             = { group = "token", access = "mint", invokers = "agents" }
-    "proxy"             = { group = "proxy", access = "mint", invokers = "agents" }
-    "files"             = { group = "files", access = "mint", invokers = "agents" }
-    "mcp"               = { group = "mcp", access = "mint", invokers = "agents" }
-    "console"           = { group = "console", access = "none", invokers = "none" }
+    # The connect flow (connect.tf): authorize stores a pending state beside
+    # the connectors; the callback reads the connector's secret for the code
+    # exchange and stores the refresh token as a new version.
+    "connectors-authorize" = { group = "connect", access = "write", invokers = "admins" }
+    "oauth-callback"       = { group = "connect", access = "write", invokers = "admins" }
+    "token"                = { group = "token", access = "mint", invokers = "agents" }
+    "proxy"                = { group = "proxy", access = "mint", invokers = "agents" }
+    "files"                = { group = "files", access = "mint", invokers = "agents" }
+    "mcp"                  = { group = "mcp", access = "mint", invokers = "agents" }
+    "console"              = { group = "console", access = "none", invokers = "none" }
   }
 
   groups = toset([for f in local.functions : f.group])

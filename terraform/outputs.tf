@@ -52,3 +52,8 @@ output "function_environment" {
   description = "Each function's environment variables. A function's whole environment shows as unknown in a plan while any value is (CONNECTORS_IAP_AUDIENCES holds the backend service's server-assigned ID); this output shows the known values next to the unknown."
   value       = local.function_environment
 }
+
+output "oauth_redirect_uri" {
+  description = "The redirect URI to register at each provider for the connect flow (oauth-callback on the console's load balancer); empty without console_domain."
+  value       = local.console_enabled ? local.connect_environment.CONNECTORS_OAUTH_REDIRECT_URL : ""
+}

@@ -16,6 +16,7 @@ import (
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/mint/oauth"
 )
 
 // Function names, as registered, deployed and served locally.
@@ -35,6 +36,10 @@ type Server struct {
 	Catalog *catalog.Catalog
 	Auth    Authenticator
 	Log     *slog.Logger
+	// Discover fills url, authorizationUrl and clientAuthMethod from an
+	// issuer's metadata (RFC 8414, OpenID Connect Discovery); nil leaves
+	// issuer a plain field.
+	Discover *oauth.Discoverer
 }
 
 // Handlers maps each function name to its handler.
@@ -86,6 +91,10 @@ func (s *Server) Create(w http.ResponseWriter, r *http.Request) {
 	}
 	var in connector.Input
 	if err := httpx.DecodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.prepareCreate(r.Context(), &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -183,6 +192,10 @@ func (s *Server) Update(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Changes == nil {
 		s.fail(w, r, httpx.FieldError("changes", "is required: an object with the fields to change"))
+		return
+	}
+	if err := s.prepareUpdate(r.Context(), req.Name, req.Changes); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	c, err := s.Catalog.Update(r.Context(), req.Name, req.Revision, req.Changes, p.Name())

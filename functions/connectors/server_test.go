@@ -42,6 +42,7 @@ type env struct {
 	cat    *catalog.Catalog
 	logs   *logtest.Buffer
 	client *functest.Client
+	server *connectors.Server
 }
 
 func newEnv(t *testing.T, b testenv.Backends, authn connectors.Authenticator) *env {
@@ -58,7 +59,7 @@ func newEnv(t *testing.T, b testenv.Backends, authn connectors.Authenticator) *e
 	}
 	s := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
 	client := functest.Serve(t, nil, s.Handlers())
-	e := &env{t: t, url: client.URL, cat: cat, logs: logs, client: client}
+	e := &env{t: t, url: client.URL, cat: cat, logs: logs, client: client, server: s}
 	t.Cleanup(e.checkNoLeaks)
 	return e
 }

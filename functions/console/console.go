@@ -3,7 +3,7 @@
 // the binary) where admins create, list by agent, edit, test and delete
 // connectors. The page holds no data and no secret: everything it shows it
 // fetches from the admin functions (connectors-create, -list, -get,
-// -update, -delete, -test) with the admin's own credentials, so the
+// -update, -delete, -test, -authorize) with the admin's own credentials, so the
 // functions record the admin as createdBy/updatedBy.
 //
 // Where those functions are is configuration: in the local run they are on
@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 
+	"connectors.dev/connectors/shared/connector/presets"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/netguard"
 )
@@ -46,6 +47,7 @@ var AdminFunctions = []string{
 	"connectors-update",
 	"connectors-delete",
 	"connectors-test",
+	"connectors-authorize",
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -106,6 +108,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // as config.json. It holds URLs only: nothing secret, nothing per-user.
 type pageConfig struct {
 	Functions map[string]string `json:"functions"`
+	// Presets is the provider catalog the create form offers
+	// (shared/connector/presets): data only, embedded in the binary.
+	Presets *presets.Catalog `json:"presets,omitempty"`
 }
 
 // resolve returns the URL of every admin function and the origins the
@@ -126,7 +131,11 @@ func (c Config) resolve() (pageConfig, []string, error) {
 			return pageConfig{}, nil, fmt.Errorf("console: base URL: %w", err)
 		}
 	}
-	pc := pageConfig{Functions: map[string]string{}}
+	cat, err := presets.All()
+	if err != nil {
+		return pageConfig{}, nil, err
+	}
+	pc := pageConfig{Functions: map[string]string{}, Presets: cat}
 	origins := map[string]bool{}
 	for _, n := range AdminFunctions {
 		u := base + "/" + n

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"connectors.dev/connectors/functions/connect"
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/probe"
 )
@@ -141,8 +142,11 @@ func TestConfigJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{}
-	for _, n := range []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, probe.FnTest} {
+	for _, n := range []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, probe.FnTest, connect.FnAuthorize} {
 		want[n] = "/" + n
+	}
+	if cfg.Presets == nil || cfg.Presets.Version == "" || len(cfg.Presets.Presets) < 30 {
+		t.Errorf("config.json holds no preset catalog: %+v", cfg.Presets)
 	}
 	if len(cfg.Functions) != len(want) {
 		t.Fatalf("functions %v, want %v", cfg.Functions, want)
@@ -264,7 +268,7 @@ func TestHTTPToLoopback(t *testing.T) {
 
 // TestFunctionNames: the names the page calls are the admin functions'.
 func TestFunctionNames(t *testing.T) {
-	want := []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, probe.FnTest}
+	want := []string{connectors.FnCreate, connectors.FnList, connectors.FnGet, connectors.FnUpdate, connectors.FnDelete, probe.FnTest, connect.FnAuthorize}
 	if !slices.Equal(AdminFunctions, want) {
 		t.Fatalf("AdminFunctions %v, want %v", AdminFunctions, want)
 	}

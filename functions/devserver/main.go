@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"connectors.dev/connectors/functions/connect"
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/files"
@@ -134,15 +135,19 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		Log:     log,
 	}
 	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}, timeout: timeout}
-	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, config.Config{
+	localConfig := config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
 		TokenConnectTimeout:  config.DefaultTokenConnectTimeout,
 		TokenTimeout:         config.DefaultTokenTimeout,
 		DefaultTokenLifetime: config.DefaultDefaultTokenLifetime,
-	})
-	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log}
+	}
+	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, localConfig)
+	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Discover: connectors.NewDiscoverer(localConfig)}
 	tester := &probe.Server{Tester: minter, Auth: authn, Log: log}
+	// The connect flow, its redirect URI and console derived from the
+	// loopback request (http://HOST/oauth-callback, http://HOST/console).
+	connecting := &connect.Server{Catalog: cat, States: store, OAuth: connect.NewClient(localConfig), Auth: authn, Log: log}
 	agents := &token.Server{Mint: minter, Auth: authn, Log: log}
 	// Object storage: CONNECTORS_GCS_ENDPOINT and CONNECTORS_S3_ENDPOINT
 	// point it at local emulators.
@@ -179,7 +184,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), connecting.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}

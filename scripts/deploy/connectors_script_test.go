@@ -197,6 +197,20 @@ func TestConnectorsScriptAgainstTheLocalRun(t *testing.T) {
 	}
 	mustFail(t, runScript(t, env, "", "delete", "Billing2"), "not_found")
 
+	// A preset with its placeholder, waiting to be connected; authorize
+	// prints the provider's authorization URL.
+	z := mustSucceed(t, runScript(t, env, secret+"\n", "create", "--name", "Support", "--preset", "zendesk",
+		"--preset-param", "subdomain=acme", "--client-id", "zd", "--client-secret", "-", "--auth-param", "prompt=consent"))
+	if z["url"] != "https://acme.zendesk.com/oauth/tokens" || z["authorizationUrl"] != "https://acme.zendesk.com/oauth/authorizations/new" ||
+		fmt.Sprint(z["authorizationParams"]) != "map[prompt:consent]" || z["hasRefreshToken"] != false {
+		t.Fatalf("created from a preset %v", z)
+	}
+	a := mustSucceed(t, runScript(t, env, "", "authorize", "Support", "--return-to", "/console"))
+	if au, _ := a["authorizationUrl"].(string); !strings.HasPrefix(au, "https://acme.zendesk.com/oauth/authorizations/new?") ||
+		!strings.Contains(au, "code_challenge_method=S256") || !strings.Contains(au, "prompt=consent") {
+		t.Fatalf("authorize: %v", a)
+	}
+
 	// Usage errors exit 2 without calling anything.
 	r = runScript(t, env, "", "frobnicate")
 	if ee, ok := r.err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {

@@ -40,7 +40,7 @@ const ProviderDirEnv = "CONNECTORS_TF_PROVIDER_DIR"
 
 // The deployment's functions, as the checks expect them.
 var (
-	adminFunctions = []string{"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-test", "connectors-update"}
+	adminFunctions = []string{"connectors-authorize", "connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-test", "connectors-update", "oauth-callback"}
 	agentFunctions = []string{"files", "mcp", "proxy", "token"}
 	// console is the web console: no role at all, behind the load balancer
 	// and IAP only.

@@ -28,6 +28,9 @@ func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
 		forbidden []string
 	}{
 		{"./functions/console", []string{"github.com/aws/aws-sdk-go-v2", "cloud.google.com/go/storage", "cloud.google.com/go/firestore", "cloud.google.com/go/secretmanager"}},
+		// The connect flow exchanges a code with one oauth.Client request:
+		// no minting service, no provider SDK.
+		{"./functions/connect", []string{"github.com/aws/aws-sdk-go-v2", "cloud.google.com/go/storage", "connectors.dev/connectors/shared/mint/cloudtest"}},
 		// functions/connectors: TestLinksNoMinting there, with the path.
 	} {
 		for _, dep := range goList(t, "-deps", c.pkg) {

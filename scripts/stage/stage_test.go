@@ -135,6 +135,7 @@ func TestRegisteredFunctionsAreFound(t *testing.T) {
 	want := map[string][]string{
 		"connectors": {"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-update"},
 		"probe":      {"connectors-test"},
+		"connect":    {"connectors-authorize", "oauth-callback"},
 		"token":      {"token"},
 		"proxy":      {"proxy"},
 		"files":      {"files"},

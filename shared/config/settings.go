@@ -27,6 +27,7 @@ const (
 	mcpOnly       = "`mcp`"
 	consoleOnly   = "`console`"
 	localRun      = "the local run"
+	connectFlow   = "`connectors-authorize`, `oauth-callback`"
 )
 
 // Settings lists every setting, grouped as docs/configuration.md shows
@@ -79,6 +80,10 @@ var Settings = []Setting{
 	// console.
 	{"CONNECTORS_FUNCTION_BASE_URL", "the page's own origin", consoleOnly, "Function `NAME` is at `$CONNECTORS_FUNCTION_BASE_URL/NAME` (an https URL, http only to loopback, or a path such as `/admin`)."},
 	{"CONNECTORS_FUNCTION_URLS", "", consoleOnly, "Per-function URLs, overriding the base: `{\"connectors-list\": \"https://…\"}` or `connectors-list=https://…,connectors-get=…`."},
+
+	// The connect flow.
+	{"CONNECTORS_OAUTH_REDIRECT_URL", "derived from the request", connectFlow, "The registered redirect URI, `oauth-callback`'s URL behind the console's load balancer (Terraform: `https://<console_domain>/oauth-callback`); unset, `http://HOST/oauth-callback` on loopback in the local run."},
+	{"CONNECTORS_CONSOLE_URL", "HOST/console", connectFlow, "The console page: where `oauth-callback` sends the admin back, and the only place a `returnTo` may lead (Terraform: `https://<console_domain>/console`)."},
 
 	// The local run.
 	{"PORT", "8080", localRun, "The loopback port every function is served on."},

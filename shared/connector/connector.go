@@ -55,6 +55,18 @@ type Connector struct {
 	Username            string            `json:"username,omitempty" firestore:"username"`
 	ServiceAccountEmail string            `json:"serviceAccountEmail,omitempty" firestore:"serviceAccountEmail"`
 	ExtraParams         map[string]string `json:"extraParams,omitempty" firestore:"extraParams"`
+	// ClientAuthMethod is how the client authenticates at the token
+	// endpoint (clientauth.go); "" means by HeaderAsPayload, as before.
+	ClientAuthMethod string `json:"clientAuthMethod,omitempty" firestore:"clientAuthMethod"`
+	// KeyID is the kid of private_key_jwt's client assertions.
+	KeyID string `json:"keyId,omitempty" firestore:"keyId"`
+	// AuthorizationURL, Issuer and AuthorizationParams serve the connect
+	// flow (authorize.go): where an admin consents, the issuer whose
+	// discovery document filled the endpoints, and the extras the
+	// authorization request carries.
+	AuthorizationURL    string            `json:"authorizationUrl,omitempty" firestore:"authorizationUrl"`
+	Issuer              string            `json:"issuer,omitempty" firestore:"issuer"`
+	AuthorizationParams map[string]string `json:"authorizationParams,omitempty" firestore:"authorizationParams"`
 
 	// Presence of the write-only fields, kept with the metadata so that
 	// reading a connector never needs secret access.
@@ -86,12 +98,8 @@ func (c *Connector) Clone() *Connector {
 	if c.Agents != nil {
 		out.Agents = append([]string{}, c.Agents...)
 	}
-	if c.ExtraParams != nil {
-		out.ExtraParams = make(map[string]string, len(c.ExtraParams))
-		for k, v := range c.ExtraParams {
-			out.ExtraParams[k] = v
-		}
-	}
+	out.ExtraParams = cloneMap(c.ExtraParams)
+	out.AuthorizationParams = cloneMap(c.AuthorizationParams)
 	return &out
 }
 

@@ -28,6 +28,15 @@ type Input struct {
 	Password            *string            `json:"password,omitempty"`
 	ServiceAccountEmail *string            `json:"serviceAccountEmail,omitempty"`
 	ExtraParams         *map[string]string `json:"extraParams,omitempty"`
+	ClientAuthMethod    *string            `json:"clientAuthMethod,omitempty"`
+	KeyID               *string            `json:"keyId,omitempty"`
+	AuthorizationURL    *string            `json:"authorizationUrl,omitempty"`
+	Issuer              *string            `json:"issuer,omitempty"`
+	AuthorizationParams *map[string]string `json:"authorizationParams,omitempty"`
+	// Preset and PresetParams are create-only: connectors-create fills the
+	// fields not given from shared/connector/presets; Apply ignores them.
+	Preset       *string           `json:"preset,omitempty"`
+	PresetParams map[string]string `json:"presetParams,omitempty"`
 }
 
 // TouchesSecrets reports whether the input sets or clears a write-only field.
@@ -49,6 +58,8 @@ func (in *Input) Fields() []string {
 		{in.ClientSecret != nil, "clientSecret"}, {in.RefreshToken != nil, "refreshToken"},
 		{in.Username != nil, "username"}, {in.Password != nil, "password"},
 		{in.ServiceAccountEmail != nil, "serviceAccountEmail"}, {in.ExtraParams != nil, "extraParams"},
+		{in.ClientAuthMethod != nil, "clientAuthMethod"}, {in.KeyID != nil, "keyId"},
+		{in.AuthorizationURL != nil, "authorizationUrl"}, {in.Issuer != nil, "issuer"}, {in.AuthorizationParams != nil, "authorizationParams"},
 	} {
 		if f.set {
 			out = append(out, f.name)
@@ -65,6 +76,9 @@ func (in *Input) Fields() []string {
 // test or mint post the client secret, refresh token, password, private
 // key or AWS secret key there, reading back what the API never returns.
 func (in *Input) CheckRebind(cur *Connector) error {
+	if err := in.checkAuthRebind(cur); err != nil {
+		return err
+	}
 	moved := ""
 	switch {
 	case in.URL != nil && strings.TrimSpace(*in.URL) != cur.URL:
@@ -146,6 +160,8 @@ func (in *Input) Apply(c *Connector, b *secret.Bundle) {
 			}
 		}
 	}
+	in.applyClientAuth(c)
+	in.applyAuthorization(c)
 	// The presence flags change only with the values they describe: on an
 	// update that leaves secrets alone, b was never read and is empty.
 	if in.ClientSecret != nil {

@@ -78,6 +78,9 @@ var (
 var reservedParams = map[string]bool{
 	"grant_type": true, "client_id": true, "client_secret": true,
 	"refresh_token": true, "username": true, "password": true, "scope": true,
+	// Client assertions (RFC 7523) and the authorization-code exchange.
+	"client_assertion": true, "client_assertion_type": true,
+	"code": true, "code_verifier": true, "redirect_uri": true,
 }
 
 // IsReservedParam reports whether an extraParams name is, in any case, one
@@ -105,6 +108,8 @@ func Validate(c *Connector, b *secret.Bundle, opts Options) error {
 		func() *FieldError { return validateContentType(c.ContentType) },
 		func() *FieldError { return validateScope(c.Scope) },
 		func() *FieldError { return validateClientID(c) },
+		func() *FieldError { return validateClientAuth(c, b) },
+		func() *FieldError { return validateAuthorization(c, opts) },
 		func() *FieldError { return validateText("username", c.Username, MaxUsernameLen) },
 		func() *FieldError { return validateServiceAccountEmail(c.ServiceAccountEmail) },
 		func() *FieldError { return validateExtraParams(c.ExtraParams) },
@@ -358,8 +363,9 @@ func validateSecrets(c *Connector, b *secret.Bundle, opts Options) *FieldError {
 	}
 	switch c.GrantType {
 	case GrantRefreshToken:
-		if !c.HasRefreshToken {
-			return fieldErr("refreshToken", "is required for grant type refresh_token")
+		// With authorizationUrl the connect flow stores it later.
+		if !c.HasRefreshToken && c.AuthorizationURL == "" {
+			return fieldErr("refreshToken", "is required for grant type refresh_token (or set authorizationUrl and connect the account)")
 		}
 	case GrantPassword:
 		if c.Username == "" {

@@ -238,6 +238,9 @@
       el('dl', { class: 'details' },
         ...detail('Client ID', c.clientId),
         ...detail('URL', c.url),
+        ...(c.authorizationUrl ? detail('Authorization URL', c.authorizationUrl) : []),
+        ...(c.authorizationUrl ? detail('Account', c.hasRefreshToken ? 'Connected' : 'Not connected: press Connect', true) : []),
+        ...(c.clientAuthMethod ? detail('Client authentication', c.clientAuthMethod, true) : []),
         ...(c.apiBaseUrl ? detail('API base URL', c.apiBaseUrl) : []),
         ...detail('Grant type', c.grantType),
         ...detail('Content type', c.contentType),
@@ -250,12 +253,95 @@
         ...(updated ? detail('Last change', updated + (c.updatedBy ? ' by ' + c.updatedBy : ''), true) : [])),
       el('div', { class: 'row-actions' },
         testBtn,
+        ...(c.authorizationUrl ? [el('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-action': 'connect',
+          text: c.hasRefreshToken ? 'Reconnect' : 'Connect', onclick: (ev) => connectAccount(c, ev.currentTarget) })] : []),
         el('span', { class: 'spacer' }),
         el('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-action': 'edit', text: 'Edit', onclick: () => startEdit(c) }),
         el('button', { type: 'button', class: 'btn btn-danger-outline btn-small', 'data-action': 'delete', text: 'Delete', onclick: () => confirmDelete(c) })),
       result);
 
     return el('li', { class: 'row', 'data-name': c.name }, toggle, body);
+  }
+
+  // ---------- Connect (authorization code + PKCE) ----------
+
+  // The service keeps the state and the PKCE verifier; the page only
+  // follows the provider's authorization URL and, back from oauth-callback,
+  // reads the outcome in its fragment.
+  async function connectAccount(c, btn) {
+    btn.disabled = true;
+    try {
+      const r = await api('connectors-authorize', { name: c.name, returnTo: location.pathname + location.search });
+      location.assign(r.authorizationUrl);
+    } catch (e) {
+      btn.disabled = false;
+      showBanner('error', describe(e, 'Could not start connecting ' + c.name));
+    }
+  }
+
+  function showConnectOutcome() {
+    if (!location.hash || location.hash.indexOf('connect=') < 0) return;
+    const o = new URLSearchParams(location.hash.slice(1));
+    history.replaceState(null, '', location.pathname + location.search);
+    const name = o.get('connector') || 'the connector';
+    if (o.get('connect') === 'ok') {
+      showBanner('success', 'Connected ' + name + ': the account\'s refresh token is stored.');
+      state.expanded.add(name);
+    } else {
+      let msg = 'Connecting ' + name + ' failed: ' + (o.get('error') || 'unknown error');
+      if (o.get('error_description')) msg += ' — ' + o.get('error_description');
+      showBanner('error', msg);
+    }
+  }
+
+  // ---------- Presets ----------
+
+  const PRESETS = (config.presets && config.presets.presets) || [];
+
+  function presetByID(id) { return PRESETS.find((p) => p.id === id) || null; }
+
+  function presetParams() {
+    const out = {};
+    for (const input of $('preset-params').querySelectorAll('input')) out[input.dataset.param] = input.value.trim();
+    return out;
+  }
+
+  function fillPlaceholders(s, params) {
+    return (s || '').replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (m, k) => params[k] || m);
+  }
+
+  // applyPreset shows the preset's values in the form; the service fills
+  // the fields the form has no input for (authorization URL and extras,
+  // issuer, client authentication).
+  function applyPreset() {
+    const p = presetByID($('f-preset').value);
+    const params = presetParams();
+    $('h-preset').textContent = p
+      ? (p.title + (p.notes ? ': ' + p.notes : '') + ' Documentation: ' + p.docs)
+      : 'Fills the endpoints, encoding, client authentication, scopes and extras from the provider\'s documentation; fields you change win.';
+    if (!p) return;
+    $('f-url').value = fillPlaceholders(p.url, params);
+    $('f-apiBaseUrl').value = fillPlaceholders(p.apiBaseUrl, params);
+    $('f-grantType').value = p.grantType;
+    $('f-contentType').value = p.contentType;
+    $('f-scope').value = p.scope || '';
+    $('f-headerAsPayload').checked = p.clientAuthMethod === 'client_secret_basic';
+    updateGrantFields();
+  }
+
+  function renderPresetParams() {
+    const p = presetByID($('f-preset').value);
+    const box = $('preset-params');
+    box.replaceChildren();
+    for (const k of (p && p.params) || []) {
+      const id = 'pp-' + k;
+      const input = el('input', { id: id, type: 'text', spellcheck: 'false', autocapitalize: 'off', placeholder: k });
+      input.dataset.param = k;
+      input.addEventListener('input', applyPreset);
+      box.append(el('div', { class: 'field', 'data-field': 'presetParams.' + k },
+        el('label', { for: id, text: k }), input, el('p', { class: 'error', id: 'e-presetParams.' + k, hidden: true })));
+    }
+    applyPreset();
   }
 
   // ---------- Test connection ----------
@@ -407,6 +493,9 @@
     $('extra-rows').replaceChildren();
     for (const f of SECRET_FIELDS) $('f-' + f).placeholder = '';
     $('f-grantType').value = 'client_credentials';
+    $('f-preset').value = '';
+    $('preset-params').replaceChildren();
+    $('preset-field').hidden = false;
     $('form-title').textContent = 'New Connector';
     $('form-intro').textContent = 'Define where and how a credential is minted, and which agents may use it. Secrets are stored in the secret store and are never shown again.';
     $('submit').textContent = 'Create Connector';
@@ -418,6 +507,7 @@
     hideBanner();
     resetForm();
     state.editing = { name: c.name, revision: c.revision, original: c };
+    $('preset-field').hidden = true; // presets are for create only
     $('form-title').textContent = 'Edit ' + c.name;
     $('form-intro').textContent = 'Change any field; renaming keeps the stored secrets. Secret fields left blank stay unchanged.';
     $('submit').textContent = 'Save Changes';
@@ -534,6 +624,13 @@
       for (const k of ['url', 'apiBaseUrl', 'scope', 'clientId', 'serviceAccountEmail', 'username']) if (v[k]) body[k] = v[k];
       if (Object.keys(extra.params).length) body.extraParams = extra.params;
       Object.assign(body, secrets);
+      const preset = $('f-preset').value;
+      if (preset) {
+        // The preset's client authentication decides the header switch.
+        body.preset = preset;
+        body.presetParams = presetParams();
+        delete body.headerAsPayload;
+      }
       fn = 'connectors-create';
       sent = body;
     }
@@ -674,6 +771,10 @@
     if (ev.target.removeAttribute) ev.target.removeAttribute('aria-invalid');
   });
 
+  for (const p of PRESETS) $('f-preset').append(el('option', { value: p.id, text: p.title }));
+  $('f-preset').addEventListener('change', renderPresetParams);
+
   resetForm();
+  showConnectOutcome();
   refresh();
 })();

@@ -109,3 +109,9 @@ func TestRejectsNULInAgent(t *testing.T) {
 		t.Error("Create accepted an agent with a NUL byte")
 	}
 }
+
+func TestAuthStatesConformance(t *testing.T) {
+	storetest.RunAuthStates(t, func(t *testing.T) connector.AuthStates {
+		return openTemp(t)
+	})
+}

@@ -207,3 +207,12 @@ func TestTransportErrorsKeepStatus(t *testing.T) {
 		t.Errorf("Get: %v has code %v, want Unavailable or a deadline", err, c)
 	}
 }
+
+func TestAuthStatesConformance(t *testing.T) {
+	emulator.NeedFirestore(t)
+	storetest.RunAuthStates(t, func(t *testing.T) connector.AuthStates {
+		s := newTestStore(t)
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/secret"
 )
@@ -65,6 +66,11 @@ const DefaultLifetime = time.Hour
 // usable token response. Always wrapped in an *UpstreamError. Match it
 // with errors.Is.
 var ErrInvalidResponse = errors.New("invalid token response")
+
+// ErrNotConnected: a refresh_token connector with an authorizationUrl
+// whose account no admin has connected yet (connectors-authorize).
+var ErrNotConnected = errkind.New(errkind.FailedPrecondition, "connector not connected", "",
+	"the connector has no refresh token yet: an admin connects the account (Connect in the console, or connectors-authorize)")
 
 // Client mints tokens. The zero value is ready to use. A Client must not be
 // copied after first use.
@@ -110,10 +116,15 @@ func (c *Client) Mint(ctx context.Context, conn *connector.Connector, b secret.B
 	if conn == nil {
 		return nil, errors.New("oauth: nil connector")
 	}
-	req, endpoint, err := newTokenRequest(ctx, conn, b)
+	req, endpoint, err := newTokenRequest(ctx, conn, b, c.now())
 	if err != nil {
 		return nil, err
 	}
+	return c.send(ctx, req, endpoint, newRedactor(conn, b))
+}
+
+// send posts a token request and parses the answer.
+func (c *Client) send(ctx context.Context, req *http.Request, endpoint string, red outbound.Redactor) (*Result, error) {
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", outbound.TransportError(ctx, endpoint, err))
@@ -123,7 +134,7 @@ func (c *Client) Mint(ctx context.Context, conn *connector.Connector, b secret.B
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", outbound.TransportError(ctx, endpoint, fmt.Errorf("read token response: %w", err)))
 	}
-	return parseTokenResponse(resp.StatusCode, resp.Header, body, tooLarge, c.now(), c.lifetime(), newRedactor(conn, b))
+	return parseTokenResponse(resp.StatusCode, resp.Header, body, tooLarge, c.now(), c.lifetime(), red)
 }
 
 func (c *Client) httpClient() *http.Client {
@@ -162,31 +173,36 @@ func isReserved(param string) bool {
 
 // newTokenRequest builds the one token request every grant type uses. The
 // returned endpoint is the URL without query, for error messages.
-func newTokenRequest(ctx context.Context, conn *connector.Connector, b secret.Bundle) (*http.Request, string, error) {
-	u, err := url.Parse(conn.URL)
-	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
-		return nil, "", fmt.Errorf("oauth: connector %s: url is not an absolute http(s) URL without credentials", conn.Name)
+func newTokenRequest(ctx context.Context, conn *connector.Connector, b secret.Bundle, now time.Time) (*http.Request, string, error) {
+	endpoint, err := tokenEndpoint(conn)
+	if err != nil {
+		return nil, "", err
 	}
-	endpoint := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-
 	params, err := tokenParams(conn, b)
 	if err != nil {
 		return nil, "", err
 	}
-	// RFC 6749 §2.3.1: a client uses one authentication method, never both.
-	// A client with neither ID nor secret (a public refresh, say) sends none.
-	var basic string
-	if conn.ClientID != "" || b.ClientSecret != "" {
-		if conn.HeaderAsPayload {
-			basic = basicCredentials(conn.ClientID, b.ClientSecret)
-		} else {
-			if conn.ClientID != "" {
-				params["client_id"] = conn.ClientID
-			}
-			if b.ClientSecret != "" {
-				params["client_secret"] = b.ClientSecret
-			}
-		}
+	return buildTokenRequest(ctx, conn, b, params, endpoint, now)
+}
+
+// tokenEndpoint checks conn's url and returns it without query, for
+// error messages.
+func tokenEndpoint(conn *connector.Connector) (string, error) {
+	u, err := url.Parse(conn.URL)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return "", fmt.Errorf("oauth: connector %s: url is not an absolute http(s) URL without credentials", conn.Name)
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), nil
+}
+
+// buildTokenRequest adds client authentication to params and encodes
+// the request.
+func buildTokenRequest(ctx context.Context, conn *connector.Connector, b secret.Bundle, params map[string]string, endpoint string, now time.Time) (*http.Request, string, error) {
+	// RFC 6749 §2.3.1: a client uses one authentication method, never both
+	// (clientauth.go).
+	basic, err := authenticate(conn, b, params, now)
+	if err != nil {
+		return nil, "", err
 	}
 	body, contentType, err := encodeBody(conn, params)
 	if err != nil {
@@ -214,6 +230,9 @@ func tokenParams(conn *connector.Connector, b secret.Bundle) (map[string]string,
 	switch conn.GrantType {
 	case connector.GrantRefreshToken:
 		if b.RefreshToken == "" {
+			if conn.AuthorizationURL != "" {
+				return nil, fmt.Errorf("oauth: connector %s: %w", conn.Name, ErrNotConnected)
+			}
 			return nil, fmt.Errorf("oauth: connector %s: grant type refresh_token needs a refresh token", conn.Name)
 		}
 		p["refresh_token"] = b.RefreshToken

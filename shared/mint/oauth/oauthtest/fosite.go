@@ -1,7 +1,9 @@
 // Package oauthtest is for tests only: it serves a real RFC 6749
 // authorization server, ORY fosite with every handler composed and an
 // in-memory store, on a loopback httptest server, with helpers to register
-// clients and users, obtain and introspect tokens, and count what the token
+// clients (every token endpoint authentication method) and users, consent
+// at its authorization endpoint (PKCE enforced), serve its discovery
+// documents, obtain and introspect tokens, and count what the token
 // endpoint did.
 package oauthtest
 
@@ -39,20 +41,24 @@ const (
 	TokenPath      = "/token"
 	IntrospectPath = "/introspect"
 	RevokePath     = "/revoke"
+	AuthorizePath  = "/authorize"
 )
 
 // introspector is the client Introspect authenticates as.
 const introspectorID = "oauthtest-introspector"
 
 // Fosite is a running authorization server. Its token endpoint is
-// TokenURL(); clients authenticate with client_secret_basic or
-// client_secret_post, as registered, and may use the client_credentials,
-// password and refresh_token grants. Refresh tokens rotate: each works once,
+// TokenURL(), its authorization endpoint AuthorizeURL(), its issuer URL;
+// clients authenticate as registered (client_secret_basic,
+// client_secret_post, private_key_jwt or none) and may use the
+// client_credentials, password, refresh_token and authorization_code
+// (with PKCE S256) grants. Refresh tokens rotate: each works once,
 // and reusing one is invalid_grant and revokes every token of its chain.
 type Fosite struct {
 	*httptest.Server
 
 	store        *store
+	consent      consent
 	introSecret  string
 	tokenCalls   atomic.Int64
 	invalidGrant atomic.Int64
@@ -84,6 +90,8 @@ func NewFosite(t testing.TB) *Fosite {
 		introSecret: rand.Text(),
 	}
 	f.AddClient(introspectorID, f.introSecret, true)
+	// The authorization-code flow: PKCE required, S256 only.
+	config.EnforcePKCE = true
 	provider := compose.ComposeAllEnabled(config, f.store, key)
 
 	mux := http.NewServeMux()
@@ -119,7 +127,13 @@ func NewFosite(t testing.TB) *Fosite {
 		ctx := r.Context()
 		provider.WriteRevocationResponse(ctx, w, provider.NewRevocationRequest(ctx, r))
 	})
+	mux.HandleFunc("GET "+AuthorizePath, func(w http.ResponseWriter, r *http.Request) { f.authorize(provider, w, r) })
+	mux.HandleFunc("GET "+DiscoveryPath, f.discovery)
+	mux.HandleFunc("GET "+OIDCDiscoveryPath, f.discovery)
 	f.Server = httptest.NewServer(f.count(mux))
+	// private_key_jwt assertions must name the token endpoint (RFC 7523
+	// §3), which exists only now.
+	config.TokenURL = f.TokenURL()
 	t.Cleanup(f.Close)
 	return f
 }
@@ -188,26 +202,7 @@ func (f *Fosite) AddClient(id, secret string, basic bool, scopes ...string) {
 	if basic {
 		method = "client_secret_basic"
 	}
-	hash, err := f.store.config.GetSecretsHasher(context.Background()).Hash(context.Background(), []byte(secret))
-	if err != nil {
-		panic(fmt.Sprintf("oauthtest: hash client secret: %v", err))
-	}
-	c := &client{
-		secret: secret,
-		basic:  basic,
-		Client: &fosite.DefaultOpenIDConnectClient{
-			DefaultClient: &fosite.DefaultClient{
-				ID:         id,
-				Secret:     hash,
-				GrantTypes: []string{"client_credentials", "password", "refresh_token"},
-				Scopes:     slices.Clone(scopes),
-			},
-			TokenEndpointAuthMethod: method,
-		},
-	}
-	f.store.mu.Lock()
-	defer f.store.mu.Unlock()
-	f.store.clients[id] = c
+	f.Register(Client{ID: id, Secret: secret, Method: method, Scopes: scopes})
 }
 
 // AddUser registers a resource owner for the password grant. It may be

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"connectors.dev/connectors/shared/mint/oauth/oauthtest"
+)
+
+// TestConsoleConnectInBrowser: in a real browser, an admin creates a
+// connector from a preset (its placeholder typed in the form), then presses
+// Connect on a connector of a loopback authorization server (fosite),
+// consents there, and comes back to the console showing it connected; the
+// connector then mints.
+func TestConsoleConnectInBrowser(t *testing.T) {
+	b := newBrowser(t)
+	fosite := oauthtest.NewFosite(t)
+	a, err := newApp(t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	fosite.Register(oauthtest.Client{ID: "browser-app", Secret: "browser-secret", Method: "client_secret_basic",
+		Scopes: []string{"read", "offline"}, RedirectURIs: []string{srv.URL + "/oauth-callback"}})
+	body := fmt.Sprintf(`{"name":"Loopback","url":%q,"authorizationUrl":%q,"grantType":"refresh_token","clientId":"browser-app",
+		"clientSecret":"browser-secret","clientAuthMethod":"client_secret_basic","scope":"read offline","agents":["mailer"]}`, fosite.TokenURL(), fosite.AuthorizeURL())
+	if code, out := post(t, srv.URL+"/connectors-create", body); code != 201 {
+		t.Fatalf("create: %d %v", code, out)
+	}
+
+	b.do("open the console", chromedp.Navigate(srv.URL+"/console"))
+	b.waitFor("the first load", loaded(1))
+
+	// A preset: Zendesk, with its {subdomain}.
+	b.click("#form-toggle")
+	b.fill("#f-name", "Support")
+	b.eval(`(() => { const s = document.getElementById('f-preset'); s.value = 'zendesk'; s.dispatchEvent(new Event('change')); return ''; })()`)
+	b.fill("#pp-subdomain", "acme")
+	if u := b.eval(`document.getElementById('f-url').value`); u != "https://acme.zendesk.com/oauth/tokens" {
+		t.Fatalf("the preset filled url %q", u)
+	}
+	b.fill("#f-clientId", "zd-client")
+	b.fill("#f-clientSecret", "zd-secret")
+	b.click("#submit")
+	b.waitFor("the preset's connector", rowHas("Support"))
+	if code, out := post(t, srv.URL+"/connectors-get", `{"name":"Support"}`); code != 200 || out["authorizationUrl"] != "https://acme.zendesk.com/oauth/authorizations/new" {
+		t.Fatalf("preset connector: %d %v", code, out)
+	}
+
+	// Connect: to fosite and back.
+	b.click(row("Loopback") + " .row-toggle")
+	b.click(row("Loopback") + ` button[data-action="connect"]`)
+	waitAcross(t, b, "the return to the console", `location.pathname === '/console' && !document.getElementById('banner').hidden && document.getElementById('banner-text').textContent.includes('Connected Loopback')`)
+	if h := b.eval(`location.hash`); h != "" {
+		t.Errorf("the outcome stayed in the address bar: %q", h)
+	}
+	b.waitFor("the connected account", `(document.querySelector('#connector-list li[data-name="Loopback"] .details') || {textContent: ''}).textContent.includes('Connected')`)
+	if code, out := post(t, srv.URL+"/token", `{"connector":"Loopback","agent":"mailer"}`); code != 200 || out["access_token"] == nil {
+		t.Fatalf("token after connecting in the browser: %d %v", code, out)
+	}
+
+	// The provider's refusal is shown, not swallowed.
+	fosite.Refuse("access_denied")
+	b.click(row("Loopback") + ` button[data-action="connect"]`)
+	waitAcross(t, b, "the refusal", `document.getElementById('banner-text').textContent.includes('access_denied')`)
+	if s := b.text("#banner-text"); !strings.Contains(s, "Connecting Loopback failed") {
+		t.Errorf("banner %q", s)
+	}
+}
+
+// waitAcross waits for a JavaScript expression to hold across page
+// navigations (to the provider and back), which end a single poll.
+func waitAcross(t *testing.T, b *browser, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+js+")")); err == nil && ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s (%s): timed out", what, js)
+}
