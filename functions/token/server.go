@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectors.dev/connectors/shared/auth"
@@ -31,6 +32,10 @@ type Server struct {
 	Auth Authenticator
 	Log  *slog.Logger
 	Now  func() time.Time
+
+	// rendered holds, by connector name, the last credential answered and
+	// its response body around expires_in (see writeToken).
+	rendered sync.Map
 }
 
 type request struct {
@@ -77,7 +82,7 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req request
-	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+	if err := decodeRequest(w, r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -107,8 +112,12 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(p, &req, "ok", layer, c.Expiry)
-	resp := s.wire(c)
-	httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
+	if c.AWS != nil {
+		resp := s.wire(c)
+		httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
+		return
+	}
+	s.writeToken(w, req.Connector, c)
 }
 
 // audit writes the one line every mint request leaves once its caller is
@@ -123,7 +132,11 @@ func (s *Server) audit(p auth.Principal, req *request, outcome string, layer min
 	if layer != 0 {
 		attrs = append(attrs, slog.String("cache", layer.String()), slog.Time("expiresAt", expiry))
 	}
-	s.Log.LogAttrs(context.Background(), slog.LevelInfo, "token "+outcome, attrs...)
+	msg := "token ok" // a constant: no concatenation per served request
+	if outcome != "ok" {
+		msg = "token " + outcome
+	}
+	s.Log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
 }
 
 // wire renders c; expires_in counts from now, not from when the credential
@@ -137,14 +150,10 @@ func (s *Server) wire(c *mint.Credential) Response {
 			Expiration:      c.AWS.Expiration.UTC().Format(time.RFC3339),
 		}}
 	}
-	in := int64(c.Expiry.Sub(s.now()) / time.Second)
-	if in < 1 {
-		in = 1
-	}
 	return Response{
 		AccessToken: c.AccessToken,
 		TokenType:   c.TokenType,
-		ExpiresIn:   in,
+		ExpiresIn:   expiresIn(c, s.now()),
 		ExpiresAt:   c.Expiry.UTC().Format(time.RFC3339),
 		Scope:       c.Scope,
 	}

@@ -71,11 +71,34 @@ func newLoadClient(workers int) *http.Client {
 
 // post sends body to url and reads the whole answer.
 func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return send(ctx, c, loadTarget{URL: url, Method: http.MethodPost, Body: body})
+}
+
+// send sends t's request (a JSON body, if any, as application/json unless
+// t's headers say otherwise) and reads the whole answer.
+func send(ctx context.Context, c *http.Client, t loadTarget) (int, []byte, error) {
+	method := t.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if t.Body != nil {
+		body = bytes.NewReader(t.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.URL, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if t.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range t.Headers {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -90,6 +113,11 @@ func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []
 // measures throughput and latency of the 200 answers. A fresh client per
 // run, so no run inherits another's connections.
 func runLoad(url string, body []byte, workers int, d time.Duration) loadResult {
+	return runLoadRequest(loadTarget{URL: url, Method: http.MethodPost, Body: body}, workers, d)
+}
+
+// runLoadRequest is runLoad with any request.
+func runLoadRequest(t loadTarget, workers int, d time.Duration) loadResult {
 	client := newLoadClient(workers)
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -111,7 +139,7 @@ func runLoad(url string, body []byte, workers int, d time.Duration) loadResult {
 			var ferr string
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				status, b, err := post(ctx, client, url, body)
+				status, b, err := send(ctx, client, t)
 				if ctx.Err() != nil {
 					break // cut off by the end of the run: not counted
 				}

@@ -58,7 +58,12 @@ type options struct {
 	mine       int
 	listRuns   int
 	pin        bool
+	cpuProfile string
+	only       map[string]bool // row groups to run; nil: all
 }
+
+// runs reports whether row group id (1, 2, 3, 4, 5, 6) was asked for.
+func (o options) want(id string) bool { return o.only == nil || o.only[id] }
 
 func main() {
 	var o options
@@ -73,7 +78,20 @@ func main() {
 	flag.IntVar(&o.mine, "mine", 20, "row 5: connectors of the measured agent in each store")
 	flag.IntVar(&o.listRuns, "listruns", 30, "row 5: List calls per store")
 	flag.BoolVar(&o.pin, "pin", true, "rows 1, 4, 4b: run each server on a CPU of its own (taskset) and the load generator on the others")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "row 1: write the devserver's CPU profile (go tool pprof) to this file")
+	only := flag.String("rows", "", "run only these row groups, comma-separated (1 is 1, 1c and 4b; 4 needs 1; 5 is 5 and 5b), e.g. -rows 1,6; default all")
 	flag.Parse()
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, id := range strings.Split(*only, ",") {
+			o.only[strings.TrimSpace(id)] = true
+		}
+	}
+	if o.cpuProfile != "" {
+		if abs, err := filepath.Abs(o.cpuProfile); err == nil {
+			o.cpuProfile = abs
+		}
+	}
 	os.Exit(run(o))
 }
 
@@ -142,15 +160,19 @@ func run(o options) int {
 	if em.err == nil {
 		defer em.stop()
 	}
-	if err != nil {
-		setupFailed([]string{"1", "4", "4b"}, []string{"token mint over HTTP", "cold start", "peak RSS"}, err)
+	if !o.want("1") {
+		// not asked for
+	} else if err != nil {
+		setupFailed([]string{"1", "1c", "4", "4b"}, []string{"token mint over HTTP", "token mint, CPU per request", "cold start", "peak RSS"}, err)
 	} else {
 		hb.provider = newProvider(3600)
 		defer hb.provider.Close()
 		progress("row 1 and 4b: %d × %s of load per side", o.runs, o.duration)
-		r1, r4b := hb.throughput()
-		rows["1"], rows["4b"] = []Row{r1}, []Row{r4b}
-		if r1.Err == nil {
+		r1, r1c, r4b := hb.throughput()
+		rows["1"], rows["1c"], rows["4b"] = []Row{r1}, r1c, []Row{r4b}
+		if !o.want("4") {
+			// not asked for
+		} else if r1.Err == nil {
 			progress("row 4: %d cold starts per binary", o.coldStarts)
 			rows["4"] = []Row{hb.coldStart()}
 		} else {
@@ -169,20 +191,28 @@ func run(o options) int {
 		} else {
 			defer sm.Stop()
 			c := &cloud{sm: sm, smAddr: addr, notes: &notes}
-			progress("row 2: 4 × 250 concurrent mints after expiry")
-			rows["2"] = []Row{c.singleUpstream(ctx)}
-			progress("row 3: %d mints, %d expiries", o.mints, o.remints)
-			rows["3"] = []Row{c.secretAccesses(ctx, o.mints, o.remints)}
-			progress("row 5: filling %d + %d connectors", o.big, o.small)
-			rows["5"] = []Row{c.listScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+			if o.want("2") {
+				progress("row 2: 4 × 250 concurrent mints after expiry")
+				rows["2"] = []Row{c.singleUpstream(ctx)}
+			}
+			if o.want("3") {
+				progress("row 3: %d mints, %d expiries", o.mints, o.remints)
+				rows["3"] = []Row{c.secretAccesses(ctx, o.mints, o.remints)}
+			}
+			if o.want("5") {
+				progress("row 5: filling %d + %d connectors", o.big, o.small)
+				rows["5"] = []Row{c.listScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+			}
 		}
 	}
 
-	progress("row 5b: the same on the embedded store")
-	rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+	if o.want("5") {
+		progress("row 5b: the same on the embedded store")
+		rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+	}
 
 	var table []Row
-	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b"} {
+	for _, id := range []string{"1", "1c", "2", "3", "4", "4b", "5", "5b"} {
 		table = append(table, rows[id]...)
 	}
 	if err := Render(os.Stdout, table); err != nil {

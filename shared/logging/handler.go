@@ -1,0 +1,217 @@
+package logging
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// handler writes what slog.JSONHandler with New's ReplaceAttr writes, the
+// same bytes, for the records every request leaves (the token function's
+// audit line above all): a flat record whose attributes are strings, bools,
+// integers and times is appended by hand to a pooled buffer, with the
+// record's time formatted from a per-second cache. Anything else (groups,
+// WithAttrs, other kinds of values) is handed to the standard handler, so
+// the output never depends on which path wrote it.
+type handler struct {
+	w    syncWriter
+	std  slog.Handler // the standard JSON handler on the same writer
+	last atomic.Pointer[stamp]
+}
+
+// syncWriter serialises the writes of both paths (slog's handler locks its
+// own mutex too, which is not shared with the fast path).
+type syncWriter = *lockedWriter
+
+func newHandler(w *lockedWriter, std slog.Handler) *handler {
+	return &handler{w: w, std: std}
+}
+
+func (h *handler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.std.WithAttrs(attrs) }
+
+func (h *handler) WithGroup(name string) slog.Handler { return h.std.WithGroup(name) }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	simple := true
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Value.Kind() {
+		case slog.KindString, slog.KindBool, slog.KindInt64, slog.KindUint64:
+		case slog.KindTime:
+			if y := a.Value.Time().Year(); y < 0 || y >= 10000 {
+				simple = false // slog writes its own error text for these
+			}
+		default:
+			simple = false
+		}
+		if a.Key == "" {
+			simple = false
+		}
+		return simple
+	})
+	if r.Level >= slog.LevelWarn {
+		defer h.w.flush()
+	}
+	if !simple || r.Time.IsZero() {
+		return h.std.Handle(ctx, r)
+	}
+	bp := bufPool.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, `{"time":"`...)
+	b = h.appendRecordTime(b, r.Time)
+	b = append(b, `","severity":"`...)
+	b = append(b, severity(r.Level)...)
+	b = append(b, `","message":"`...)
+	b = appendString(b, r.Message)
+	b = append(b, '"')
+	r.Attrs(func(a slog.Attr) bool {
+		b = append(b, ',', '"')
+		b = appendString(b, a.Key)
+		b = append(b, '"', ':')
+		v := a.Value
+		switch v.Kind() {
+		case slog.KindString:
+			b = append(b, '"')
+			b = appendString(b, v.String())
+			b = append(b, '"')
+		case slog.KindBool:
+			if v.Bool() {
+				b = append(b, "true"...)
+			} else {
+				b = append(b, "false"...)
+			}
+		case slog.KindInt64:
+			b = appendInt(b, v.Int64())
+		case slog.KindUint64:
+			b = appendUint(b, v.Uint64())
+		case slog.KindTime:
+			b = append(b, '"')
+			b = v.Time().Round(0).AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		}
+		return true
+	})
+	b = append(b, '}', '\n')
+	_, err := h.w.Write(b)
+	if cap(b) <= 16<<10 {
+		*bp = b
+		bufPool.Put(bp)
+	}
+	return err
+}
+
+// stamp is the formatted second of the last record: RFC 3339 up to the
+// seconds, and the zone, which RFC3339Nano puts after the fraction.
+type stamp struct {
+	sec        int64
+	head, zone string
+}
+
+// appendRecordTime appends t as time.RFC3339Nano does, formatting the
+// date and zone once per second.
+func (h *handler) appendRecordTime(b []byte, t time.Time) []byte {
+	t = t.Round(0)
+	sec := t.Unix()
+	s := h.last.Load()
+	if s == nil || s.sec != sec {
+		if y := t.Year(); y < 0 || y >= 10000 {
+			return t.AppendFormat(b, time.RFC3339Nano)
+		}
+		full := t.Truncate(time.Second).Format(time.RFC3339)
+		// "2006-01-02T15:04:05" then "Z" or "±hh:mm".
+		s = &stamp{sec: sec, head: full[:19], zone: full[19:]}
+		h.last.Store(s)
+	}
+	b = append(b, s.head...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, s.zone...)
+}
+
+func appendInt(b []byte, v int64) []byte {
+	if v < 0 {
+		return appendUint(append(b, '-'), uint64(-v))
+	}
+	return appendUint(b, uint64(v))
+}
+
+func appendUint(b []byte, v uint64) []byte {
+	var d [20]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return append(b, d[i:]...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s escaped as slog's JSON handler escapes it: ", \
+// and control characters, invalid UTF-8 as \ufffd, U+2028 and U+2029.
+func appendString(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
+}

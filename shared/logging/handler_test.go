@@ -1,0 +1,83 @@
+package logging
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"connectors.dev/connectors/shared/logging/logtest"
+)
+
+// The hand-written path writes exactly what slog's JSON handler writes.
+func TestFastPathMatchesSlog(t *testing.T) {
+	at := time.Date(2026, 11, 30, 23, 59, 59, 120_000_000, time.UTC)
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -(3*3600 + 30*60))}
+	for _, loc := range zones {
+		for _, ns := range []int{0, 1, 120_000_000, 999_999_999} {
+			when := at.Add(time.Duration(ns - 120_000_000)).In(loc)
+			rec := slog.NewRecord(when, slog.LevelInfo, "token ok \"quoted\" \u2028 \xff <&>", 0)
+			rec.AddAttrs(slog.Bool("audit", true), slog.String("principal", "a\nb\t\x01\\"), slog.Int("n", -42),
+				slog.Uint64("u", 7), slog.Time("expiresAt", when.Add(time.Hour)), slog.Bool("f", false))
+			var fast, std bytes.Buffer
+			lw := &lockedWriter{w: &fast}
+			if err := newHandler(lw, standard(lw)).Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := standard(&std).Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if fast.String() != std.String() {
+				t.Errorf("fast path:\n%s\nslog:\n%s", fast.String(), std.String())
+			}
+		}
+	}
+}
+
+// Records the fast path does not take (groups, other kinds) still come out
+// as slog writes them.
+func TestOtherRecordsFallBack(t *testing.T) {
+	var buf logtest.Buffer
+	log := New(&buf)
+	log.Info("with", "d", time.Second, "f", 1.5, slog.Group("g", "k", "v"))
+	log.With("w", 1).Info("with attrs")
+	out := buf.String()
+	for _, want := range []string{`"d":1000000000`, `"f":1.5`, `"g":{"k":"v"}`, `"w":1`, `"message":"with attrs"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s in %s", want, out)
+		}
+	}
+}
+
+// A Buffered holds lines for at most FlushDelay, writes at once from
+// WARNING up, and on Flush.
+func TestBufferedFlushes(t *testing.T) {
+	var out logtest.Buffer
+	b := NewBuffered(&out)
+	log := New(b)
+	log.Info("held")
+	if out.String() != "" {
+		t.Fatalf("written before the delay: %s", out.String())
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(out.String(), "held") {
+		if time.Now().After(deadline) {
+			t.Fatal("a held line was not written within 2 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	log.Info("before the warning")
+	log.Warn("now")
+	if s := out.String(); !strings.Contains(s, "before the warning") || !strings.Contains(s, `"message":"now"`) {
+		t.Fatalf("a warning did not flush: %s", s)
+	}
+	log.Info("last")
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "last") {
+		t.Fatal("Flush left a line")
+	}
+}
