@@ -56,19 +56,27 @@ func main() {
 	if *dataDir == "" {
 		*dataDir = ".connectors"
 	}
-	log := logging.New(os.Stdout)
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+	// Lines are batched (at most logging.FlushDelay old); errors are
+	// written at once, and whatever is held when run returns.
+	out := logging.NewBuffered(os.Stdout)
+	log := logging.New(out)
+	if err := runProfiled(*addr, *dataDir, *cpuProfile, log); err != nil {
+		log.Error("devserver: " + err.Error()) // written at once
+		os.Exit(1)
+	}
+	_ = out.Flush()
+}
+
+// runProfiled is run, under a CPU profile when cpuProfile names a file.
+func runProfiled(addr, dataDir, cpuProfile string, log *slog.Logger) error {
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
 		if err != nil {
-			log.Error("devserver: " + err.Error())
-			os.Exit(1)
+			return err
 		}
 		defer stop()
 	}
-	if err := run(*addr, *dataDir, log); err != nil {
-		log.Error("devserver: " + err.Error())
-		os.Exit(1)
-	}
+	return run(addr, dataDir, log)
 }
 
 // startCPUProfile profiles the whole process into path until stop: the

@@ -28,8 +28,8 @@ type Buffered struct {
 	// direct: write each line at once (after FlushOnSignal fired, when the
 	// process is about to end).
 	direct bool
-	delay time.Duration
-	err   error // the last write's, reported by the next Write
+	delay  time.Duration
+	err    error // the last write's, reported by the next Write
 }
 
 // FlushDelay is how long a line may wait in a Buffered.

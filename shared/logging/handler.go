@@ -18,8 +18,9 @@ import (
 // the output never depends on which path wrote it.
 type handler struct {
 	w    syncWriter
-	std  slog.Handler // the standard JSON handler on the same writer
-	last atomic.Pointer[stamp]
+	std      slog.Handler // the standard JSON handler on the same writer
+	last     atomic.Pointer[stamp]
+	lastAttr atomic.Pointer[lastTime]
 }
 
 // syncWriter serialises the writes of both paths (slog's handler locks its
@@ -39,29 +40,18 @@ func (h *handler) WithGroup(name string) slog.Handler { return h.std.WithGroup(n
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
-	simple := true
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Value.Kind() {
-		case slog.KindString, slog.KindBool, slog.KindInt64, slog.KindUint64:
-		case slog.KindTime:
-			if y := a.Value.Time().Year(); y < 0 || y >= 10000 {
-				simple = false // slog writes its own error text for these
-			}
-		default:
-			simple = false
-		}
-		if a.Key == "" {
-			simple = false
-		}
-		return simple
-	})
 	if r.Level >= slog.LevelWarn {
 		defer h.w.flush()
 	}
-	if !simple || r.Time.IsZero() {
+	if r.Time.IsZero() {
 		return h.std.Handle(ctx, r)
 	}
 	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 16<<10 {
+			bufPool.Put(bp)
+		}
+	}()
 	b := (*bp)[:0]
 	b = append(b, `{"time":"`...)
 	b = h.appendRecordTime(b, r.Time)
@@ -70,11 +60,16 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	b = append(b, `","message":"`...)
 	b = appendString(b, r.Message)
 	b = append(b, '"')
+	simple := true
 	r.Attrs(func(a slog.Attr) bool {
+		v := a.Value
+		if a.Key == "" {
+			simple = false
+			return false
+		}
 		b = append(b, ',', '"')
 		b = appendString(b, a.Key)
 		b = append(b, '"', ':')
-		v := a.Value
 		switch v.Kind() {
 		case slog.KindString:
 			b = append(b, '"')
@@ -91,19 +86,44 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		case slog.KindUint64:
 			b = appendUint(b, v.Uint64())
 		case slog.KindTime:
+			t := v.Time()
+			if y := t.Year(); y < 0 || y >= 10000 {
+				simple = false // slog writes its own error text for these
+				return false
+			}
 			b = append(b, '"')
-			b = v.Time().Round(0).AppendFormat(b, time.RFC3339Nano)
+			b = h.appendTime(b, t)
 			b = append(b, '"')
+		default:
+			simple = false
 		}
-		return true
+		return simple
 	})
-	b = append(b, '}', '\n')
-	_, err := h.w.Write(b)
-	if cap(b) <= 16<<10 {
-		*bp = b
-		bufPool.Put(bp)
+	*bp = b
+	if !simple {
+		return h.std.Handle(ctx, r)
 	}
+	b = append(b, '}', '\n')
+	*bp = b
+	_, err := h.w.Write(b)
 	return err
+}
+
+// lastTime is the last time attribute formatted: a credential's expiry
+// repeats on every request it answers.
+type lastTime struct {
+	t   time.Time
+	out string
+}
+
+// appendTime appends t as RFC3339Nano, reusing the last one formatted.
+func (h *handler) appendTime(b []byte, t time.Time) []byte {
+	if l := h.lastAttr.Load(); l != nil && l.t.Equal(t) && l.t.Location() == t.Location() {
+		return append(b, l.out...)
+	}
+	out := t.Round(0).Format(time.RFC3339Nano)
+	h.lastAttr.Store(&lastTime{t: t, out: out})
+	return append(b, out...)
 }
 
 // stamp is the formatted second of the last record: RFC 3339 up to the
