@@ -14,6 +14,7 @@ import (
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/mint"
 )
 
@@ -125,10 +126,11 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 // outcome (ok or the error code), which cache layer answered and until
 // when the credential is valid. Never the credential.
 func (s *Server) audit(p auth.Principal, req *request, outcome string, layer mint.Layer, expiry time.Time) {
-	attrs := []slog.Attr{
+	var buf [8]slog.Attr // on the stack: logging.LogAttrs keeps none
+	attrs := append(buf[:0],
 		slog.Bool("audit", true), slog.String("principal", p.Name()), slog.String("agent", req.Agent),
 		slog.String("connector", req.Connector), slog.String("op", "token"), slog.String("outcome", outcome),
-	}
+	)
 	if layer != 0 {
 		attrs = append(attrs, slog.String("cache", layer.String()), slog.Time("expiresAt", expiry))
 	}
@@ -136,7 +138,7 @@ func (s *Server) audit(p auth.Principal, req *request, outcome string, layer min
 	if outcome != "ok" {
 		msg = "token " + outcome
 	}
-	s.Log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	logging.LogAttrs(context.Background(), s.Log, slog.LevelInfo, msg, attrs...)
 }
 
 // wire renders c; expires_in counts from now, not from when the credential

@@ -47,56 +47,11 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		return h.std.Handle(ctx, r)
 	}
 	bp := bufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 16<<10 {
-			bufPool.Put(bp)
-		}
-	}()
-	b := (*bp)[:0]
-	b = append(b, `{"time":"`...)
-	b = h.appendRecordTime(b, r.Time)
-	b = append(b, `","severity":"`...)
-	b = append(b, severity(r.Level)...)
-	b = append(b, `","message":"`...)
-	b = appendString(b, r.Message)
-	b = append(b, '"')
+	defer putBuf(bp)
+	b := h.appendHead((*bp)[:0], r.Time, r.Level, r.Message)
 	simple := true
 	r.Attrs(func(a slog.Attr) bool {
-		v := a.Value
-		if a.Key == "" {
-			simple = false
-			return false
-		}
-		b = append(b, ',', '"')
-		b = appendString(b, a.Key)
-		b = append(b, '"', ':')
-		switch v.Kind() {
-		case slog.KindString:
-			b = append(b, '"')
-			b = appendString(b, v.String())
-			b = append(b, '"')
-		case slog.KindBool:
-			if v.Bool() {
-				b = append(b, "true"...)
-			} else {
-				b = append(b, "false"...)
-			}
-		case slog.KindInt64:
-			b = appendInt(b, v.Int64())
-		case slog.KindUint64:
-			b = appendUint(b, v.Uint64())
-		case slog.KindTime:
-			t := v.Time()
-			if y := t.Year(); y < 0 || y >= 10000 {
-				simple = false // slog writes its own error text for these
-				return false
-			}
-			b = append(b, '"')
-			b = h.appendTime(b, t)
-			b = append(b, '"')
-		default:
-			simple = false
-		}
+		b, simple = h.appendAttr(b, a)
 		return simple
 	})
 	*bp = b
@@ -107,6 +62,103 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	*bp = b
 	_, err := h.w.Write(b)
 	return err
+}
+
+// LogAttrs is l.LogAttrs without what slog adds per call: the caller's
+// program counter (runtime.Callers, for a source location New's lines do
+// not carry) and a Record that copies attributes past its fifth to the
+// heap. Through New's handler the line is written straight from attrs
+// (the same bytes); through any other handler, as slog.Logger writes it.
+// The token function's audit line, one per request, goes through here.
+func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	now := time.Now()
+	if h, ok := l.Handler().(*handler); ok {
+		h.direct(ctx, now, level, msg, attrs)
+		return
+	}
+	if !l.Handler().Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(now, level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = l.Handler().Handle(ctx, r)
+}
+
+func (h *handler) direct(ctx context.Context, t time.Time, level slog.Level, msg string, attrs []slog.Attr) {
+	if level >= slog.LevelWarn {
+		defer h.w.flush()
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	b := h.appendHead((*bp)[:0], t, level, msg)
+	for _, a := range attrs {
+		var ok bool
+		if b, ok = h.appendAttr(b, a); !ok {
+			r := slog.NewRecord(t, level, msg, 0)
+			r.AddAttrs(attrs...)
+			_ = h.std.Handle(ctx, r)
+			return
+		}
+	}
+	b = append(b, '}', '\n')
+	*bp = b
+	_, _ = h.w.Write(b)
+}
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= 16<<10 {
+		bufPool.Put(bp)
+	}
+}
+
+// appendHead appends the line's opening: time, severity and message.
+func (h *handler) appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	b = append(b, `{"time":"`...)
+	b = h.appendRecordTime(b, t)
+	b = append(b, `","severity":"`...)
+	b = append(b, severity(level)...)
+	b = append(b, `","message":"`...)
+	b = appendString(b, msg)
+	return append(b, '"')
+}
+
+// appendAttr appends a as slog's JSON handler would; false for an
+// attribute it leaves to that handler (b is then to be dropped).
+func (h *handler) appendAttr(b []byte, a slog.Attr) ([]byte, bool) {
+	v := a.Value
+	if a.Key == "" {
+		return b, false
+	}
+	b = append(b, ',', '"')
+	b = appendString(b, a.Key)
+	b = append(b, '"', ':')
+	switch v.Kind() {
+	case slog.KindString:
+		b = append(b, '"')
+		b = appendString(b, v.String())
+		b = append(b, '"')
+	case slog.KindBool:
+		if v.Bool() {
+			b = append(b, "true"...)
+		} else {
+			b = append(b, "false"...)
+		}
+	case slog.KindInt64:
+		b = appendInt(b, v.Int64())
+	case slog.KindUint64:
+		b = appendUint(b, v.Uint64())
+	case slog.KindTime:
+		t := v.Time()
+		if y := t.Year(); y < 0 || y >= 10000 {
+			return b, false // slog writes its own error text for these
+		}
+		b = append(b, '"')
+		b = h.appendTime(b, t)
+		b = append(b, '"')
+	default:
+		return b, false
+	}
+	return b, true
 }
 
 // lastTime is the last time attribute formatted: a credential's expiry

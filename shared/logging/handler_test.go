@@ -81,3 +81,28 @@ func TestBufferedFlushes(t *testing.T) {
 		t.Fatal("Flush left a line")
 	}
 }
+
+// LogAttrs writes what Logger.LogAttrs writes, through New's handler and
+// through any other.
+func TestLogAttrsMatchesLogger(t *testing.T) {
+	attrs := []slog.Attr{slog.Bool("audit", true), slog.String("a", "x\"y"), slog.Int("n", 3), slog.Time("at", time.Unix(1e9, 5).UTC()),
+		slog.String("b", "1"), slog.String("c", "2"), slog.String("d", "3")}
+	strip := func(s string) string { // the time field differs
+		_, rest, _ := strings.Cut(s, `","severity"`)
+		return rest
+	}
+	for _, extra := range [][]slog.Attr{nil, {slog.Float64("f", 1.5)}} {
+		all := append(append([]slog.Attr{}, attrs...), extra...)
+		var direct, viaLogger bytes.Buffer
+		LogAttrs(context.Background(), New(&direct), slog.LevelInfo, "m", all...)
+		New(&viaLogger).LogAttrs(context.Background(), slog.LevelInfo, "m", all...)
+		if strip(direct.String()) != strip(viaLogger.String()) || direct.Len() == 0 {
+			t.Errorf("LogAttrs:\n%s\nLogger.LogAttrs:\n%s", direct.String(), viaLogger.String())
+		}
+		var other bytes.Buffer
+		LogAttrs(context.Background(), slog.New(slog.NewTextHandler(&other, nil)), slog.LevelInfo, "m", all...)
+		if !strings.Contains(other.String(), `a="x\"y"`) {
+			t.Errorf("through another handler: %s", other.String())
+		}
+	}
+}
