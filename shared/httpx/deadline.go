@@ -34,8 +34,7 @@ func WithDeadline(h http.Handler, d time.Duration) http.HandlerFunc {
 		d = config.DefaultRequestTimeout
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		unbounded := r.Context()
-		ctx := &deadlineCtx{parent: context.WithValue(unbounded, unboundedKey{}, unbounded), deadline: time.Now().Add(d)}
+		ctx := &deadlineCtx{parent: r.Context(), deadline: time.Now().Add(d)}
 		defer ctx.stop()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}
@@ -59,7 +58,7 @@ type deadlineCtx struct {
 
 func (c *deadlineCtx) start() context.Context {
 	c.once.Do(func() {
-		c.inner, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		c.inner, c.cancel = context.WithDeadline(unboundedValue{c.parent}, c.deadline)
 		c.started.Store(true)
 	})
 	return c.inner
@@ -91,7 +90,22 @@ func (c *deadlineCtx) Value(key any) any {
 	if c.started.Load() || c.due() {
 		return c.start().Value(key)
 	}
+	if key == (unboundedKey{}) {
+		return c.parent
+	}
 	return c.parent.Value(key)
+}
+
+// unboundedValue is the request's context before the deadline, answering
+// StreamContext's question (a context.WithValue of it, without the
+// allocation on every request).
+type unboundedValue struct{ context.Context }
+
+func (u unboundedValue) Value(key any) any {
+	if key == (unboundedKey{}) {
+		return u.Context
+	}
+	return u.Context.Value(key)
 }
 
 // stop releases the timer, if one was made.

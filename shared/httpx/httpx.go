@@ -158,11 +158,17 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, Errorf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds %d bytes", limit)
 	}
-	body, err := readBody(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	// A declared length within the limit is already what the server's body
+	// reader stops at; only an undeclared one (chunked) needs the cap.
+	body := r.Body
+	if r.ContentLength < 0 {
+		body = http.MaxBytesReader(w, r.Body, limit)
+	}
+	b, err := readBody(body, r.ContentLength, limit)
 	if err != nil {
 		return nil, decodeError(err, limit)
 	}
-	return body, nil
+	return b, nil
 }
 
 // DecodeBytes decodes a whole request body already read into v by
@@ -198,7 +204,7 @@ func decodeBody(body []byte, v any, limit int64) error {
 // last growth so a large body is not over-allocated, but the first
 // allocation stays small: a client that declares 20 MiB and sends nothing
 // holds only what it sent.
-func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
 	const first = 64 << 10
 	want := int64(-1) // the exact size to end at, when declared
 	if contentLength >= 0 {
@@ -221,6 +227,11 @@ func readBody(r io.Reader, contentLength int64) ([]byte, error) {
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			// Only a body that is not a server's (whose reader stops at the
+			// declared length) gets here without MaxBytesReader.
+			return nil, &http.MaxBytesError{Limit: limit}
+		}
 		if err == io.EOF {
 			return buf, nil
 		}
