@@ -181,13 +181,13 @@ func run(o options) int {
 	}
 
 	if em.err != nil {
-		setupFailed([]string{"2", "3", "5"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent"},
+		setupFailed([]string{"2", "3", "5", "6"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent", "metadata reads"},
 			fmt.Errorf("start the Firestore emulator: %w", em.err))
 	} else {
 		sm := smserver.New()
 		addr, err := sm.Start("127.0.0.1:0")
 		if err != nil {
-			setupFailed([]string{"2", "3", "5"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent"}, err)
+			setupFailed([]string{"2", "3", "5", "6"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent", "metadata reads"}, err)
 		} else {
 			defer sm.Stop()
 			c := &cloud{sm: sm, smAddr: addr, notes: &notes}
@@ -198,6 +198,10 @@ func run(o options) int {
 			if o.want("3") {
 				progress("row 3: %d mints, %d expiries", o.mints, o.remints)
 				rows["3"] = []Row{c.secretAccesses(ctx, o.mints, o.remints)}
+			}
+			if o.want("6") {
+				progress("row 6: metadata reads, 4 instances × 200 busy connectors, 60 s of fake time, both schemes")
+				rows["6"] = []Row{c.metadataReads(ctx, 4, 200, time.Minute)}
 			}
 			if o.want("5") {
 				progress("row 5: filling %d + %d connectors", o.big, o.small)
@@ -212,7 +216,7 @@ func run(o options) int {
 	}
 
 	var table []Row
-	for _, id := range []string{"1", "1c", "2", "3", "4", "4b", "5", "5b"} {
+	for _, id := range []string{"1", "1c", "2", "3", "4", "4b", "5", "5b", "6"} {
 		table = append(table, rows[id]...)
 	}
 	if err := Render(os.Stdout, table); err != nil {
