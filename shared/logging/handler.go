@@ -17,7 +17,7 @@ import (
 // WithAttrs, other kinds of values) is handed to the standard handler, so
 // the output never depends on which path wrote it.
 type handler struct {
-	w    syncWriter
+	w        syncWriter
 	std      slog.Handler // the standard JSON handler on the same writer
 	last     atomic.Pointer[stamp]
 	lastAttr atomic.Pointer[lastTime]
