@@ -5,7 +5,8 @@
 // Layout: bucket "connectors" maps name to the JSON of a record; bucket
 // "by_agent" is an index whose keys are agent + "\x00" + name, so listing by
 // agent is a cursor seek instead of a scan; bucket "orphans" maps secret ID to
-// the time of its record. Every write runs in one bbolt read-write transaction, so the
+// the time of its record; bucket "catalog" holds the catalog version
+// (connector.Version), bumped in every mutation's transaction. Every write runs in one bbolt read-write transaction, so the
 // index never disagrees with the data and bbolt's single writer serialises
 // the revision checks.
 package boltstore

@@ -4,8 +4,10 @@
 // Connectors live in collection <prefix>connectors with the connector name as
 // document ID, so name uniqueness is enforced by Firestore itself;
 // orphaned secret IDs live in <prefix>secret-orphans with the secret ID as
-// document ID. Revision checks run inside read-write transactions, which
-// Firestore serialises per document.
+// document ID; the catalog version (connector.Version) is the document
+// <prefix>catalog/version, added to by every mutation's transaction.
+// Revision checks run inside read-write transactions, which Firestore
+// serialises per document.
 package firestore
 
 import (
