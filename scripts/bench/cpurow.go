@@ -223,7 +223,7 @@ func parseStatCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
-// goGenerator is the bench's own closed-loop generator (runLoad).
+// goGenerator is the bench's own closed-loop generator (runLoadRequest).
 type goGenerator struct{}
 
 func (goGenerator) Name() string { return "Go client" }

@@ -108,15 +108,10 @@ func send(ctx context.Context, c *http.Client, t loadTarget) (int, []byte, error
 	return resp.StatusCode, b, err
 }
 
-// runLoad keeps workers requests in flight against url for d (closed loop:
+// runLoadRequest keeps workers of t's requests in flight for d (closed loop:
 // each worker sends its next request when the previous answer is read) and
 // measures throughput and latency of the 200 answers. A fresh client per
 // run, so no run inherits another's connections.
-func runLoad(url string, body []byte, workers int, d time.Duration) loadResult {
-	return runLoadRequest(loadTarget{URL: url, Method: http.MethodPost, Body: body}, workers, d)
-}
-
-// runLoadRequest is runLoad with any request.
 func runLoadRequest(t loadTarget, workers int, d time.Duration) loadResult {
 	client := newLoadClient(workers)
 	defer client.CloseIdleConnections()
