@@ -112,13 +112,13 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, p, &req, err)
 		return
 	}
-	s.audit(p, &req, "ok", layer, c.Expiry)
 	if c.AWS != nil {
+		s.audit(p, &req, "ok", layer, c.Expiry)
 		resp := s.wire(c)
 		httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
 		return
 	}
-	s.writeToken(w, req.Connector, c)
+	s.serveToken(w, p, &req, layer, c) // its audit line too
 }
 
 // audit writes the one line every mint request leaves once its caller is
@@ -127,18 +127,20 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 // when the credential is valid. Never the credential.
 func (s *Server) audit(p auth.Principal, req *request, outcome string, layer mint.Layer, expiry time.Time) {
 	var buf [8]slog.Attr // on the stack: logging.LogAttrs keeps none
-	attrs := append(buf[:0],
+	attrs := auditAttrs(buf[:0], p, req, outcome, layer, expiry)
+	logging.LogAttrs(context.Background(), s.Log, slog.LevelInfo, "token "+outcome, attrs...)
+}
+
+// auditAttrs appends the audit line's attributes to attrs.
+func auditAttrs(attrs []slog.Attr, p auth.Principal, req *request, outcome string, layer mint.Layer, expiry time.Time) []slog.Attr {
+	attrs = append(attrs,
 		slog.Bool("audit", true), slog.String("principal", p.Name()), slog.String("agent", req.Agent),
 		slog.String("connector", req.Connector), slog.String("op", "token"), slog.String("outcome", outcome),
 	)
 	if layer != 0 {
 		attrs = append(attrs, slog.String("cache", layer.String()), slog.Time("expiresAt", expiry))
 	}
-	msg := "token ok" // a constant: no concatenation per served request
-	if outcome != "ok" {
-		msg = "token " + outcome
-	}
-	logging.LogAttrs(context.Background(), s.Log, slog.LevelInfo, msg, attrs...)
+	return attrs
 }
 
 // wire renders c; expires_in counts from now, not from when the credential

@@ -2,13 +2,18 @@ package token
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/mint"
 )
 
@@ -18,22 +23,40 @@ import (
 // local cache hands out the same *mint.Credential until it changes) and
 // split around expires_in, and each request writes head + seconds + tail.
 
-// renderedToken is one credential's response body around expires_in.
+// renderedToken is one credential's response body around expires_in, and
+// the attributes of the last audit line written for it: a served line's
+// attributes depend on the caller, the agent and the cache layer besides
+// the credential, and repeat from one request of a caller to the next.
 type renderedToken struct {
 	cred       *mint.Credential
 	head, tail []byte
+	audit      atomic.Pointer[renderedAudit]
+}
+
+type renderedAudit struct {
+	principal, agent string
+	layer            mint.Layer
+	attrs            *logging.Rendered
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// writeToken answers an OAuth credential c of the connector called name.
-func (s *Server) writeToken(w http.ResponseWriter, name string, c *mint.Credential) {
-	rt, _ := s.rendered.Load(name)
+// serveToken writes the audit line of a served OAuth credential c and
+// answers it.
+func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *request, layer mint.Layer, c *mint.Credential) {
+	rt, _ := s.rendered.Load(req.Connector)
 	r, ok := rt.(*renderedToken)
 	if !ok || r.cred != c {
 		r = renderToken(s.wire(c), c)
-		s.rendered.Store(name, r)
+		s.rendered.Store(req.Connector, r)
 	}
+	a := r.audit.Load()
+	if a == nil || a.principal != p.Name() || a.agent != req.Agent || a.layer != layer {
+		a = &renderedAudit{principal: p.Name(), agent: req.Agent, layer: layer,
+			attrs: logging.Render(auditAttrs(nil, p, req, "ok", layer, c.Expiry)...)}
+		r.audit.Store(a)
+	}
+	logging.LogRendered(context.Background(), s.Log, slog.LevelInfo, "token ok", a.attrs)
 	bp := bodyPool.Get().(*[]byte)
 	b := append((*bp)[:0], r.head...)
 	b = strconv.AppendInt(b, expiresIn(c, s.now()), 10)

@@ -287,3 +287,46 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// Rendered is a run of attributes rendered once, for a line that repeats
+// them (the token function's audit line of one caller, agent and
+// credential): New's handler then writes only the time and the message
+// per line.
+type Rendered struct {
+	attrs []slog.Attr
+	json  []byte // nil: an attribute New's handler leaves to slog's
+}
+
+// Render renders attrs (copied) for LogRendered.
+func Render(attrs ...slog.Attr) *Rendered {
+	r := &Rendered{attrs: append([]slog.Attr(nil), attrs...)}
+	var h handler
+	var b []byte
+	for _, a := range attrs {
+		var ok bool
+		if b, ok = h.appendAttr(b, a); !ok {
+			return r
+		}
+	}
+	r.json = append(b, '}', '\n')
+	return r
+}
+
+// LogRendered writes the line LogAttrs(ctx, l, level, msg, the attributes
+// of r...) writes, the same bytes through New's handler.
+func LogRendered(ctx context.Context, l *slog.Logger, level slog.Level, msg string, r *Rendered) {
+	h, ok := l.Handler().(*handler)
+	if !ok || r.json == nil {
+		LogAttrs(ctx, l, level, msg, r.attrs...)
+		return
+	}
+	if level >= slog.LevelWarn {
+		defer h.w.flush()
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	b := h.appendHead((*bp)[:0], time.Now(), level, msg)
+	b = append(b, r.json...)
+	*bp = b
+	_, _ = h.w.Write(b)
+}

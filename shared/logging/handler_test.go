@@ -106,3 +106,22 @@ func TestLogAttrsMatchesLogger(t *testing.T) {
 		}
 	}
 }
+
+// A rendered run of attributes gives the line LogAttrs gives.
+func TestLogRenderedMatchesLogAttrs(t *testing.T) {
+	strip := func(s string) string {
+		_, rest, _ := strings.Cut(s, `","severity"`)
+		return rest
+	}
+	for _, attrs := range [][]slog.Attr{
+		{slog.Bool("audit", true), slog.String("p", "a\u2028b"), slog.Time("at", time.Unix(1e9, 7).In(time.FixedZone("x", 3600)))},
+		{slog.String("p", "x"), slog.Duration("d", time.Second)},
+	} {
+		var a, b bytes.Buffer
+		LogRendered(context.Background(), New(&a), slog.LevelInfo, "m", Render(attrs...))
+		LogAttrs(context.Background(), New(&b), slog.LevelInfo, "m", attrs...)
+		if strip(a.String()) != strip(b.String()) || a.Len() == 0 {
+			t.Errorf("LogRendered:\n%s\nLogAttrs:\n%s", a.String(), b.String())
+		}
+	}
+}
