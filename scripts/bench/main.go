@@ -9,12 +9,13 @@
 //  1. token mint (cache hit) over loopback HTTP at 64 concurrent clients:
 //     the devserver binary against a constant-JSON handler binary
 //     (scripts/bench/baseline) with the same http.Server settings, both
-//     child processes driven by the same load generator. One unmeasured
-//     second each, then baseline and mint alternate (-runs, default 3, of
-//     -duration, default 5 s) and each side's best run is kept: on a shared
-//     machine background work only ever lowers throughput, so the best run
-//     is each side's least disturbed one (the ratio of the means is printed
-//     below the table too);
+//     child processes pinned to one CPU, driven by the same load generator.
+//     One unmeasured second each, then baseline and mint alternate (-runs,
+//     default 3, of -duration, default 5 s). 1c, the goal: each server's
+//     CPU time per request (utime+stime from /proc/PID/stat over the
+//     requests it answered; median), with the bench's Go generator and with
+//     wrk when installed (cpurow.go, the reusable harness); 1: requests per
+//     second from the Go generator's runs, each side's best;
 //  2. provider calls for 4 instances × 250 concurrent mints of an expired
 //     token (Firestore emulator), against the naive one-request-per-call
 //     loop run on the same provider;
@@ -24,7 +25,10 @@
 //  4. cold start, exec to the first 200 on /token, and 4b: peak RSS under
 //     row 1's load, devserver against the constant handler;
 //  5. connectors-list by agent with 10,000 against 100 connectors stored
-//     (Firestore emulator), and 5b: the same on the embedded store.
+//     (Firestore emulator), and 5b: the same on the embedded store;
+//  6. Firestore metadata reads per instance per TTL, 4 instances × 200 busy
+//     connectors over 60 s of fake time: the catalog version against one
+//     read per connector per TTL (readsrow.go).
 //
 // The Firestore emulator named by FIRESTORE_EMULATOR_HOST is used, else one
 // is started (gcloud) and stopped at the end. A missed goal is reported, not

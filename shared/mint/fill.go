@@ -316,13 +316,15 @@ func (s *Service) fresh(c *Credential, now time.Time) bool {
 	return now.Before(c.Expiry.Add(-margin))
 }
 
-func (s *Service) localGet(conn *connector.Connector) *Credential {
+// localGetAt returns conn's credential kept in-process if it is for conn's
+// revision and fresh at now.
+func (s *Service) localGetAt(conn *connector.Connector, now time.Time) *Credential {
 	v, ok := s.local.Load(conn.Name)
 	if !ok {
 		return nil
 	}
 	e := v.(*localEntry)
-	if e.revision == conn.Revision && s.fresh(e.cred, s.now()) {
+	if e.revision == conn.Revision && s.fresh(e.cred, now) {
 		return e.cred
 	}
 	return nil

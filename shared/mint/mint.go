@@ -198,7 +198,8 @@ func (s *Service) Token(ctx context.Context, name, agent string) (*Credential, e
 
 // TokenLayer is Token, also telling which layer answered.
 func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credential, Layer, error) {
-	conn, err := s.connector(ctx, name, cachedMeta)
+	now := s.now() // once: reading the clock is not free on every machine
+	conn, err := s.connectorAt(ctx, name, cachedMeta, now)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -208,7 +209,7 @@ func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credenti
 	if !conn.Active {
 		return nil, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive)
 	}
-	if c := s.localGet(conn); c != nil {
+	if c := s.localGetAt(conn, now); c != nil {
 		return c, LayerLocal, nil
 	}
 	return s.shared(ctx, conn, reuse)
@@ -276,7 +277,11 @@ func (s *Service) current(ctx context.Context, conn *connector.Connector) (*conn
 // connector returns the metadata: from the in-process copy when read is
 // cachedMeta and the copy is still valid (metaEntry), else from the store.
 func (s *Service) connector(ctx context.Context, name string, read metaRead) (*connector.Connector, error) {
-	now := s.now()
+	return s.connectorAt(ctx, name, read, s.now())
+}
+
+// connectorAt is connector at the time now.
+func (s *Service) connectorAt(ctx context.Context, name string, read metaRead, now time.Time) (*connector.Connector, error) {
 	st := s.version(ctx, now)
 	if read == cachedMeta {
 		if v, ok := s.meta.Load(name); ok {
