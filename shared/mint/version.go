@@ -14,7 +14,8 @@ import (
 // changed, the connectors it names are dropped and read again on their
 // next request (a deleted or renamed one then answers not found). A store
 // that keeps no version, or a poll that fails, leaves every entry valid
-// for MetadataTTL from its own read, as before.
+// for MetadataTTL from its own read, as before (and is asked again only
+// after MetadataTTL).
 //
 // Staleness stays within MetadataTTL: a mutation committed at t is either
 // seen by the poll that read the version after t, or the version held was
@@ -22,7 +23,10 @@ import (
 // that read's time plus the TTL.
 
 // verState is the catalog version read at at (taken before the read, so
-// the TTL counts from a moment no later than what was read).
+// the TTL counts from a moment no later than what was read); v is nil when
+// that read failed or the store keeps no version, which is then not asked
+// again before at + MetadataTTL (a failing store is not polled on every
+// request).
 type verState struct {
 	v  *connector.Version
 	at time.Time
@@ -37,7 +41,7 @@ const versionKey = "\x00catalog-version"
 func (s *Service) version(ctx context.Context, now time.Time) *verState {
 	ttl := orDefault(s.MetadataTTL, DefaultMetadataTTL)
 	if st := s.ver.Load(); st != nil && now.Sub(st.at) < ttl {
-		return st
+		return usable(st)
 	}
 	v, _, _ := s.group.Do(versionKey, func() (any, error) {
 		if st := s.ver.Load(); st != nil && s.now().Sub(st.at) < ttl {
@@ -46,6 +50,14 @@ func (s *Service) version(ctx context.Context, now time.Time) *verState {
 		return s.poll(ctx), nil
 	})
 	st, _ := v.(*verState)
+	return usable(st)
+}
+
+// usable is st if it holds a version, else nil.
+func usable(st *verState) *verState {
+	if st == nil || st.v == nil {
+		return nil
+	}
 	return st
 }
 
@@ -59,8 +71,9 @@ func (s *Service) poll(ctx context.Context) *verState {
 		if err != nil {
 			s.log().Warn("mint: reading the catalog version failed; cached connectors are read again after their TTL", "error", err.Error())
 		}
-		s.ver.Store(nil)
-		return nil
+		failed := &verState{at: at}
+		s.ver.Store(failed)
+		return failed
 	}
 	next := &verState{v: v, at: at}
 	s.metaMu.Lock()
@@ -69,15 +82,16 @@ func (s *Service) poll(ctx context.Context) *verState {
 	// Stored first: a metadata read that started under prev and ends
 	// after this is then not versioned (putMeta), whatever it read.
 	s.ver.Store(next)
-	if prev != nil && prev.v.Seq == v.Seq {
+	known := prev != nil && prev.v != nil
+	if known && prev.v.Seq == v.Seq {
 		return next
 	}
 	var changed map[string]bool
-	if prev != nil {
+	if known {
 		changed = v.ChangedSlots(prev.v)
 	}
 	s.meta.Range(func(k, e any) bool {
-		if m := e.(*metaEntry); m.versioned && (prev == nil || changed[m.slot]) {
+		if m := e.(*metaEntry); m.versioned && (!known || changed[m.slot]) {
 			s.meta.Delete(k)
 		}
 		return true

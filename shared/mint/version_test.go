@@ -18,6 +18,7 @@ import (
 type countingStore struct {
 	catalog.Store
 	gets, versions atomic.Int64
+	failVersion    atomic.Bool
 }
 
 func (c *countingStore) Get(ctx context.Context, name string) (*connector.Connector, error) {
@@ -27,6 +28,9 @@ func (c *countingStore) Get(ctx context.Context, name string) (*connector.Connec
 
 func (c *countingStore) Version(ctx context.Context) (*connector.Version, error) {
 	c.versions.Add(1)
+	if c.failVersion.Load() {
+		return nil, errors.New("countingStore: the version read fails")
+	}
 	return c.Store.(connector.Versioned).Version(ctx)
 }
 
@@ -144,4 +148,44 @@ func TestCatalogVersionBoundsReadsAndStaleness(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A catalog version that cannot be read is asked again once per
+// MetadataTTL, not on every request, and meanwhile each connector is read
+// again once per MetadataTTL, as without the version; once it reads again,
+// no connector is.
+func TestCatalogVersionReadFailing(t *testing.T) {
+	b := testenv.New(t, testenv.Embedded)
+	ctx := context.Background()
+	p := newProvider(t, "")
+	clk := clock.NewFake()
+	createConnector(t, b, clientCredentials("A", p.URL))
+	cs := &countingStore{Store: b.Store}
+	ib := b
+	ib.Store = cs
+	s := instance(t, ib, clk, "i1")
+	cs.failVersion.Store(true)
+	for range 20 { // 20 s, a request every 250 ms
+		for range 4 {
+			if _, err := s.Token(ctx, "A", "agent-1"); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(250 * time.Millisecond)
+		}
+	}
+	if v, g := cs.versions.Swap(0), cs.gets.Swap(0); v > 5 || g > 5 || g < 4 {
+		t.Fatalf("with the version unreadable, 80 requests over 20 s made %d version reads and %d connector reads; want about one of each per 5 s", v, g)
+	}
+	cs.failVersion.Store(false)
+	for range 20 {
+		clk.Advance(time.Second)
+		if _, err := s.Token(ctx, "A", "agent-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first poll that reads again cannot tell what changed meanwhile:
+	// one read of A; none after.
+	if v, g := cs.versions.Load(), cs.gets.Load(); v > 5 || g > 1 {
+		t.Fatalf("with the version readable again, 20 s made %d version reads and %d connector reads; want about 4 and at most 1", v, g)
+	}
 }
