@@ -47,19 +47,20 @@ func NewBuffered(w io.Writer) *Buffered {
 func (b *Buffered) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.err; err != nil {
-		b.err = nil
-		return 0, err
-	}
 	b.buf = append(b.buf, p...)
+	prev := b.err // a timed write's failure, reported once; p is kept
+	b.err = nil
 	if len(b.buf) >= flushSize || b.direct {
-		return len(p), b.flushLocked()
+		if err := b.flushLocked(); err != nil {
+			return len(p), err
+		}
+		return len(p), prev
 	}
 	if !b.armed {
 		b.armed = true
 		time.AfterFunc(b.delay, b.timed)
 	}
-	return len(p), nil
+	return len(p), prev
 }
 
 func (b *Buffered) timed() {
