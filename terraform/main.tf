@@ -145,7 +145,8 @@ resource "terraform_data" "apis_ready" {
 }
 
 # Firestore in native mode. Collections: <prefix>connectors,
-# <prefix>secret-orphans, <prefix>token-cache.
+# <prefix>secret-orphans, <prefix>token-cache, <prefix>catalog (one
+# document, the catalog version every connector mutation adds to).
 #
 # Indexes: connectors-list queries <prefix>connectors with
 # `agents array-contains A` ordered by document ID ascending (and

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -45,6 +46,7 @@ import (
 func main() {
 	addr := flag.String("addr", "", "listen address (default 127.0.0.1:$PORT, PORT defaulting to 8080)")
 	dataDir := flag.String("data", "", "data directory (default $CONNECTORS_DATA_DIR or ./.connectors)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until shutdown; scripts/bench -cpuprofile sets it")
 	flag.Parse()
 	if *addr == "" {
 		port := os.Getenv("PORT")
@@ -59,11 +61,42 @@ func main() {
 	if *dataDir == "" {
 		*dataDir = ".connectors"
 	}
-	log := logging.New(os.Stdout)
-	if err := run(*addr, *dataDir, log); err != nil {
-		log.Error("devserver: " + err.Error())
+	// Lines are batched (at most logging.FlushDelay old); errors are
+	// written at once, and whatever is held when run returns.
+	out := logging.NewBuffered(os.Stdout)
+	log := logging.New(out)
+	if err := runProfiled(*addr, *dataDir, *cpuProfile, log); err != nil {
+		log.Error("devserver: " + err.Error()) // written at once
 		os.Exit(1)
 	}
+	_ = out.Flush()
+}
+
+// runProfiled is run, under a CPU profile when cpuProfile names a file.
+func runProfiled(addr, dataDir, cpuProfile string, log *slog.Logger) error {
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return run(addr, dataDir, log)
+}
+
+// startCPUProfile profiles the whole process into path until stop: the
+// hot path is profiled under the bench's load this way, never through a
+// debug route on the product's listener.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 func run(addr, dataDir string, log *slog.Logger) error {

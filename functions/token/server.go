@@ -8,11 +8,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectors.dev/connectors/shared/auth"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/mint"
 )
 
@@ -31,6 +33,10 @@ type Server struct {
 	Auth Authenticator
 	Log  *slog.Logger
 	Now  func() time.Time
+
+	// rendered holds, by connector name, the last credential answered and
+	// its response body around expires_in (see writeToken).
+	rendered sync.Map
 }
 
 type request struct {
@@ -77,7 +83,7 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req request
-	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+	if err := decodeRequest(w, r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -106,9 +112,13 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, p, &req, err)
 		return
 	}
-	s.audit(p, &req, "ok", layer, c.Expiry)
-	resp := s.wire(c)
-	httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
+	if c.AWS != nil {
+		s.audit(p, &req, "ok", layer, c.Expiry)
+		resp := s.wire(c)
+		httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
+		return
+	}
+	s.serveToken(w, p, &req, layer, c) // its audit line too
 }
 
 // audit writes the one line every mint request leaves once its caller is
@@ -116,14 +126,21 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 // outcome (ok or the error code), which cache layer answered and until
 // when the credential is valid. Never the credential.
 func (s *Server) audit(p auth.Principal, req *request, outcome string, layer mint.Layer, expiry time.Time) {
-	attrs := []slog.Attr{
+	var buf [8]slog.Attr // on the stack: logging.LogAttrs keeps none
+	attrs := auditAttrs(buf[:0], p, req, outcome, layer, expiry)
+	logging.LogAttrs(context.Background(), s.Log, slog.LevelInfo, "token "+outcome, attrs...)
+}
+
+// auditAttrs appends the audit line's attributes to attrs.
+func auditAttrs(attrs []slog.Attr, p auth.Principal, req *request, outcome string, layer mint.Layer, expiry time.Time) []slog.Attr {
+	attrs = append(attrs,
 		slog.Bool("audit", true), slog.String("principal", p.Name()), slog.String("agent", req.Agent),
 		slog.String("connector", req.Connector), slog.String("op", "token"), slog.String("outcome", outcome),
-	}
+	)
 	if layer != 0 {
 		attrs = append(attrs, slog.String("cache", layer.String()), slog.Time("expiresAt", expiry))
 	}
-	s.Log.LogAttrs(context.Background(), slog.LevelInfo, "token "+outcome, attrs...)
+	return attrs
 }
 
 // wire renders c; expires_in counts from now, not from when the credential
@@ -137,14 +154,10 @@ func (s *Server) wire(c *mint.Credential) Response {
 			Expiration:      c.AWS.Expiration.UTC().Format(time.RFC3339),
 		}}
 	}
-	in := int64(c.Expiry.Sub(s.now()) / time.Second)
-	if in < 1 {
-		in = 1
-	}
 	return Response{
 		AccessToken: c.AccessToken,
 		TokenType:   c.TokenType,
-		ExpiresIn:   in,
+		ExpiresIn:   expiresIn(c, s.now()),
 		ExpiresAt:   c.Expiry.UTC().Format(time.RFC3339),
 		Scope:       c.Scope,
 	}

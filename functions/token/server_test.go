@@ -248,7 +248,8 @@ func TestTokenAudit(t *testing.T) {
 	p := newProvider(t)
 	e := newEnv(t, b, nil, 2*time.Second)
 	e.create(clientCreds("Svc", p.URL, "agent-1"))
-	for _, agent := range []string{"agent-1", "agent-1", "agent-2"} {
+	// The third line's attributes are the second's, rendered once.
+	for _, agent := range []string{"agent-1", "agent-1", "agent-1", "agent-2"} {
 		e.call(token.FnToken, map[string]any{"connector": "Svc", "agent": agent}, "")
 	}
 	var got []string
@@ -279,7 +280,7 @@ func TestTokenAudit(t *testing.T) {
 		}
 		got = append(got, entry.Agent+":"+entry.Outcome+":"+entry.Cache)
 	}
-	want := "agent-1:ok:minted,agent-1:ok:local,agent-2:permission_denied:"
+	want := "agent-1:ok:minted,agent-1:ok:local,agent-1:ok:local,agent-2:permission_denied:"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("audit lines %q, want %q", strings.Join(got, ","), want)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -29,19 +30,26 @@ func (h *httpBench) note(format string, args ...any) {
 	*h.notes = append(*h.notes, fmt.Sprintf(format, args...))
 }
 
-// throughput is row 1 (token mint over HTTP vs the constant handler) and
-// row 4b (peak RSS of both processes under that load).
-func (h *httpBench) throughput() (Row, Row) {
-	row := Row{ID: "1", Measure: fmt.Sprintf("token mint, cache hit, HTTP, %d clients", h.opts.clients),
+// throughput is row 1 (token mint over HTTP vs the constant handler: req/s
+// from the Go generator's runs, and 1c: CPU per request from the same runs
+// and from wrk's when it is installed) and row 4b (peak RSS of both
+// processes under that load).
+func (h *httpBench) throughput() (Row, []Row, Row) {
+	row := Row{ID: "1", Measure: fmt.Sprintf("token mint, cache hit, HTTP, %d clients, req/s", h.opts.clients),
 		Goal: Goal{OnRatio: true, Op: ">=", Value: 0.8, Text: "ratio ≥ 0.8"}}
+	cpu := []Row{{ID: "1c", Measure: "token mint, cache hit, CPU per request"}}
 	rss := Row{ID: "4b", Measure: "peak RSS (VmHWM) under the row-1 load",
 		Goal: Goal{Op: "<=", Value: 64 << 20, Text: "≤ 64 MiB"}}
-	fail := func(err error) (Row, Row) {
-		row.Err, rss.Err = err, err
-		return row, rss
+	fail := func(err error) (Row, []Row, Row) {
+		row.Err, rss.Err, cpu[0].Err = err, err, err
+		return row, cpu, rss
 	}
 
-	dev, _, err := startServer(h.cpus, "devserver", h.devserver, []string{"-data", h.dataDir}, h.work)
+	args := []string{"-data", h.dataDir}
+	if h.opts.cpuProfile != "" {
+		args = append(args, "-cpuprofile", h.opts.cpuProfile)
+	}
+	dev, _, err := startServer(h.cpus, "devserver", h.devserver, args, h.work)
 	if err != nil {
 		return fail(err)
 	}
@@ -80,31 +88,29 @@ func (h *httpBench) throughput() (Row, Row) {
 		return fail(err)
 	}
 	defer h.cpus.release()
-	// One unmeasured second each, then alternate baseline and mint so that
-	// both see the same spread of background load; keep each side's best run.
-	runLoad(base.base+"/token", mintBody, h.opts.clients, time.Second)
-	runLoad(dev.base+"/token", mintBody, h.opts.clients, time.Second)
+	// The request is the same for both: a POST with a JSON body to a
+	// loopback Host (the local run answers no other).
+	target := func(name string, s *server) loadTarget {
+		return loadTarget{Name: name, PID: s.cmd.Process.Pid, URL: s.base + "/token", Method: http.MethodPost, Body: mintBody,
+			Headers: map[string]string{"Content-Type": "application/json", "Host": strings.TrimPrefix(s.base, "http://")}}
+	}
+	cpu, results := h.cpuCompare(cpuCase{ID: "1c", Measure: "token mint, cache hit, CPU per request, audit line included",
+		Ours: target("mint", dev), Base: target("baseline", base), Goal: 0.87})
+	if len(results) == 0 || results[0].Gen != (goGenerator{}).Name() {
+		return fail(fmt.Errorf("no run of the Go load generator: %v", cpu[0].Err))
+	}
+	// Row 1, requests per second, from the Go generator's runs: each side's
+	// best (background work on a shared machine only lowers throughput).
 	var bestBase, bestMint loadResult
 	var sumBase, sumMint float64
-	for i := range h.opts.runs {
-		for _, side := range []struct {
-			name string
-			url  string
-			best *loadResult
-		}{{"baseline", base.base + "/token", &bestBase}, {"mint", dev.base + "/token", &bestMint}} {
-			r := runLoad(side.url, mintBody, h.opts.clients, h.opts.duration)
-			h.note("row 1 run %d %-8s: %s, %d requests, %d errors", i+1, side.name, r, r.Requests, r.Errors)
-			if r.Requests == 0 || r.Errors*100 > r.Requests+r.Errors {
-				return fail(fmt.Errorf("%s load run: %d ok, %d failed, first: %s", side.name, r.Requests, r.Errors, r.FirstErr))
-			}
-			if r.RPS() > side.best.RPS() {
-				*side.best = r
-			}
-			if side.name == "mint" {
-				sumMint += r.RPS()
-			} else {
-				sumBase += r.RPS()
-			}
+	for i := range results[0].Ours {
+		o, b := results[0].Ours[i].Load, results[0].Base[i].Load
+		sumMint, sumBase = sumMint+o.RPS(), sumBase+b.RPS()
+		if o.RPS() > bestMint.RPS() {
+			bestMint = o
+		}
+		if b.RPS() > bestBase.RPS() {
+			bestBase = b
 		}
 	}
 	h.note("row 1: ratio of the best runs %.2f (shown); of the means %.2f (%s vs %s req/s)",
@@ -119,16 +125,16 @@ func (h *httpBench) throughput() (Row, Row) {
 	devRSS, err := peakRSS(dev.cmd.Process.Pid)
 	if err != nil {
 		rss.Err = err
-		return row, rss
+		return row, cpu, rss
 	}
 	baseRSS, err := peakRSS(base.cmd.Process.Pid)
 	if err != nil {
 		rss.Err = err
-		return row, rss
+		return row, cpu, rss
 	}
 	rss.Figure, rss.FigureText = float64(devRSS), mib(devRSS)+" devserver"
 	rss.Baseline, rss.BaselineText = float64(baseRSS), mib(baseRSS)+" constant handler"
-	return row, rss
+	return row, cpu, rss
 }
 
 // createConnector creates the client_credentials connector Bench through

@@ -71,11 +71,34 @@ func newLoadClient(workers int) *http.Client {
 
 // post sends body to url and reads the whole answer.
 func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return send(ctx, c, loadTarget{URL: url, Method: http.MethodPost, Body: body})
+}
+
+// send sends t's request (a JSON body, if any, as application/json unless
+// t's headers say otherwise) and reads the whole answer.
+func send(ctx context.Context, c *http.Client, t loadTarget) (int, []byte, error) {
+	method := t.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if t.Body != nil {
+		body = bytes.NewReader(t.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.URL, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if t.Body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range t.Headers {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -85,15 +108,15 @@ func post(ctx context.Context, c *http.Client, url string, body []byte) (int, []
 	return resp.StatusCode, b, err
 }
 
-// runLoad keeps workers requests in flight against url for d (closed loop:
+// runLoadRequest keeps workers of t's requests in flight for d (closed loop:
 // each worker sends its next request when the previous answer is read) and
 // measures throughput and latency of the 200 answers. A fresh client per
 // run, so no run inherits another's connections.
-func runLoad(url string, body []byte, workers int, d time.Duration) loadResult {
-	return runLoadFunc(func(ctx context.Context, c *http.Client) (int, []byte, error) { return post(ctx, c, url, body) }, workers, d)
+func runLoadRequest(t loadTarget, workers int, d time.Duration) loadResult {
+	return runLoadFunc(func(ctx context.Context, c *http.Client) (int, []byte, error) { return send(ctx, c, t) }, workers, d)
 }
 
-// runLoadFunc is runLoad with the request made by send.
+// runLoadFunc is runLoadRequest with the request made by send.
 func runLoadFunc(send func(ctx context.Context, c *http.Client) (int, []byte, error), workers int, d time.Duration) loadResult {
 	client := newLoadClient(workers)
 	defer client.CloseIdleConnections()

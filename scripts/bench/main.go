@@ -9,12 +9,13 @@
 //  1. token mint (cache hit) over loopback HTTP at 64 concurrent clients:
 //     the devserver binary against a constant-JSON handler binary
 //     (scripts/bench/baseline) with the same http.Server settings, both
-//     child processes driven by the same load generator. One unmeasured
-//     second each, then baseline and mint alternate (-runs, default 3, of
-//     -duration, default 5 s) and each side's best run is kept: on a shared
-//     machine background work only ever lowers throughput, so the best run
-//     is each side's least disturbed one (the ratio of the means is printed
-//     below the table too);
+//     child processes pinned to one CPU, driven by the same load generator.
+//     One unmeasured second each, then baseline and mint alternate (-runs,
+//     default 3, of -duration, default 5 s). 1c, the goal: each server's
+//     CPU time per request (utime+stime from /proc/PID/stat over the
+//     requests it answered; median), with the bench's Go generator and with
+//     wrk when installed (cpurow.go, the reusable harness); 1: requests per
+//     second from the Go generator's runs, each side's best;
 //  2. provider calls for 4 instances × 250 concurrent mints of an expired
 //     token (Firestore emulator), against the naive one-request-per-call
 //     loop run on the same provider;
@@ -32,6 +33,9 @@
 //     p50 direct); 6c: the devserver's peak RSS streaming 1 GiB through it;
 //  7. a tools/call of call_api through the devserver's /mcp, cached token,
 //     one client: its p50 beside the same GET through /proxy (mcprow.go).
+//  8. Firestore metadata reads per instance per TTL, 4 instances × 200 busy
+//     connectors over 60 s of fake time: the catalog version against one
+//     read per connector per TTL (readsrow.go).
 //
 // The Firestore emulator named by FIRESTORE_EMULATOR_HOST is used, else one
 // is started (gcloud) and stopped at the end. A missed goal is reported, not
@@ -65,7 +69,12 @@ type options struct {
 	mine       int
 	listRuns   int
 	pin        bool
+	cpuProfile string
+	only       map[string]bool // row groups to run; nil: all
 }
+
+// want reports whether row group id (1, 2, 3, 4, 5, 6, 7, 8) was asked for.
+func (o options) want(id string) bool { return o.only == nil || o.only[id] }
 
 func main() {
 	var o options
@@ -80,7 +89,20 @@ func main() {
 	flag.IntVar(&o.mine, "mine", 20, "row 5: connectors of the measured agent in each store")
 	flag.IntVar(&o.listRuns, "listruns", 30, "row 5: List calls per store")
 	flag.BoolVar(&o.pin, "pin", true, "rows 1, 4, 4b: run each server on a CPU of its own (taskset) and the load generator on the others")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "row 1: write the devserver's CPU profile (go tool pprof) to this file")
+	only := flag.String("rows", "", "run only these row groups, comma-separated (1 is 1, 1c and 4b; 4 needs 1; 5 is 5 and 5b), e.g. -rows 1,6; default all")
 	flag.Parse()
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, id := range strings.Split(*only, ",") {
+			o.only[strings.TrimSpace(id)] = true
+		}
+	}
+	if o.cpuProfile != "" {
+		if abs, err := filepath.Abs(o.cpuProfile); err == nil {
+			o.cpuProfile = abs
+		}
+	}
 	os.Exit(run(o))
 }
 
@@ -153,51 +175,73 @@ func run(o options) int {
 	if em.err == nil {
 		defer em.stop()
 	}
-	if err != nil {
-		setupFailed([]string{"1", "4", "4b", "6", "7"}, []string{"token mint over HTTP", "cold start", "peak RSS", "proxied GET", "MCP call_api"}, err)
+	if !(o.want("1") || o.want("4") || o.want("6") || o.want("7")) {
+		// not asked for
+	} else if err != nil {
+		setupFailed([]string{"1", "1c", "4", "4b", "6", "7"}, []string{"token mint over HTTP", "token mint, CPU per request", "cold start", "peak RSS", "proxied GET", "MCP call_api"}, err)
 	} else {
 		hb.provider = newProvider(3600)
 		defer hb.provider.Close()
-		progress("row 1 and 4b: %d × %s of load per side", o.runs, o.duration)
-		r1, r4b := hb.throughput()
-		rows["1"], rows["4b"] = []Row{r1}, []Row{r4b}
-		progress("rows 6, 6b, 6c: the proxy against a bare ReverseProxy")
-		rows["6"] = hb.proxyRows(baseproxy)
-		progress("row 7: MCP call_api against the proxy")
-		rows["7"] = []Row{hb.mcpRow()}
-		if r1.Err == nil {
-			progress("row 4: %d cold starts per binary", o.coldStarts)
-			rows["4"] = []Row{hb.coldStart()}
-		} else {
-			setupFailed([]string{"4"}, []string{"cold start"}, fmt.Errorf("row 1 failed, no data directory"))
+		if o.want("1") || o.want("4") {
+			progress("row 1 and 4b: %d × %s of load per side", o.runs, o.duration)
+			r1, r1c, r4b := hb.throughput()
+			rows["1"], rows["1c"], rows["4b"] = []Row{r1}, r1c, []Row{r4b}
+			if !o.want("4") {
+				// not asked for
+			} else if r1.Err == nil {
+				progress("row 4: %d cold starts per binary", o.coldStarts)
+				rows["4"] = []Row{hb.coldStart()}
+			} else {
+				setupFailed([]string{"4"}, []string{"cold start"}, fmt.Errorf("row 1 failed, no data directory"))
+			}
+		}
+		if o.want("6") {
+			progress("rows 6, 6b, 6c: the proxy against a bare ReverseProxy")
+			rows["6"] = hb.proxyRows(baseproxy)
+		}
+		if o.want("7") {
+			progress("row 7: MCP call_api against the proxy")
+			rows["7"] = []Row{hb.mcpRow()}
 		}
 	}
 
 	if em.err != nil {
-		setupFailed([]string{"2", "3", "5"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent"},
+		setupFailed([]string{"2", "3", "5", "8"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent", "metadata reads"},
 			fmt.Errorf("start the Firestore emulator: %w", em.err))
 	} else {
 		sm := smserver.New()
 		addr, err := sm.Start("127.0.0.1:0")
 		if err != nil {
-			setupFailed([]string{"2", "3", "5"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent"}, err)
+			setupFailed([]string{"2", "3", "5", "8"}, []string{"upstream calls", "Secret Manager accesses", "connectors-list by agent", "metadata reads"}, err)
 		} else {
 			defer sm.Stop()
 			c := &cloud{sm: sm, smAddr: addr, notes: &notes}
-			progress("row 2: 4 × 250 concurrent mints after expiry")
-			rows["2"] = []Row{c.singleUpstream(ctx)}
-			progress("row 3: %d mints, %d expiries", o.mints, o.remints)
-			rows["3"] = []Row{c.secretAccesses(ctx, o.mints, o.remints)}
-			progress("row 5: filling %d + %d connectors", o.big, o.small)
-			rows["5"] = []Row{c.listScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+			if o.want("2") {
+				progress("row 2: 4 × 250 concurrent mints after expiry")
+				rows["2"] = []Row{c.singleUpstream(ctx)}
+			}
+			if o.want("3") {
+				progress("row 3: %d mints, %d expiries", o.mints, o.remints)
+				rows["3"] = []Row{c.secretAccesses(ctx, o.mints, o.remints)}
+			}
+			if o.want("8") {
+				progress("row 8: metadata reads, 4 instances × 200 busy connectors, 60 s of fake time, both schemes")
+				rows["8"] = []Row{c.metadataReads(ctx, 4, 200, time.Minute)}
+			}
+			if o.want("5") {
+				progress("row 5: filling %d + %d connectors", o.big, o.small)
+				rows["5"] = []Row{c.listScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+			}
 		}
 	}
 
-	progress("row 5b: the same on the embedded store")
-	rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+	if o.want("5") {
+		progress("row 5b: the same on the embedded store")
+		rows["5b"] = []Row{(&cloud{notes: &notes}).embeddedListScaling(ctx, o.big, o.small, o.mine, o.listRuns)}
+	}
 
 	var table []Row
-	for _, id := range []string{"1", "2", "3", "4", "4b", "5", "5b", "6", "7"} {
+	for _, id := range []string{"1", "1c", "2", "3", "4", "4b", "5", "5b", "6", "7", "8"} {
 		table = append(table, rows[id]...)
 	}
 	if err := Render(os.Stdout, table); err != nil {

@@ -3,6 +3,8 @@ package httpx
 import (
 	"context"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectors.dev/connectors/shared/config"
@@ -32,8 +34,8 @@ func WithDeadline(h http.Handler, d time.Duration) http.HandlerFunc {
 		d = config.DefaultRequestTimeout
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := Bound(r.Context(), d)
-		defer cancel()
+		ctx := &deadlineCtx{parent: r.Context(), deadline: time.Now().Add(d)}
+		defer ctx.stop()
 		h.ServeHTTP(w, r.WithContext(ctx))
 	}
 }
@@ -44,6 +46,81 @@ func WithDeadline(h http.Handler, d time.Duration) http.HandlerFunc {
 // context the MCP SDK keeps for as long as an API may take.
 func Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithValue(ctx, unboundedKey{}, ctx), d)
+}
+
+// deadlineCtx is context.WithDeadline(parent, deadline) whose timer is made
+// only when something waits for it: Done (every blocking call does), or Err
+// and Value once the deadline has passed. A request answered from memory
+// (a token cache hit) never waits, and the timer, with its allocations and
+// the parent's child registration, was about a twentieth of such a
+// request's CPU. Made, it is an ordinary timerCtx, which Err, Value and
+// Done then answer for (so the context package recognises it as its own).
+type deadlineCtx struct {
+	parent   context.Context
+	deadline time.Time
+	once     sync.Once
+	started  atomic.Bool
+	inner    context.Context
+	cancel   context.CancelFunc
+}
+
+func (c *deadlineCtx) start() context.Context {
+	c.once.Do(func() {
+		c.inner, c.cancel = context.WithDeadline(unboundedValue{c.parent}, c.deadline)
+		c.started.Store(true)
+	})
+	return c.inner
+}
+
+// due reports whether the context must behave as ended without its timer:
+// the parent ended or the deadline passed.
+func (c *deadlineCtx) due() bool {
+	return c.parent.Err() != nil || !time.Now().Before(c.deadline)
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) {
+	if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
+		return d, true
+	}
+	return c.deadline, true
+}
+
+func (c *deadlineCtx) Done() <-chan struct{} { return c.start().Done() }
+
+func (c *deadlineCtx) Err() error {
+	if c.started.Load() || c.due() {
+		return c.start().Err()
+	}
+	return nil
+}
+
+func (c *deadlineCtx) Value(key any) any {
+	if c.started.Load() || c.due() {
+		return c.start().Value(key)
+	}
+	if key == (unboundedKey{}) {
+		return c.parent
+	}
+	return c.parent.Value(key)
+}
+
+// unboundedValue is the request's context before the deadline, answering
+// StreamContext's question (a context.WithValue of it, without the
+// allocation on every request).
+type unboundedValue struct{ context.Context }
+
+func (u unboundedValue) Value(key any) any {
+	if key == (unboundedKey{}) {
+		return u.Context
+	}
+	return u.Context.Value(key)
+}
+
+// stop releases the timer, if one was made.
+func (c *deadlineCtx) stop() {
+	if c.started.Load() {
+		c.cancel()
+	}
 }
 
 type unboundedKey struct{}

@@ -229,7 +229,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 			return nil, fmt.Errorf("mint: %s: store rotated refresh token: %w", conn.Name, err)
 		}
 		conn = stored
-		s.putMeta(conn)
+		s.putMeta(conn, nil, s.now(), false) // its own rotation moved the catalog version: held for the TTL
 	}
 	cred := minted.Credential
 	if cred.IssuedAt.IsZero() {
@@ -334,11 +334,15 @@ func (s *Service) fresh(c *Credential, now time.Time) bool {
 	return now.Before(c.Expiry.Add(-margin))
 }
 
-func (s *Service) localGet(conn *connector.Connector) *Credential {
-	s.mu.Lock()
-	e, ok := s.local[conn.Name]
-	s.mu.Unlock()
-	if ok && e.revision == conn.Revision && s.fresh(e.cred, s.now()) {
+// localGetAt returns conn's credential kept in-process if it is for conn's
+// revision and fresh at now.
+func (s *Service) localGetAt(conn *connector.Connector, now time.Time) *Credential {
+	v, ok := s.local.Load(conn.Name)
+	if !ok {
+		return nil
+	}
+	e := v.(*localEntry)
+	if e.revision == conn.Revision && s.fresh(e.cred, now) {
 		return e.cred
 	}
 	return nil
@@ -346,10 +350,5 @@ func (s *Service) localGet(conn *connector.Connector) *Credential {
 
 // localPut keeps c as conn's credential, replacing one of another revision.
 func (s *Service) localPut(conn *connector.Connector, c *Credential) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.local == nil {
-		s.local = map[string]localEntry{}
-	}
-	s.local[conn.Name] = localEntry{revision: conn.Revision, cred: c}
+	s.local.Store(conn.Name, &localEntry{revision: conn.Revision, cred: c})
 }

@@ -7,10 +7,15 @@
 //     sealed with a key from the secret store, and a lease: the one instance
 //     holding it calls the provider, the others wait for its result.
 //
-// Connector metadata is cached in-process for MetadataTTL (5 s), and cache
-// entries are tied to the connector's revision, so an update, deactivation or
-// deletion takes effect on every instance within that time, and at once on
-// the instance that served it (Forget, through Catalog.Watch). A refresh token
+// Connector metadata is cached in-process, and cache entries are tied to
+// the connector's revision. Once per MetadataTTL (5 s) an instance reads
+// the catalog version, which every mutation bumps in its own transaction:
+// unchanged, every cached connector stays valid for another TTL without
+// being read; changed, only the connectors it names are read again. So an
+// update, deactivation or deletion takes effect on every instance within
+// that time, and at once on the instance that served it (Forget, through
+// Catalog.Watch), while steady-state metadata reads grow with instances,
+// not with the connectors they serve (version.go). A refresh token
 // that the provider rotates is written back (catalog.RotateRefreshToken)
 // before the new access token is handed to anyone.
 package mint
@@ -21,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -112,14 +118,21 @@ type Service struct {
 	PollInterval time.Duration
 
 	group singleflight.Group
-	mu    sync.Mutex
-	meta  map[string]metaEntry
+	// The cache-hit path takes no lock: meta and local are sync.Maps (read
+	// far more often than written, by many goroutines at once) and ver an
+	// atomic pointer. metaMu orders only the slow path: a version poll
+	// against the metadata reads it races with (see putMeta).
+	metaMu sync.Mutex
+	meta   sync.Map // connector name → *metaEntry
 	// local holds one credential per connector name, with the revision it
-	// was minted for.
-	local map[string]localEntry
+	// was minted for: name → *localEntry.
+	local sync.Map
+	// ver is the catalog version last read, and when (see version.go).
+	ver atomic.Pointer[verState]
 	// bundles caches secrets by secretID@version. A version never changes,
 	// so entries never go stale; the bound keeps memory flat.
-	bundles map[string]secret.Bundle
+	bundlesMu sync.Mutex
+	bundles   map[string]secret.Bundle
 }
 
 type localEntry struct {
@@ -127,9 +140,17 @@ type localEntry struct {
 	cred     *Credential
 }
 
+// metaEntry is a connector as read from the store. A versioned entry was
+// read while the catalog version was the one this instance holds; it stays
+// valid, whatever its age, for as long as a version read within the TTL
+// names no change to it (a poll drops those). Any other entry is valid for
+// MetadataTTL from its read, as every entry was before the catalog
+// version existed.
 type metaEntry struct {
-	conn    *connector.Connector
-	fetched time.Time
+	conn      *connector.Connector // nil: no connector has the name
+	fetched   time.Time
+	versioned bool
+	slot      string // the name's connector.VersionSlot
 }
 
 func (s *Service) now() time.Time {
@@ -177,7 +198,8 @@ func (s *Service) Token(ctx context.Context, name, agent string) (*Credential, e
 
 // TokenLayer is Token, also telling which layer answered.
 func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credential, Layer, error) {
-	conn, err := s.connector(ctx, name, cachedMeta)
+	now := s.now() // once: reading the clock is not free on every machine
+	conn, err := s.connectorAt(ctx, name, cachedMeta, now)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -187,7 +209,7 @@ func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credenti
 	if !conn.Active {
 		return nil, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive)
 	}
-	if c := s.localGet(conn); c != nil {
+	if c := s.localGetAt(conn, now); c != nil {
 		return c, LayerLocal, nil
 	}
 	return s.shared(ctx, conn, reuse)
@@ -253,26 +275,35 @@ func (s *Service) current(ctx context.Context, conn *connector.Connector) (*conn
 }
 
 // connector returns the metadata: from the in-process copy when read is
-// cachedMeta and the copy is under MetadataTTL old, else from the store.
+// cachedMeta and the copy is still valid (metaEntry), else from the store.
 func (s *Service) connector(ctx context.Context, name string, read metaRead) (*connector.Connector, error) {
+	return s.connectorAt(ctx, name, read, s.now())
+}
+
+// connectorAt is connector at the time now.
+func (s *Service) connectorAt(ctx context.Context, name string, read metaRead, now time.Time) (*connector.Connector, error) {
+	st := s.version(ctx, now)
 	if read == cachedMeta {
-		s.mu.Lock()
-		m, ok := s.meta[name]
-		s.mu.Unlock()
-		if ok && s.now().Sub(m.fetched) < orDefault(s.MetadataTTL, DefaultMetadataTTL) {
-			return m.conn, nil
+		if v, ok := s.meta.Load(name); ok {
+			m := v.(*metaEntry)
+			if (m.versioned && st != nil) || now.Sub(m.fetched) < orDefault(s.MetadataTTL, DefaultMetadataTTL) {
+				if m.conn == nil {
+					return nil, fmt.Errorf("mint: %s: %w", name, connector.ErrNotFound)
+				}
+				return m.conn, nil
+			}
 		}
 	}
 	c, err := s.Catalog.Get(ctx, name)
 	if err != nil {
 		if errors.Is(err, connector.ErrNotFound) {
-			s.mu.Lock()
-			delete(s.meta, name)
-			s.mu.Unlock()
+			// Absent is cached too, by the same rules: a create names it
+			// in the catalog version (and Forget drops it here).
+			s.putMeta(&connector.Connector{Name: name}, st, now, true)
 		}
 		return nil, fmt.Errorf("mint: %w", err)
 	}
-	s.putMeta(c)
+	s.putMeta(c, st, now, false)
 	return c, nil
 }
 
@@ -281,19 +312,27 @@ func (s *Service) connector(ctx context.Context, name string, read metaRead) (*c
 // registers it with the catalog (Catalog.Watch), so that an update or
 // delete served by this instance applies to its own mints at once.
 func (s *Service) Forget(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.meta, name)
-	delete(s.local, name)
+	s.meta.Delete(name)
+	s.local.Delete(name)
 }
 
-func (s *Service) putMeta(c *connector.Connector) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.meta == nil {
-		s.meta = map[string]metaEntry{}
+// putMeta keeps c (only its name when absent: none is stored), read at now while the catalog version held was st (nil:
+// none). The entry is versioned only if st is still the version held: a
+// poll that moved it meanwhile may have looked for c's name before c was
+// stored, and c may predate the change it found. metaMu makes that check
+// and the store one step against a poll's drops.
+func (s *Service) putMeta(c *connector.Connector, st *verState, now time.Time, absent bool) {
+	e := &metaEntry{conn: c, fetched: now}
+	if absent {
+		e.conn = nil
 	}
-	s.meta[c.Name] = metaEntry{conn: c, fetched: s.now()}
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	e.versioned = st != nil && s.ver.Load() == st
+	if e.versioned {
+		e.slot = connector.VersionSlot(c.Name)
+	}
+	s.meta.Store(c.Name, e)
 }
 
 // bundle reads the connector's pinned secret version once per process.
@@ -302,9 +341,9 @@ func (s *Service) bundle(ctx context.Context, conn *connector.Connector) (secret
 		return secret.Bundle{}, nil
 	}
 	key := conn.SecretID + "@" + conn.SecretVersion
-	s.mu.Lock()
+	s.bundlesMu.Lock()
 	b, ok := s.bundles[key]
-	s.mu.Unlock()
+	s.bundlesMu.Unlock()
 	if ok {
 		return b, nil
 	}
@@ -312,8 +351,8 @@ func (s *Service) bundle(ctx context.Context, conn *connector.Connector) (secret
 	if err != nil {
 		return secret.Bundle{}, fmt.Errorf("mint: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.bundlesMu.Lock()
+	defer s.bundlesMu.Unlock()
 	if s.bundles == nil || len(s.bundles) >= maxBundles {
 		s.bundles = map[string]secret.Bundle{}
 	}

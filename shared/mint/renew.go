@@ -23,7 +23,7 @@ func (s *Service) Renew(ctx context.Context, name, agent string, rejected *Crede
 	if !conn.Active {
 		return nil, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive)
 	}
-	if c := s.localGet(conn); c != nil && !c.same(rejected) {
+	if c := s.localGetAt(conn, s.now()); c != nil && !c.same(rejected) {
 		return c, LayerLocal, nil // another caller renewed it already
 	}
 	return s.sharedFill(ctx, conn, replace, rejected)

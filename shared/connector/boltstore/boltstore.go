@@ -5,7 +5,8 @@
 // Layout: bucket "connectors" maps name to the JSON of a record; bucket
 // "by_agent" is an index whose keys are agent + "\x00" + name, so listing by
 // agent is a cursor seek instead of a scan; bucket "orphans" maps secret ID to
-// the time of its record. Every write runs in one bbolt read-write transaction, so the
+// the time of its record; bucket "catalog" holds the catalog version
+// (connector.Version), bumped in every mutation's transaction. Every write runs in one bbolt read-write transaction, so the
 // index never disagrees with the data and bbolt's single writer serialises
 // the revision checks.
 package boltstore
@@ -36,6 +37,10 @@ const (
 	bucketConnectors = "connectors"
 	bucketByAgent    = "by_agent"
 	bucketOrphans    = "orphans"
+	// bucketCatalog holds one key, versionKey: the catalog version
+	// (connector.Version as JSON), written in every mutation's transaction.
+	bucketCatalog = "catalog"
+	versionKey    = "version"
 )
 
 // Store is a connector.Store backed by a bbolt file. It is safe for
@@ -44,7 +49,7 @@ type Store struct {
 	db *bolt.DB
 }
 
-var _ connector.Store = (*Store)(nil)
+var _ connector.Versioned = (*Store)(nil)
 
 // record is what the connectors bucket stores. Connector's JSON form is the
 // public wire format, which omits SecretID and SecretVersion (json:"-"); the
@@ -78,7 +83,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{bucketConnectors, bucketByAgent, bucketOrphans} {
+		for _, b := range []string{bucketConnectors, bucketByAgent, bucketOrphans, bucketCatalog} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
@@ -193,12 +198,57 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 		if tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
 			return connector.ErrExists
 		}
+		if err := bump(tx, r.Name); err != nil {
+			return err
+		}
 		return put(tx, &r)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: create %q: %w", c.Name, err)
 	}
 	return r.connector(), nil
+}
+
+// readVersion reads the catalog version in tx.
+func readVersion(tx *bolt.Tx) (*connector.Version, error) {
+	var v connector.Version
+	if raw := tx.Bucket([]byte(bucketCatalog)).Get([]byte(versionKey)); raw != nil {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("decode the catalog version: %w", err)
+		}
+	}
+	return &v, nil
+}
+
+// bump records a mutation touching names in the catalog version, in the
+// mutation's tx (bbolt has one writer: reading the record costs nothing).
+func bump(tx *bolt.Tx, names ...string) error {
+	v, err := readVersion(tx)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v.Bump(names...))
+	if err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(bucketCatalog)).Put([]byte(versionKey), raw)
+}
+
+// Version returns the catalog version.
+func (s *Store) Version(ctx context.Context) (*connector.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: version: %w", err)
+	}
+	var v *connector.Version
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = readVersion(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: version: %w", err)
+	}
+	return v, nil
 }
 
 // Get returns the connector called name.
@@ -237,6 +287,13 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 		if c.Name != name && tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
 			return fmt.Errorf("rename to %q: %w", c.Name, connector.ErrExists)
 		}
+		touched := []string{name}
+		if c.Name != name {
+			touched = append(touched, c.Name)
+		}
+		if err := bump(tx, touched...); err != nil {
+			return err
+		}
 		// Removing first drops index entries of agents that c no longer
 		// has; put then adds the current ones.
 		if err := remove(tx, old); err != nil {
@@ -258,6 +315,9 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		old, err := loadRevision(tx, name, revision)
 		if err != nil {
+			return err
+		}
+		if err := bump(tx, name); err != nil {
 			return err
 		}
 		return remove(tx, old)

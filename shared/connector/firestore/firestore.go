@@ -4,8 +4,10 @@
 // Connectors live in collection <prefix>connectors with the connector name as
 // document ID, so name uniqueness is enforced by Firestore itself;
 // orphaned secret IDs live in <prefix>secret-orphans with the secret ID as
-// document ID. Revision checks run inside read-write transactions, which
-// Firestore serialises per document.
+// document ID; the catalog version (connector.Version) is the document
+// <prefix>catalog/version, added to by every mutation's transaction.
+// Revision checks run inside read-write transactions, which Firestore
+// serialises per document.
 package firestore
 
 import (
@@ -30,6 +32,10 @@ import (
 const (
 	connectorsCollection = "connectors"
 	orphansCollection    = "secret-orphans"
+	// catalogCollection holds one document, versionDoc: the catalog
+	// version (connector.Version), written in every mutation's transaction.
+	catalogCollection = "catalog"
+	versionDoc        = "version"
 )
 
 // txAttempts raises RunTransaction's retry budget above its default of 5:
@@ -49,7 +55,7 @@ type Store struct {
 	locks  nameLocks
 }
 
-var _ connector.Store = (*Store)(nil)
+var _ connector.Versioned = (*Store)(nil)
 
 // New connects to Firestore's default database in projectID. opts are passed
 // to the client; FIRESTORE_EMULATOR_HOST, when set, points it at an emulator.
@@ -81,6 +87,42 @@ func (s *Store) Close() error {
 
 func (s *Store) connectors() *firestore.CollectionRef {
 	return s.client.Collection(s.CollectionPrefix + connectorsCollection)
+}
+
+func (s *Store) version() *firestore.DocumentRef {
+	return s.client.Collection(s.CollectionPrefix + catalogCollection).Doc(versionDoc)
+}
+
+// Version reads the catalog version document: one document read.
+func (s *Store) Version(ctx context.Context) (*connector.Version, error) {
+	snap, err := s.version().Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return &connector.Version{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("firestore: version: %w", err)
+	}
+	var v connector.Version
+	if err := snap.DataTo(&v); err != nil {
+		return nil, fmt.Errorf("firestore: version: decode: %w", err)
+	}
+	return &v, nil
+}
+
+// bump adds a mutation touching names to the catalog version in tx, with
+// server-side increments and without reading the document: no transaction
+// holds a lock on it, so mutations of different connectors never wait for
+// each other there (connector.Version says why that matters).
+func (s *Store) bump(tx *firestore.Transaction, names ...string) error {
+	counts := map[string]int{}
+	for _, name := range names {
+		counts[connector.VersionSlot(name)]++
+	}
+	slots := map[string]any{}
+	for k, n := range counts {
+		slots[k] = firestore.Increment(n)
+	}
+	return tx.Set(s.version(), map[string]any{"seq": firestore.Increment(len(names)), "slots": slots}, firestore.MergeAll)
 }
 
 func (s *Store) orphans() *firestore.CollectionRef {
@@ -133,8 +175,9 @@ func decode(snap *firestore.DocumentSnapshot) (*connector.Connector, error) {
 	return &c, nil
 }
 
-// Create stores c under c.Name with a new revision; DocumentRef.Create makes
-// Firestore refuse an existing name atomically.
+// Create stores c under c.Name with a new revision, in one transaction
+// with the catalog version; Transaction.Create makes Firestore refuse an
+// existing name atomically.
 func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.Connector, error) {
 	ref, err := s.doc(c.Name)
 	if err != nil {
@@ -142,7 +185,13 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 	}
 	out := c.Clone()
 	out.Revision = newRevision()
-	if _, err := ref.Create(ctx, out); err != nil {
+	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(ref, out); err != nil {
+			return err
+		}
+		return s.bump(tx, out.Name)
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
 		return nil, fmt.Errorf("firestore: create %q: %w", c.Name, mapErr(err))
 	}
 	return out, nil
@@ -207,10 +256,16 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 			return err
 		}
 		if !rename {
+			if err := s.bump(tx, name); err != nil {
+				return err
+			}
 			return tx.Set(oldRef, out)
 		}
 		if snaps[1].Exists() {
 			return fmt.Errorf("rename to %q: %w", c.Name, connector.ErrExists)
+		}
+		if err := s.bump(tx, name, c.Name); err != nil {
+			return err
 		}
 		if err := tx.Create(newRef, out); err != nil {
 			return err
@@ -257,6 +312,9 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 			return err // NotFound is mapped below
 		}
 		if err := checkRevision(snap, revision); err != nil {
+			return err
+		}
+		if err := s.bump(tx, name); err != nil {
 			return err
 		}
 		return tx.Delete(ref)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
@@ -133,9 +134,18 @@ func TestInvalidNames(t *testing.T) {
 
 // failingServer is a Firestore gRPC server whose every call fails: Commit
 // with DeadlineExceeded (which the client does not retry for Commit, so the
-// status reaches the store), BatchGetDocuments with Unavailable.
+// status reaches the store), BatchGetDocuments with Unavailable. It begins
+// and rolls back transactions, so that a transaction's first read fails.
 type failingServer struct {
 	firestorepb.UnimplementedFirestoreServer
+}
+
+func (failingServer) BeginTransaction(context.Context, *firestorepb.BeginTransactionRequest) (*firestorepb.BeginTransactionResponse, error) {
+	return &firestorepb.BeginTransactionResponse{Transaction: []byte("tx")}, nil
+}
+
+func (failingServer) Rollback(context.Context, *firestorepb.RollbackRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
 }
 
 func (failingServer) Commit(context.Context, *firestorepb.CommitRequest) (*firestorepb.CommitResponse, error) {
@@ -186,6 +196,8 @@ func TestTransportErrorsKeepStatus(t *testing.T) {
 		}
 	}
 
+	// Create runs in a transaction (with the catalog version's increment),
+	// which reads nothing: its commit fails.
 	_, err = s.Create(t.Context(), &connector.Connector{Name: "x"})
 	checkWrapped("Create", err)
 	if st, ok := status.FromError(err); !ok || st.Code() != codes.DeadlineExceeded {

@@ -56,6 +56,12 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		{"Concurrent/CreateSameName", testConcurrentCreate},
 		{"Concurrent/UpdateSameRevision", testConcurrentUpdate},
 		{"ReturnsCopies", testReturnsCopies},
+		{"Version/StartsEmpty", testVersionStartsEmpty},
+		{"Version/BumpedByCreate", testVersionCreate},
+		{"Version/BumpedByUpdate", testVersionUpdate},
+		{"Version/BumpedByRename", testVersionRename},
+		{"Version/BumpedByDelete", testVersionDelete},
+		{"Version/NotBumpedByRefusedMutation", testVersionRefusedMutation},
 	}
 	orphanTests := []struct {
 		name string

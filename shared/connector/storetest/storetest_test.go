@@ -20,6 +20,14 @@ type memStore struct {
 	mu         sync.Mutex
 	connectors map[string]*connector.Connector
 	orphans    map[string]time.Time
+	version    connector.Version
+}
+
+func (m *memStore) Version(context.Context) (*connector.Version, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.version.Bump() // a copy
+	return &v, nil
 }
 
 func newMemStore(*testing.T) catalog.Store {
@@ -35,6 +43,7 @@ func (m *memStore) Create(_ context.Context, c *connector.Connector) (*connector
 	c = c.Clone()
 	c.Revision = rand.Text()
 	m.connectors[c.Name] = c
+	m.version = m.version.Bump(c.Name)
 	return c.Clone(), nil
 }
 
@@ -99,6 +108,10 @@ func (m *memStore) Update(_ context.Context, name, revision string, c *connector
 	c.Revision = rand.Text()
 	delete(m.connectors, name)
 	m.connectors[c.Name] = c
+	if c.Name != name {
+		m.version = m.version.Bump(name)
+	}
+	m.version = m.version.Bump(c.Name)
 	return c.Clone(), nil
 }
 
@@ -113,6 +126,7 @@ func (m *memStore) Delete(_ context.Context, name, revision string) error {
 		return connector.ErrConflict
 	}
 	delete(m.connectors, name)
+	m.version = m.version.Bump(name)
 	return nil
 }
 

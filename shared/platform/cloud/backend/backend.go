@@ -36,7 +36,11 @@ type Platform struct {
 // connections are made on first use, so a function that never reads
 // secrets never dials Secret Manager.
 func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error) {
-	return fromEnv(ctx, getenv, os.Stdout)
+	// Log lines (an audit line per request) are batched, at most
+	// logging.FlushDelay old, and flushed when Cloud Run sends SIGTERM.
+	out := logging.NewBuffered(os.Stdout)
+	logging.FlushOnSignal(out)
+	return fromEnv(ctx, getenv, out)
 }
 
 // fromEnv is FromEnv logging to logs.
