@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"connectors.dev/connectors/shared/httpx"
 )
@@ -33,8 +34,19 @@ import (
 // Clients that send no Origin (curl, scripts/connectors, the Go tests) are
 // not browsers on someone else's page, and pass on Host alone.
 func loopbackOnly(next http.Handler) http.Handler {
+	// The last Host accepted, with its port: a client sends the same Host
+	// on every request, and loopbackHost, a pure function of it, was a
+	// twentieth of a token cache hit's own work. Only an accepted Host is
+	// kept, so a refused one is parsed, and refused, every time.
+	var last atomic.Pointer[hostVerdict]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hostPort, ok := loopbackHost(r.Host)
+		var hostPort string
+		ok := false
+		if v := last.Load(); v != nil && v.host == r.Host {
+			hostPort, ok = v.port, true
+		} else if hostPort, ok = loopbackHost(r.Host); ok {
+			last.Store(&hostVerdict{host: r.Host, port: hostPort})
+		}
 		if !ok {
 			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied,
 				"the local run answers only loopback Host names (localhost, 127.0.0.1, [::1]), not %s", quoteClip(r.Host)))
@@ -50,6 +62,9 @@ func loopbackOnly(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// hostVerdict is an accepted Host header and its port.
+type hostVerdict struct{ host, port string }
 
 // loopbackHost reports whether hostport (a Host header or an Origin's
 // authority) names a loopback host, and returns its port ("" if none).

@@ -52,3 +52,28 @@ func TestLoopbackNamesAndOwnOriginPass(t *testing.T) {
 		t.Fatalf("console: %d", resp.StatusCode)
 	}
 }
+
+// TestHostVerdictIsPerHost: loopbackOnly keeps the last accepted Host and
+// its port; a refused Host between accepted ones is refused every time, and
+// an Origin is checked against the port of the Host it came with, not the
+// one kept.
+func TestHostVerdictIsPerHost(t *testing.T) {
+	url, port := hostileRun(t)
+	for i, c := range []struct {
+		host, origin string
+		want         int
+	}{
+		{"localhost:9999", "", http.StatusOK},
+		{"evil.example:" + port, "", http.StatusForbidden},
+		{"localhost:9999", "http://localhost:9999", http.StatusOK},
+		{"localhost:" + port, "http://localhost:9999", http.StatusForbidden}, // 9999 was the kept Host's port
+		{"evil.example:" + port, "", http.StatusForbidden},
+		{"localhost:" + port, "", http.StatusOK},
+		{"localhost.:" + port, "", http.StatusForbidden},
+		{"localhost:" + port, "http://localhost:" + port, http.StatusOK},
+	} {
+		if code, out := send(t, url, "/connectors-list", c.host, c.origin, `{}`); code != c.want {
+			t.Fatalf("request %d (Host %q, Origin %q): got %d %v, want %d", i, c.host, c.origin, code, out, c.want)
+		}
+	}
+}

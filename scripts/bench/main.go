@@ -31,8 +31,10 @@
 //     constant header (scripts/bench/baseproxy), pinned and alternated like
 //     row 1; 6b: the latency the proxy adds at one client (p50 proxied −
 //     p50 direct); 6c: the devserver's peak RSS streaming 1 GiB through it;
+//     6d: CPU per proxied request against the ReverseProxy's (cpurow.go);
 //  7. a tools/call of call_api through the devserver's /mcp, cached token,
-//     one client: its p50 beside the same GET through /proxy (mcprow.go).
+//     one client: its p50 beside the same GET through /proxy (mcprow.go);
+//     7c: CPU per request of each at 64 clients, same devserver.
 //  8. Firestore metadata reads per instance per TTL, 4 instances × 200 busy
 //     connectors over 60 s of fake time: the catalog version against one
 //     read per connector per TTL (readsrow.go).
@@ -178,7 +180,7 @@ func run(o options) int {
 	if !(o.want("1") || o.want("4") || o.want("6") || o.want("7")) {
 		// not asked for
 	} else if err != nil {
-		setupFailed([]string{"1", "1c", "4", "4b", "6", "7"}, []string{"token mint over HTTP", "token mint, CPU per request", "cold start", "peak RSS", "proxied GET", "MCP call_api"}, err)
+		setupFailed([]string{"1", "1c", "4", "4b", "6", "6d", "7", "7c"}, []string{"token mint over HTTP", "token mint, CPU per request", "cold start", "peak RSS", "proxied GET", "proxied GET, CPU per request", "MCP call_api", "MCP call_api, CPU per request"}, err)
 	} else {
 		hb.provider = newProvider(3600)
 		defer hb.provider.Close()
@@ -201,7 +203,7 @@ func run(o options) int {
 		}
 		if o.want("7") {
 			progress("row 7: MCP call_api against the proxy")
-			rows["7"] = []Row{hb.mcpRow()}
+			rows["7"] = hb.mcpRows()
 		}
 	}
 

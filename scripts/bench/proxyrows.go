@@ -9,14 +9,16 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// The proxy rows (6, 6b, 6c): a proxied GET of a small JSON answer from a
-// loopback API, through the devserver's /proxy against baseproxy (a bare
-// httputil.ReverseProxy adding a constant header), both pinned like row 1;
-// the latency the proxy adds at one client; and the devserver's peak RSS
-// while 1 GiB streams through it.
+// The proxy rows (6, 6b, 6c, 6d): a proxied GET of a small JSON answer
+// from a loopback API, through the devserver's /proxy against baseproxy (a
+// bare httputil.ReverseProxy adding a constant header), both pinned like
+// row 1: requests per second (6) and CPU per request (6d, cpuCompare); the
+// latency the proxy adds at one client (6b); and the devserver's peak RSS
+// while 1 GiB streams through it (6c).
 
 // apiAnswer is the loopback API's small JSON answer.
 const apiAnswer = `{"id":"msg-1842","threadId":"t-77","labelIds":["INBOX","UNREAD"],"snippet":"Lunch on Friday?","sizeEstimate":2048}` + "\n"
@@ -75,7 +77,7 @@ func getLoad(url string, header http.Header, workers int, d time.Duration) loadR
 
 var agentHeader = http.Header{"Connectors-Agent": {"bench"}}
 
-// proxyRows measures rows 6, 6b and 6c on a devserver of their own.
+// proxyRows measures rows 6, 6b, 6c and 6d on a devserver of their own.
 func (h *httpBench) proxyRows(baseproxy string) []Row {
 	r6 := Row{ID: "6", Measure: fmt.Sprintf("proxied GET, small JSON, cache hit, %d clients", h.opts.clients),
 		Goal: Goal{OnRatio: true, Op: ">=", Value: 0.8, Text: "ratio ≥ 0.8"}}
@@ -126,27 +128,30 @@ func (h *httpBench) proxyRows(baseproxy string) []Row {
 	}
 	defer h.cpus.release()
 
-	getLoad(bare, nil, h.opts.clients, time.Second)
-	getLoad(proxied, agentHeader, h.opts.clients, time.Second)
-	var bestBase, bestProxy loadResult
-	for i := range h.opts.runs {
-		for _, side := range []struct {
-			name, url string
-			header    http.Header
-			best      *loadResult
-		}{{"baseproxy", bare, nil, &bestBase}, {"proxy", proxied, agentHeader, &bestProxy}} {
-			r := getLoad(side.url, side.header, h.opts.clients, h.opts.duration)
-			h.note("row 6 run %d %-9s: %s, %d requests, %d errors", i+1, side.name, r, r.Requests, r.Errors)
-			if r.Requests == 0 || r.Errors*100 > r.Requests+r.Errors {
-				return fail(fmt.Errorf("%s load run: %d ok, %d failed, first: %s", side.name, r.Requests, r.Errors, r.FirstErr))
+	// 6d, CPU per request, and 6 from the same runs: both servers loaded
+	// in turn with the same GET by each generator (cpuCompare).
+	hostOf := func(s *server) string { return strings.TrimPrefix(s.base, "http://") }
+	cpu, results := h.cpuCompare(cpuCase{ID: "6d", Measure: "proxied GET, small JSON, cache hit, CPU per request, audit line included",
+		Ours: loadTarget{Name: "proxy", PID: dev.cmd.Process.Pid, URL: proxied, Method: http.MethodGet,
+			Headers: map[string]string{"Connectors-Agent": "bench", "Host": hostOf(dev)}},
+		Base: loadTarget{Name: "baseproxy", PID: base.cmd.Process.Pid, URL: bare, Method: http.MethodGet,
+			Headers: map[string]string{"Host": hostOf(base)}},
+		Goal: 1 / 1.2})
+	if len(results) == 0 || results[0].Gen != (goGenerator{}).Name() {
+		r6.Err = fmt.Errorf("no run of the Go load generator: %v", cpu[0].Err)
+	} else {
+		var bestBase, bestProxy loadResult
+		for i := range results[0].Ours {
+			if o := results[0].Ours[i].Load; o.RPS() > bestProxy.RPS() {
+				bestProxy = o
 			}
-			if r.RPS() > side.best.RPS() {
-				*side.best = r
+			if b := results[0].Base[i].Load; b.RPS() > bestBase.RPS() {
+				bestBase = b
 			}
 		}
+		r6.Figure, r6.FigureText = bestProxy.RPS(), bestProxy.String()
+		r6.Baseline, r6.BaselineText = bestBase.RPS(), bestBase.String()+" ReverseProxy"
 	}
-	r6.Figure, r6.FigureText = bestProxy.RPS(), bestProxy.String()
-	r6.Baseline, r6.BaselineText = bestBase.RPS(), bestBase.String()+" ReverseProxy"
 
 	// 6b: one client, alternating direct and proxied runs; the medians of
 	// each side's p50s.
@@ -166,7 +171,7 @@ func (h *httpBench) proxyRows(baseproxy string) []Row {
 		r6b.Baseline, r6b.BaselineText = float64(dm), ms(dm)+" p50 direct"
 	}
 
-	return []Row{r6, r6b, r6c}
+	return append([]Row{r6, r6b, r6c}, cpu...)
 }
 
 // streamRSS is row 6c: the devserver's peak RSS (VmHWM) after 1 GiB was

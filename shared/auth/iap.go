@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"regexp"
 	"strings"
 	"time"
@@ -15,6 +16,9 @@ import (
 // HeaderIAPAssertion is the header in which Identity-Aware Proxy forwards
 // its signed assertion of the caller's identity (a bare JWT, no scheme).
 const HeaderIAPAssertion = "X-Goog-IAP-JWT-Assertion"
+
+// canonicalIAPAssertion is HeaderIAPAssertion as a key of http.Header.
+var canonicalIAPAssertion = textproto.CanonicalMIMEHeaderKey(HeaderIAPAssertion)
 
 // iapIssuer is the iss claim of IAP's assertions.
 const iapIssuer = "https://cloud.google.com/iap"

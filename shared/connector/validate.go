@@ -133,6 +133,9 @@ func ValidateName(name string) error {
 }
 
 func validateName(name string) *FieldError {
+	if name != "" && len(name) <= MaxNameLen && isIdentifier(name) {
+		return nil // every rule below holds for an identifier; checked first, as most names are one
+	}
 	switch {
 	case name == "":
 		return fieldErr("name", "is required")
@@ -182,6 +185,9 @@ func ValidateAgent(field, agent string) error {
 }
 
 func validateAgentID(a string) *FieldError {
+	if a != "" && len(a) <= MaxAgentLen && isPrintableASCII(a) {
+		return nil // no space and no control character: the rules below hold
+	}
 	switch {
 	case a == "":
 		return fieldErr("agent", "must not be empty")
@@ -191,6 +197,16 @@ func validateAgentID(a string) *FieldError {
 		return fieldErr("agent", "must not contain spaces or control characters")
 	}
 	return nil
+}
+
+// isPrintableASCII reports whether s is made of bytes '!' to '~' only.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func validateGrantType(g string) *FieldError {

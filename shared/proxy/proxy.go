@@ -27,6 +27,7 @@ import (
 
 	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/httpx"
+	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/outbound"
@@ -416,18 +417,23 @@ func (a *audit) write(status int, outcome string, bytesOut int64) {
 	if a.in != nil {
 		bytesIn = a.in.n
 	}
-	attrs := []slog.Attr{
+	var buf [15]slog.Attr // on the stack: logging.LogAttrs keeps none
+	attrs := append(buf[:0],
 		slog.Bool("audit", true), slog.String("principal", c.Principal), slog.String("agent", c.Agent),
 		slog.String("connector", c.Connector), slog.String("op", op), slog.String("method", c.Method),
 		slog.String("host", a.host), slog.String("path", a.path), slog.Int("status", status),
 		slog.String("outcome", outcome), slog.Int64("bytesIn", bytesIn), slog.Int64("bytesOut", bytesOut),
 		slog.Int64("durationMs", a.s.now().Sub(a.start).Milliseconds()),
-	}
+	)
 	if a.layer != 0 {
 		attrs = append(attrs, slog.String("cache", a.layer.String()))
 	}
 	if a.renewed {
 		attrs = append(attrs, slog.Bool("renewed", true))
 	}
-	a.s.log().LogAttrs(context.Background(), slog.LevelInfo, op+" "+strings.ToLower(outcome), attrs...)
+	msg := op + " " + strings.ToLower(outcome)
+	if op == "proxy" && outcome == "ok" {
+		msg = "proxy ok" // the common line, without building its message
+	}
+	logging.LogAttrs(context.Background(), a.s.log(), slog.LevelInfo, msg, attrs...)
 }
