@@ -148,16 +148,19 @@ func TestCallAPIRefusals(t *testing.T) {
 // answers call_api: the deadline bounds the service's own backends, the
 // API's side is the proxy's (CONNECTORS_PROXY_TIMEOUT to the first byte).
 func TestCallAPIOutlastsRequestDeadline(t *testing.T) {
-	e := newEnv(t, envOptions{requestTimeout: 300 * time.Millisecond})
+	e := newEnv(t, envOptions{requestTimeout: time.Second})
 	e.apiConnector("Slow", "/", true, "agent-1")
 	cs := e.session()
+	// Mint first, so that the timed call's own backend reads are cache
+	// hits, well inside the deadline even on a loaded machine.
+	mustOK(t, cs, mcp.ToolCallAPI, map[string]any{"connector": "Slow", "path": "warm"})
 	go func() {
-		time.Sleep(time.Second)
+		time.Sleep(2500 * time.Millisecond)
 		e.api.Next <- struct{}{}
 	}()
 	start := time.Now()
 	out := mustOK(t, cs, mcp.ToolCallAPI, map[string]any{"connector": "Slow", "path": "sse", "query": map[string]any{"events": "2"}})
-	if body, _ := out["body"].(string); out["status"] != float64(200) || !strings.Contains(body, `{"n":1}`) || time.Since(start) < time.Second {
+	if body, _ := out["body"].(string); out["status"] != float64(200) || !strings.Contains(body, `{"n":1}`) || time.Since(start) < 2500*time.Millisecond {
 		t.Fatalf("slow API through call_api: %v after %v", out, time.Since(start))
 	}
 }

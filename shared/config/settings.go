@@ -69,8 +69,8 @@ var Settings = []Setting{
 	{"CONNECTORS_FILES_READ_TIMEOUT", "10m", filesOnly, "How long a `read` may stream its body once the object is open (Terraform: `files_read_timeout_seconds`; the platform timeout is a minute more)."},
 
 	// proxy.
-	{"CONNECTORS_PROXY_TIMEOUT", "60s", proxyOnly, "How long a proxied call waits for the API's answer headers (its first byte); past it 504 `upstream_timeout`. Terraform: `proxy_timeout_seconds`."},
-	{"CONNECTORS_PROXY_MAX_DURATION", "55m", proxyOnly, "Bound on a whole proxied call, streaming the answer included (the platform timeout is above it: Terraform sets the function's timeout to an hour)."},
+	{"CONNECTORS_PROXY_TIMEOUT", "60s", proxyOnly, "How long a proxied call waits for the API's answer headers (its first byte), a Go duration or whole seconds; past it 504 `upstream_timeout`. Terraform: `proxy_timeout_seconds`."},
+	{"CONNECTORS_PROXY_MAX_DURATION", "55m", proxyOnly, "Bound on a whole proxied call, streaming the answer included, a Go duration or whole seconds (the platform timeout is above it: Terraform sets the function's timeout to an hour)."},
 	{"CONNECTORS_PROXY_MAX_BODY_BYTES", "33554432 (32 MiB)", proxyOnly, "Largest request body a proxied call may send, read as a stream; beyond it 413 `payload_too_large`."},
 
 	// mcp.

@@ -71,9 +71,6 @@ func CleanPath(rel string) (Path, error) {
 				return Path{}, pathError("must not contain . or .. segments, in any encoding: requests stay below the connector's apiBaseUrl")
 			}
 		}
-		if d == "." || d == ".." {
-			return Path{}, pathError("must not contain . or .. segments, in any encoding: requests stay below the connector's apiBaseUrl")
-		}
 		if strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return Path{}, pathError("must not contain control characters")
 		}

@@ -25,7 +25,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/mint"
@@ -228,14 +227,7 @@ func (s *Service) do(ctx context.Context, c *Call, a *audit) (*http.Response, er
 		default:
 			req.ContentLength = -1
 		}
-		var whole []byte
-		if rest == nil {
-			whole = kept
-			if whole == nil {
-				whole = []byte{}
-			}
-		}
-		if err := authorize(ctx, req, conn, cred, whole, s.now()); err != nil {
+		if err := authorize(ctx, req, conn, cred, kept, rest != nil, s.now()); err != nil {
 			return nil, err
 		}
 		// The transport, not the client: redirects are never followed
@@ -438,17 +430,4 @@ func (a *audit) write(status int, outcome string, bytesOut int64) {
 		attrs = append(attrs, slog.Bool("renewed", true))
 	}
 	a.s.log().LogAttrs(context.Background(), slog.LevelInfo, op+" "+strings.ToLower(outcome), attrs...)
-}
-
-// Connector is the metadata check the MCP function's tools share with Do:
-// the connector called name, if agent may use it.
-func (s *Service) Connector(ctx context.Context, name, agent string) (*connector.Connector, error) {
-	conn, err := s.Mint.Connector(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if !conn.HasAgent(agent) {
-		return nil, fmt.Errorf("proxy: %s for agent %s: %w", name, agent, mint.ErrAgentNotAllowed)
-	}
-	return conn, nil
 }

@@ -23,13 +23,14 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // authorize puts the connector's credential on req: an OAuth token (or a
 // service account's Google access token) as "Authorization: <type>
 // <token>", or, for aws_iam, a SigV4 signature for the service and region
-// of the connector's extraParams. body is the request body when the proxy
-// kept it whole (nil: streamed, or none when req has no body).
-func authorize(ctx context.Context, req *http.Request, conn *connector.Connector, c *mint.Credential, body []byte, now time.Time) error {
+// of the connector's extraParams. kept is the request body the proxy kept
+// whole (nil for none); streamed says it kept only its start. Only SigV4
+// hashes the body, and only a kept one.
+func authorize(ctx context.Context, req *http.Request, conn *connector.Connector, c *mint.Credential, kept []byte, streamed bool, now time.Time) error {
 	if c.AWS != nil {
 		hash := unsignedPayload
-		if body != nil || req.Body == nil || req.Body == http.NoBody {
-			sum := sha256.Sum256(body)
+		if !streamed {
+			sum := sha256.Sum256(kept)
 			hash = hex.EncodeToString(sum[:])
 		}
 		req.Header.Set("X-Amz-Content-Sha256", hash)
