@@ -27,14 +27,15 @@ func (c *Connector) SecretRotates() bool {
 	return m == AuthClientSecretPost || m == AuthClientSecretBasic
 }
 
-// NeedsReconnectAt returns c marked as needing a reconnect since at, or
-// c itself when it is marked already (the first refusal's time stays).
+// NeedsReconnectAt returns c marked as needing a reconnect since at (in
+// whole seconds, which every store keeps as given), or c itself when it is
+// marked already (the first refusal's time stays).
 func (c *Connector) NeedsReconnectAt(at time.Time) *Connector {
 	if c.NeedsReconnect {
 		return c
 	}
 	next := c.Clone()
-	next.NeedsReconnect, next.NeedsReconnectSince = true, at.UTC()
+	next.NeedsReconnect, next.NeedsReconnectSince = true, at.UTC().Truncate(time.Second)
 	return next
 }
 

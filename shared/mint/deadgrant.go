@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/secret"
 )
@@ -17,6 +18,42 @@ import (
 // again after invalid_grant, and the connector marked as needing a
 // reconnect when the grant is dead. All of it runs under the lease, never
 // on a cache hit.
+
+// ReconnectError is the provider's invalid_grant for the refresh token
+// the connector holds now (not a superseded one): the grant is dead, and
+// only an admin connecting the account again (or giving a new refresh
+// token) revives it. Agents get 409 needs_reconnect, with the provider's
+// answer, instead of a 502 they could take for a passing failure.
+type ReconnectError struct {
+	Upstream *oauth.UpstreamError
+}
+
+func (e *ReconnectError) Error() string {
+	return "the connector needs a reconnect: " + e.Upstream.Error()
+}
+
+// Unwrap returns the provider's refusal.
+func (e *ReconnectError) Unwrap() error { return e.Upstream }
+
+// ErrorKind implements errkind.Kinded.
+func (e *ReconnectError) ErrorKind() errkind.Kind { return errkind.NeedsReconnect }
+
+// PublicMessage implements errkind.Public.
+func (e *ReconnectError) PublicMessage() string {
+	return "the provider refused the connector's refresh token (invalid_grant): the grant is revoked or expired; an admin must connect the account again (Reconnect in the console, or a new refreshToken)"
+}
+
+// UpstreamAnswer implements errkind.UpstreamAnswer.
+func (e *ReconnectError) UpstreamAnswer() (int, string, string) { return e.Upstream.UpstreamAnswer() }
+
+// deadGrant wraps err, the provider's invalid_grant, as a ReconnectError.
+func deadGrant(err error) error {
+	var ue *oauth.UpstreamError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &ReconnectError{Upstream: ue}
+}
 
 // outcome is what mintWith learned besides the credential.
 type outcome struct {
@@ -90,7 +127,7 @@ func (s *Service) mintWith(ctx context.Context, minter Minter, conn *connector.C
 	} else {
 		s.putMeta(marked)
 	}
-	return conn, b, nil, outcome{}, err
+	return conn, b, nil, outcome{}, deadGrant(err)
 }
 
 // settleMint finishes a successful mint once a rotated refresh token is
