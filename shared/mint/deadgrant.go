@@ -94,8 +94,15 @@ func (s *Service) mintWith(ctx context.Context, minter Minter, conn *connector.C
 		upstreamCode(err, http.StatusUnauthorized, http.StatusBadRequest) == "invalid_client" {
 		nb := b
 		nb.ClientSecret, nb.NextClientSecret = b.NextClientSecret, b.ClientSecret
-		if m, nerr := minter.Mint(ctx, conn, nb); nerr == nil {
+		m, nerr := minter.Mint(ctx, conn, nb)
+		if nerr == nil {
 			return conn, b, m, outcome{promote: true, current: b.ClientSecret}, nil
+		}
+		if upstreamCode(nerr, http.StatusUnauthorized, http.StatusBadRequest) != "invalid_client" {
+			// The next secret got past client authentication and something
+			// else failed (a dead grant, say): that answer tells the admin
+			// what to fix, not the current secret's invalid_client.
+			return conn, b, nil, outcome{}, nerr
 		}
 		return conn, b, nil, outcome{}, err
 	}

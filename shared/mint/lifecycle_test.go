@@ -187,6 +187,30 @@ func TestWrongNextClientSecret(t *testing.T) {
 	})
 }
 
+// TestNextClientSecretPassesButGrantDead: the provider refuses the
+// current secret and accepts the next one, but refuses the refresh token:
+// the caller gets that invalid_grant, not the current secret's
+// invalid_client, and nothing is promoted.
+func TestNextClientSecretPassesButGrantDead(t *testing.T) {
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		p := newProvider(t, "refresh-at-the-provider")
+		p.ClientSecret = nextSecret
+		in := refreshing("Mail", p.URL, "refresh-revoked")
+		in.ClientSecret, in.NextClientSecret = ptr(currentSecret), ptr(nextSecret)
+		createConnector(t, b, in)
+		s := instance(t, b, clock.NewFake(), "A")
+		_, err := s.Token(ctx, "Mail", "agent-1")
+		if e := httpx.Map(err); e.Upstream == nil || e.Upstream.Error != "invalid_grant" {
+			t.Fatalf("error %v (upstream %+v), want the provider's invalid_grant", err, e.Upstream)
+		}
+		if _, bundle := stored(t, b, "Mail"); bundle.ClientSecret != currentSecret || bundle.NextClientSecret != nextSecret {
+			t.Fatal("a next secret whose request failed was promoted")
+		}
+		noSecretIn(t, "error", err.Error())
+	})
+}
+
 // TestMaxTokenLifetime: a provider that omits expires_in gets the
 // connector's maxTokenLifetime as the lifetime (not the default hour,
 // whether shorter or longer), and one that claims a longer lifetime is
