@@ -17,7 +17,8 @@ import (
 // connector from a preset (its placeholder typed in the form), then presses
 // Connect on a connector of a loopback authorization server (fosite),
 // consents there, and comes back to the console showing it connected; the
-// connector then mints.
+// connector then mints. The grant revoked at the provider, the console
+// shows "Needs reconnect", and Reconnect clears it.
 func TestConsoleConnectInBrowser(t *testing.T) {
 	b := newBrowser(t)
 	fosite := oauthtest.NewFosite(t)
@@ -49,9 +50,12 @@ func TestConsoleConnectInBrowser(t *testing.T) {
 	}
 	b.fill("#f-clientId", "zd-client")
 	b.fill("#f-clientSecret", "zd-secret")
+	b.fill("#f-nextClientSecret", "zd-next-secret")
+	b.fill("#f-maxTokenLifetime", "600")
 	b.click("#submit")
 	b.waitFor("the preset's connector", rowHas("Support"))
-	if code, out := post(t, srv.URL+"/connectors-get", `{"name":"Support"}`); code != 200 || out["authorizationUrl"] != "https://acme.zendesk.com/oauth/authorizations/new" {
+	if code, out := post(t, srv.URL+"/connectors-get", `{"name":"Support"}`); code != 200 || out["authorizationUrl"] != "https://acme.zendesk.com/oauth/authorizations/new" ||
+		out["hasNextClientSecret"] != true || out["maxTokenLifetime"] != float64(600) {
 		t.Fatalf("preset connector: %d %v", code, out)
 	}
 
@@ -63,8 +67,30 @@ func TestConsoleConnectInBrowser(t *testing.T) {
 		t.Errorf("the outcome stayed in the address bar: %q", h)
 	}
 	b.waitFor("the connected account", `(document.querySelector('#connector-list li[data-name="Loopback"] .details') || {textContent: ''}).textContent.includes('Connected')`)
-	if code, out := post(t, srv.URL+"/token", `{"connector":"Loopback","agent":"mailer"}`); code != 200 || out["access_token"] == nil {
+	code, out := post(t, srv.URL+"/token", `{"connector":"Loopback","agent":"mailer"}`)
+	if code != 200 || out["access_token"] == nil {
 		t.Fatalf("token after connecting in the browser: %d %v", code, out)
+	}
+
+	// The user revokes the grant at the provider (RFC 7009 revokes the
+	// refresh token with its access token): the next refresh marks the
+	// connector, the console shows it, and Reconnect clears it.
+	fosite.Revoke(t, "browser-app", "browser-secret", true, out["access_token"].(string))
+	if code, out := post(t, srv.URL+"/connectors-test", `{"name":"Loopback"}`); code != 409 {
+		t.Fatalf("test after the revocation: %d %v, want 409 needs_reconnect", code, out)
+	}
+	b.do("reload the console", chromedp.Reload())
+	b.waitFor("the needs-reconnect badge", `!!document.querySelector('`+row("Loopback")+` [data-badge="needs-reconnect"]')`)
+	b.click(row("Loopback") + " .row-toggle")
+	b.screenshot("needs-reconnect.png")
+	if s := b.text(row("Loopback") + " .details"); !strings.Contains(s, "Needs reconnect") || !strings.Contains(s, "press Reconnect") {
+		t.Errorf("details %q", s)
+	}
+	b.click(row("Loopback") + ` button[data-action="connect"]`)
+	waitAcross(t, b, "the return from reconnecting", `location.pathname === '/console' && document.getElementById('banner-text').textContent.includes('Connected Loopback') && !!document.querySelector('`+row("Loopback")+`')`)
+	b.waitFor("the badge gone", `!document.querySelector('`+row("Loopback")+` [data-badge="needs-reconnect"]')`)
+	if code, out := post(t, srv.URL+"/token", `{"connector":"Loopback","agent":"mailer"}`); code != 200 || out["access_token"] == nil {
+		t.Fatalf("token after reconnecting: %d %v", code, out)
 	}
 
 	// The provider's refusal is shown, not swallowed.

@@ -118,23 +118,26 @@ func tokenEndpoint(t *testing.T, clientID, secret string) *httptest.Server {
 func TestConnectorsScriptAgainstTheLocalRun(t *testing.T) {
 	needTools(t, "bash", "curl", "jq")
 	base := startDevserver(t)
-	const secret = "s3cr3t-from-stdin"
+	const secret, nextSecret = "s3cr3t-from-stdin", "n3xt-s3cr3t-from-stdin"
 	oauth := tokenEndpoint(t, "client-1", secret)
 	env := []string{"CONNECTORS_BASE_URL=" + base}
 	noSecret := func(r scriptResult) {
 		t.Helper()
-		if strings.Contains(r.stdout+r.stderr, secret) {
+		if strings.Contains(r.stdout+r.stderr, secret) || strings.Contains(r.stdout+r.stderr, nextSecret) {
 			t.Fatalf("the secret was printed: %s %s", r.stdout, r.stderr)
 		}
 	}
 
-	// Create from flags, the client secret from standard input.
-	r := runScript(t, env, secret+"\n", "create", "--name", "Billing", "--url", oauth.URL+"/token",
+	// Create from flags, the client secret and the next one from standard
+	// input (in that order, whatever the order of the flags).
+	r := runScript(t, env, secret+"\n"+nextSecret+"\n", "create", "--name", "Billing", "--url", oauth.URL+"/token",
 		"--grant-type", "client_credentials", "--client-id", "client-1", "--scope", "read write",
-		"--agents", "mailer, crm", "--param", "audience=api", "--api-base-url", "http://127.0.0.1:9/billing/v1/", "--client-secret", "-")
+		"--agents", "mailer, crm", "--param", "audience=api", "--api-base-url", "http://127.0.0.1:9/billing/v1/",
+		"--next-client-secret", "-", "--client-secret", "-", "--max-token-lifetime", "600")
 	noSecret(r)
 	c := mustSucceed(t, r)
-	if c["name"] != "Billing" || c["hasClientSecret"] != true || fmt.Sprint(c["agents"]) != "[mailer crm]" ||
+	if c["name"] != "Billing" || c["hasClientSecret"] != true || c["hasNextClientSecret"] != true || c["maxTokenLifetime"] != float64(600) ||
+		fmt.Sprint(c["agents"]) != "[mailer crm]" ||
 		c["apiBaseUrl"] != "http://127.0.0.1:9/billing/v1/" ||
 		fmt.Sprint(c["extraParams"]) != "map[audience:api]" {
 		t.Fatalf("created %v", c)

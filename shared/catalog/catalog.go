@@ -526,30 +526,14 @@ func labels(name string) map[string]string {
 // lease) lasts. Only an admin who replaced (or cleared) the refresh token
 // itself wins: theirs is kept. It returns the connector as now stored.
 func (c *Catalog) RotateRefreshToken(ctx context.Context, conn *connector.Connector, oldToken, newToken string) (*connector.Connector, error) {
-	cur := conn
-	for attempt := 1; ; attempt++ {
-		stored, done, err := c.rotateOnce(ctx, cur, oldToken, newToken)
-		if done {
-			return stored, err
-		}
-		if berr := backoff(ctx, attempt); berr != nil {
-			return nil, fmt.Errorf("catalog: rotate %s: gave up (%w) after: %w", conn.Name, berr, err)
-		}
-		c.log().Warn("catalog: storing a rotated refresh token failed; retrying", "connector", conn.Name, "attempt", attempt, "error", err.Error())
-		next, gerr := c.Store.Get(ctx, conn.Name)
-		switch {
-		case errors.Is(gerr, connector.ErrNotFound):
-			// Deleted meanwhile: nothing is left to store it in.
-			return nil, fmt.Errorf("catalog: rotate %s: %w", conn.Name, gerr)
-		case gerr == nil:
-			cur = next
-		}
-	}
+	return c.retryWrite(ctx, "rotate", conn, 0, func(cur *connector.Connector) (*connector.Connector, bool, error) {
+		return c.rotateOnce(ctx, cur, oldToken, newToken)
+	})
 }
 
 // rotateOnce is one attempt of RotateRefreshToken against cur as read.
 // done is false when another attempt, with the connector read again, may
-// succeed.
+// succeed. A rotation proves the grant alive: it clears needsReconnect.
 func (c *Catalog) rotateOnce(ctx context.Context, cur *connector.Connector, oldToken, newToken string) (stored *connector.Connector, done bool, err error) {
 	b, err := c.Bundle(ctx, cur)
 	if err != nil {
@@ -560,27 +544,10 @@ func (c *Catalog) rotateOnce(ctx context.Context, cur *connector.Connector, oldT
 		return cur, true, nil
 	}
 	b.RefreshToken = newToken
-	id, v, newSecret, err := c.writeSecret(ctx, cur.SecretID, cur.Name, b)
-	if err != nil {
-		return nil, false, err
-	}
-	next := cur.Clone()
-	next.SecretID, next.SecretVersion = id, v
-	next.HasRefreshToken = true
-	stored, err = c.Store.Update(ctx, cur.Name, cur.Revision, next)
-	if !c.settle(ctx, cur.Name, id, v, newSecret, err) {
-		return nil, false, err
-	}
-	if err == nil {
-		return stored, true, nil
-	}
-	// Committed, or unknown: read what is stored. If that read fails too,
-	// another attempt finds out (and stores again only if the stored
-	// refresh token is still the old one).
-	if stored, err = c.Store.Get(ctx, cur.Name); err != nil {
-		return nil, false, err
-	}
-	return stored, true, nil
+	return c.commitBundle(ctx, cur, b, func(next *connector.Connector) {
+		next.HasRefreshToken = true
+		next.ClearNeedsReconnect()
+	})
 }
 
 // backoff waits before attempt+1 of a write that lost a race or failed:

@@ -73,6 +73,17 @@ type Connector struct {
 	HasClientSecret bool `json:"hasClientSecret" firestore:"hasClientSecret"`
 	HasRefreshToken bool `json:"hasRefreshToken" firestore:"hasRefreshToken"`
 	HasPassword     bool `json:"hasPassword" firestore:"hasPassword"`
+	// HasNextClientSecret: a next client secret waits beside the current
+	// one (lifecycle.go).
+	HasNextClientSecret bool `json:"hasNextClientSecret" firestore:"hasNextClientSecret"`
+
+	// MaxTokenLifetime caps a minted credential's lifetime, in seconds
+	// (0: the provider's, or the default). NeedsReconnect and its Since
+	// are set by minting when the provider refused the stored refresh
+	// token as invalid_grant (lifecycle.go); read-only.
+	MaxTokenLifetime    int       `json:"maxTokenLifetime,omitempty" firestore:"maxTokenLifetime"`
+	NeedsReconnect      bool      `json:"needsReconnect" firestore:"needsReconnect"`
+	NeedsReconnectSince time.Time `json:"needsReconnectSince,omitzero" firestore:"needsReconnectSince"`
 
 	// SecretID names the connector's secret bundle; it is opaque and survives
 	// renames. SecretVersion pins the bundle version that belongs to this

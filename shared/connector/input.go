@@ -33,6 +33,8 @@ type Input struct {
 	AuthorizationURL    *string            `json:"authorizationUrl,omitempty"`
 	Issuer              *string            `json:"issuer,omitempty"`
 	AuthorizationParams *map[string]string `json:"authorizationParams,omitempty"`
+	NextClientSecret    *string            `json:"nextClientSecret,omitempty"`
+	MaxTokenLifetime    *int               `json:"maxTokenLifetime,omitempty"`
 	// Preset and PresetParams are create-only: connectors-create fills the
 	// fields not given from shared/connector/presets; Apply ignores them.
 	Preset       *string           `json:"preset,omitempty"`
@@ -41,7 +43,7 @@ type Input struct {
 
 // TouchesSecrets reports whether the input sets or clears a write-only field.
 func (in *Input) TouchesSecrets() bool {
-	return in.ClientSecret != nil || in.RefreshToken != nil || in.Password != nil
+	return in.ClientSecret != nil || in.RefreshToken != nil || in.Password != nil || in.NextClientSecret != nil
 }
 
 // Fields lists the wire names of the fields in sets or clears, in a fixed
@@ -60,6 +62,7 @@ func (in *Input) Fields() []string {
 		{in.ServiceAccountEmail != nil, "serviceAccountEmail"}, {in.ExtraParams != nil, "extraParams"},
 		{in.ClientAuthMethod != nil, "clientAuthMethod"}, {in.KeyID != nil, "keyId"},
 		{in.AuthorizationURL != nil, "authorizationUrl"}, {in.Issuer != nil, "issuer"}, {in.AuthorizationParams != nil, "authorizationParams"},
+		{in.NextClientSecret != nil, "nextClientSecret"}, {in.MaxTokenLifetime != nil, "maxTokenLifetime"},
 	} {
 		if f.set {
 			out = append(out, f.name)
@@ -100,6 +103,7 @@ func (in *Input) CheckRebind(cur *Connector) error {
 		{cur.HasClientSecret, in.ClientSecret, "clientSecret"},
 		{cur.HasRefreshToken, in.RefreshToken, "refreshToken"},
 		{cur.HasPassword, in.Password, "password"},
+		{cur.HasNextClientSecret, in.NextClientSecret, "nextClientSecret"},
 	} {
 		if f.held && f.given == nil {
 			return fieldErr(f.name, "must be given again (or \"\" to clear it) when %s changes: a stored secret is only ever sent to the destination it was entered for", moved)
@@ -176,6 +180,7 @@ func (in *Input) Apply(c *Connector, b *secret.Bundle) {
 		b.Password = *in.Password
 		c.HasPassword = b.Password != ""
 	}
+	in.applyLifecycle(c, b)
 }
 
 func dedupe(in []string) []string {

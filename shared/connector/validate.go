@@ -109,6 +109,7 @@ func Validate(c *Connector, b *secret.Bundle, opts Options) error {
 		func() *FieldError { return validateScope(c.Scope) },
 		func() *FieldError { return validateClientID(c) },
 		func() *FieldError { return validateClientAuth(c, b) },
+		func() *FieldError { return validateLifecycle(c, b) },
 		func() *FieldError { return validateAuthorization(c, opts) },
 		func() *FieldError { return validateText("username", c.Username, MaxUsernameLen) },
 		func() *FieldError { return validateServiceAccountEmail(c.ServiceAccountEmail) },

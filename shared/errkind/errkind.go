@@ -30,6 +30,9 @@ const (
 	UpstreamTimeout         // a provider was slow or unreachable: 504
 	Unavailable             // a backend is unavailable: 503
 	TooLarge                // 413
+	// NeedsReconnect: the provider refused the stored grant for good
+	// (invalid_grant); an admin must connect the account again: 409.
+	NeedsReconnect
 )
 
 // Kinded is an error that knows its kind.

@@ -33,6 +33,7 @@ const (
 	CodeUpstreamTimeout      = "upstream_timeout"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
+	CodeNeedsReconnect       = "needs_reconnect"
 )
 
 // Upstream describes a token provider's refusal.

@@ -27,6 +27,7 @@ var kindWire = map[errkind.Kind]struct {
 	errkind.UpstreamTimeout:    {http.StatusGatewayTimeout, CodeUpstreamTimeout},
 	errkind.Unavailable:        {http.StatusServiceUnavailable, CodeUnavailable},
 	errkind.TooLarge:           {http.StatusRequestEntityTooLarge, CodePayloadTooLarge},
+	errkind.NeedsReconnect:     {http.StatusConflict, CodeNeedsReconnect},
 }
 
 // Map turns any error into its wire form. It is the only place where
@@ -87,6 +88,7 @@ var defaultMessage = map[errkind.Kind]string{
 	errkind.UpstreamTimeout:    "the provider did not answer in time or could not be reached",
 	errkind.Unavailable:        "a backend is unavailable; retry later",
 	errkind.TooLarge:           "too large",
+	errkind.NeedsReconnect:     "the connector needs an admin to connect its account again",
 }
 
 // isCancelled reports a request given up by its caller: its context was

@@ -197,9 +197,10 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		return nil, fmt.Errorf("mint: %s: %s: %w", conn.Name, conn.GrantType, ErrUnsupported)
 	}
 	var minted *Minted
+	var learned outcome
 	start := s.now()
 	for attempt := 1; ; attempt++ {
-		minted, err = minter.Mint(ctx, conn, bundle)
+		conn, bundle, minted, learned, err = s.mintWith(ctx, minter, conn, bundle)
 		if err == nil {
 			break
 		}
@@ -232,6 +233,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		s.putMeta(conn, nil, s.now(), false) // its own rotation moved the catalog version: held for the TTL
 	}
 	cred := minted.Credential
+	conn = s.settleMint(ctx, conn, bundle, learned, &cred)
 	if cred.IssuedAt.IsZero() {
 		cred.IssuedAt = s.now()
 	}

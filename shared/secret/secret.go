@@ -24,6 +24,9 @@ type Bundle struct {
 	ClientSecret string `json:"clientSecret,omitempty"`
 	RefreshToken string `json:"refreshToken,omitempty"`
 	Password     string `json:"password,omitempty"`
+	// NextClientSecret is the client secret that replaces ClientSecret
+	// once the provider refuses the current one (secret rotation).
+	NextClientSecret string `json:"nextClientSecret,omitempty"`
 }
 
 // String redacts the bundle.
@@ -34,7 +37,7 @@ func (b Bundle) GoString() string { return b.String() }
 
 // Marshal encodes the bundle as stored.
 func (b Bundle) Marshal() []byte {
-	data, _ := json.Marshal(b) // cannot fail: three strings
+	data, _ := json.Marshal(b) // cannot fail: strings only
 	return data
 }
 

@@ -8,7 +8,7 @@
   const $ = (id) => document.getElementById(id);
 
   const GRANT_SPECIAL = { gcs_service_account: true, aws_iam: true };
-  const SECRET_FIELDS = ['clientSecret', 'refreshToken', 'password'];
+  const SECRET_FIELDS = ['clientSecret', 'refreshToken', 'password', 'nextClientSecret'];
   const MAX_PAGES = 40;
 
   const state = {
@@ -210,6 +210,9 @@
       el('span', { class: 'status' + (c.active ? '' : ' inactive'), title: c.active ? 'Active' : 'Inactive' },
         el('span', { 'aria-hidden': 'true', text: c.active ? '✅' : '❌' }),
         el('span', { text: c.active ? 'Active' : 'Inactive' })),
+      ...(c.needsReconnect ? [el('span', { class: 'badge warn', 'data-badge': 'needs-reconnect',
+        title: 'The provider refused the stored refresh token' + (when(c.needsReconnectSince) ? ' since ' + when(c.needsReconnectSince) : ''),
+        text: 'Needs reconnect' })] : []),
       el('span', { class: 'chips' }, ...(agents.length
         ? agents.map((a) => el('span', { class: 'chip', text: a }))
         : [el('span', { class: 'chip none', text: 'no agents' })])),
@@ -225,6 +228,7 @@
     if (c.hasClientSecret) secrets.push(c.grantType === 'gcs_service_account' ? 'JSON key' : 'client secret');
     if (c.hasRefreshToken) secrets.push('refresh token');
     if (c.hasPassword) secrets.push('password');
+    if (c.hasNextClientSecret) secrets.push('next client secret');
     const extras = Object.keys(c.extraParams || {}).sort();
     const updated = when(c.updatedAt);
 
@@ -239,7 +243,11 @@
         ...detail('Client ID', c.clientId),
         ...detail('URL', c.url),
         ...(c.authorizationUrl ? detail('Authorization URL', c.authorizationUrl) : []),
-        ...(c.authorizationUrl ? detail('Account', c.hasRefreshToken ? 'Connected' : 'Not connected: press Connect', true) : []),
+        ...(c.authorizationUrl ? detail('Account', !c.hasRefreshToken ? 'Not connected: press Connect' : c.needsReconnect ? 'Refused by the provider' : 'Connected', true) : []),
+        ...(c.needsReconnect ? detail('Needs reconnect', 'The provider refused the stored refresh token (invalid_grant)' +
+          (when(c.needsReconnectSince) ? ' since ' + when(c.needsReconnectSince) : '') +
+          (c.authorizationUrl ? ': press Reconnect.' : ': enter a new refresh token with Edit.'), true) : []),
+        ...(c.maxTokenLifetime ? detail('Maximum token lifetime', duration(c.maxTokenLifetime), true) : []),
         ...(c.clientAuthMethod ? detail('Client authentication', c.clientAuthMethod, true) : []),
         ...(c.apiBaseUrl ? detail('API base URL', c.apiBaseUrl) : []),
         ...detail('Grant type', c.grantType),
@@ -253,7 +261,7 @@
         ...(updated ? detail('Last change', updated + (c.updatedBy ? ' by ' + c.updatedBy : ''), true) : [])),
       el('div', { class: 'row-actions' },
         testBtn,
-        ...(c.authorizationUrl ? [el('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-action': 'connect',
+        ...(c.authorizationUrl ? [el('button', { type: 'button', class: 'btn ' + (c.needsReconnect ? 'btn-primary' : 'btn-secondary') + ' btn-small', 'data-action': 'connect',
           text: c.hasRefreshToken ? 'Reconnect' : 'Connect', onclick: (ev) => connectAccount(c, ev.currentTarget) })] : []),
         el('span', { class: 'spacer' }),
         el('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-action': 'edit', text: 'Edit', onclick: () => startEdit(c) }),
@@ -405,6 +413,7 @@
   function updateGrantFields() {
     const g = grantType();
     for (const f of form.querySelectorAll('[data-grant]')) f.hidden = f.dataset.grant !== g;
+    for (const f of form.querySelectorAll('[data-oauth]')) f.hidden = !!GRANT_SPECIAL[g];
     const labels = {
       gcs_service_account: ['Project ID', 'Optional: the GCP project ID.', 'Service account JSON key', 'Paste the entire JSON content of the service account key file.'],
       aws_iam: ['AWS access key ID', 'The access key ID of the AWS key pair.', 'AWS secret access key', 'The secret access key; it never leaves the service.'],
@@ -523,7 +532,8 @@
     $('f-clientId').value = c.clientId || '';
     $('f-username').value = c.username || '';
     $('f-serviceAccountEmail').value = c.serviceAccountEmail || '';
-    const has = { clientSecret: c.hasClientSecret, refreshToken: c.hasRefreshToken, password: c.hasPassword };
+    $('f-maxTokenLifetime').value = c.maxTokenLifetime ? String(c.maxTokenLifetime) : '';
+    const has = { clientSecret: c.hasClientSecret, refreshToken: c.hasRefreshToken, password: c.hasPassword, nextClientSecret: c.hasNextClientSecret };
     for (const f of SECRET_FIELDS) {
       const input = $('f-' + f);
       input.value = '';
@@ -568,6 +578,10 @@
       serviceAccountEmail: $('f-serviceAccountEmail').value.trim(),
     };
     if (g === 'password') v.username = $('f-username').value.trim();
+    // maxTokenLifetime: a number for the API, which judges its range; text
+    // that is no whole number goes as is, to be refused on the field.
+    const life = $('f-maxTokenLifetime').value.trim();
+    if (!$('f-maxTokenLifetime').closest('.field').hidden) v.maxTokenLifetime = life === '' ? 0 : (/^\d+$/.test(life) ? Number(life) : life);
     // Secrets: only what was typed, and only for fields the grant type shows.
     const secrets = {};
     for (const f of SECRET_FIELDS) {
@@ -607,6 +621,7 @@
       for (const k of ['name', 'url', 'apiBaseUrl', 'grantType', 'contentType', 'scope', 'clientId', 'serviceAccountEmail', 'username']) {
         if (k in v && v[k] !== (o[k] || '')) changes[k] = v[k];
       }
+      if ('maxTokenLifetime' in v && v.maxTokenLifetime !== (o.maxTokenLifetime || 0)) changes.maxTokenLifetime = v.maxTokenLifetime;
       if (v.active !== !!o.active) changes.active = v.active;
       if (v.headerAsPayload !== !!o.headerAsPayload) changes.headerAsPayload = v.headerAsPayload;
       if (!sameList(v.agents, o.agents || [])) changes.agents = v.agents;
@@ -623,6 +638,7 @@
       body = { name: v.name, active: v.active, headerAsPayload: v.headerAsPayload, agents: v.agents, grantType: v.grantType, contentType: v.contentType };
       for (const k of ['url', 'apiBaseUrl', 'scope', 'clientId', 'serviceAccountEmail', 'username']) if (v[k]) body[k] = v[k];
       if (Object.keys(extra.params).length) body.extraParams = extra.params;
+      if (v.maxTokenLifetime) body.maxTokenLifetime = v.maxTokenLifetime;
       Object.assign(body, secrets);
       const preset = $('f-preset').value;
       if (preset) {

@@ -40,5 +40,5 @@ func (c *Client) Exchange(ctx context.Context, conn *connector.Connector, b secr
 	}
 	// The code and verifier are redacted from any error text like the
 	// connector's own secrets.
-	return c.send(ctx, req, endpoint, newRedactor(conn, b).With(code, verifier))
+	return c.send(ctx, req, endpoint, newRedactor(conn, b).With(code, verifier), c.lifetimeFor(conn))
 }

@@ -81,7 +81,8 @@ type Client struct {
 	// outbound.NewClient has no SSRF guard.
 	HTTP *http.Client
 	// DefaultLifetime is the token lifetime assumed when expires_in is
-	// missing or 0; zero means DefaultLifetime.
+	// missing or 0 and the connector sets no maxTokenLifetime; zero means
+	// DefaultLifetime.
 	DefaultLifetime time.Duration
 	// Now is the clock for Result.Expiry; nil means time.Now.
 	Now func() time.Time
@@ -120,11 +121,11 @@ func (c *Client) Mint(ctx context.Context, conn *connector.Connector, b secret.B
 	if err != nil {
 		return nil, err
 	}
-	return c.send(ctx, req, endpoint, newRedactor(conn, b))
+	return c.send(ctx, req, endpoint, newRedactor(conn, b), c.lifetimeFor(conn))
 }
 
 // send posts a token request and parses the answer.
-func (c *Client) send(ctx context.Context, req *http.Request, endpoint string, red outbound.Redactor) (*Result, error) {
+func (c *Client) send(ctx context.Context, req *http.Request, endpoint string, red outbound.Redactor, lifetime time.Duration) (*Result, error) {
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", outbound.TransportError(ctx, endpoint, err))
@@ -134,7 +135,7 @@ func (c *Client) send(ctx context.Context, req *http.Request, endpoint string, r
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", outbound.TransportError(ctx, endpoint, fmt.Errorf("read token response: %w", err)))
 	}
-	return parseTokenResponse(resp.StatusCode, resp.Header, body, tooLarge, c.now(), c.lifetime(), red)
+	return parseTokenResponse(resp.StatusCode, resp.Header, body, tooLarge, c.now(), lifetime, red)
 }
 
 func (c *Client) httpClient() *http.Client {
@@ -152,6 +153,17 @@ func (c *Client) now() time.Time {
 		return c.Now()
 	}
 	return time.Now()
+}
+
+// lifetimeFor is the lifetime assumed for conn's tokens when the provider
+// omits expires_in: the connector's maxTokenLifetime, set by an admin who
+// knows the provider's tokens (GitHub's, Slack's never say), else the
+// client's default. A longer expires_in is capped by the caller (mint).
+func (c *Client) lifetimeFor(conn *connector.Connector) time.Duration {
+	if conn.MaxTokenLifetime > 0 {
+		return time.Duration(conn.MaxTokenLifetime) * time.Second
+	}
+	return c.lifetime()
 }
 
 func (c *Client) lifetime() time.Duration {

@@ -395,7 +395,7 @@ func isTypeName(s string) bool {
 // newRedactor removes conn's secrets from the provider's error texts, and
 // the Basic credentials as they were sent.
 func newRedactor(conn *connector.Connector, b secret.Bundle) outbound.Redactor {
-	r := outbound.Redactor{}.With(b.ClientSecret, b.RefreshToken, b.Password)
+	r := outbound.Redactor{}.With(b.ClientSecret, b.RefreshToken, b.Password, b.NextClientSecret)
 	if b.ClientSecret != "" {
 		raw := conn.ClientID + ":" + b.ClientSecret
 		r = r.WithExact(basicCredentials(conn.ClientID, b.ClientSecret),

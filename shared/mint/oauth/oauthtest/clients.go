@@ -60,3 +60,25 @@ func (f *Fosite) Register(c Client) {
 	defer f.store.mu.Unlock()
 	f.store.clients[c.ID] = &client{Client: oc, secret: c.Secret, basic: method == "client_secret_basic"}
 }
+
+// SetClientSecret changes the secret of the registered client id, as an
+// admin rotating it at the provider would: from now on only secret
+// authenticates it. Tokens already issued to it stay valid. It may be
+// called while the server serves.
+func (f *Fosite) SetClientSecret(id, secret string) {
+	hash, err := f.store.config.GetSecretsHasher(context.Background()).Hash(context.Background(), []byte(secret))
+	if err != nil {
+		panic(fmt.Sprintf("oauthtest: hash client secret: %v", err))
+	}
+	f.store.mu.Lock()
+	defer f.store.mu.Unlock()
+	c, ok := f.store.clients[id]
+	if !ok {
+		panic(fmt.Sprintf("oauthtest: no client %q", id))
+	}
+	oc := *c.Client.(*fosite.DefaultOpenIDConnectClient)
+	dc := *oc.DefaultClient
+	dc.Secret = hash
+	oc.DefaultClient = &dc
+	f.store.clients[id] = &client{Client: &oc, secret: secret, basic: c.basic}
+}

@@ -37,8 +37,9 @@ type Provider struct {
 	// Before runs before request n (from 1) is answered.
 	Before func(n int)
 
-	// ExpiresIn is the tokens' lifetime (default 3600); Delay is waited
-	// before each answer, holding the others.
+	// ExpiresIn is the tokens' lifetime (default 3600; negative: the
+	// answer has no expires_in); Delay is waited before each answer,
+	// holding the others.
 	ExpiresIn int
 	Delay     time.Duration
 	// AccessToken, when set, is the access token every answer carries
@@ -128,7 +129,10 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request, release <-chan 
 	if access == "" {
 		access = fmt.Sprintf("access-%d", p.issued)
 	}
-	resp := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": p.ExpiresIn}
+	resp := map[string]any{"access_token": access, "token_type": "Bearer"}
+	if p.ExpiresIn >= 0 {
+		resp["expires_in"] = p.ExpiresIn
+	}
 	if p.Scope != "" {
 		resp["scope"] = p.Scope
 	}
