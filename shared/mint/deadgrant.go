@@ -132,7 +132,7 @@ func (s *Service) mintWith(ctx context.Context, minter Minter, conn *connector.C
 	if marked, merr := s.Catalog.MarkNeedsReconnect(ctx, fresh, fb.RefreshToken); merr != nil {
 		s.log().Warn("mint: could not mark the connector as needing a reconnect", "connector", conn.Name, "error", merr.Error())
 	} else {
-		s.putMeta(marked)
+		s.putMeta(marked, nil, s.now(), false) // not versioned: this write moved the catalog version
 	}
 	return conn, b, nil, outcome{}, deadGrant(err)
 }
@@ -153,7 +153,7 @@ func (s *Service) settleMint(ctx context.Context, conn *connector.Connector, b s
 				s.log().Info("mint: the provider refused the client secret (invalid_client) and accepted the next one, now promoted", "connector", conn.Name)
 			}
 			conn = stored
-			s.putMeta(conn)
+			s.putMeta(conn, nil, s.now(), false)
 		}
 	}
 	if conn.NeedsReconnect {
@@ -161,7 +161,7 @@ func (s *Service) settleMint(ctx context.Context, conn *connector.Connector, b s
 			s.log().Warn("mint: could not clear needsReconnect after a successful mint", "connector", conn.Name, "error", err.Error())
 		} else {
 			conn = stored
-			s.putMeta(conn)
+			s.putMeta(conn, nil, s.now(), false)
 		}
 	}
 	if conn.MaxTokenLifetime > 0 && cred.AWS == nil {
