@@ -4,7 +4,8 @@
 // Connectors live in collection <prefix>connectors with the connector name as
 // document ID, so name uniqueness is enforced by Firestore itself;
 // orphaned secret IDs live in <prefix>secret-orphans with the secret ID as
-// document ID. Revision checks run inside read-write transactions, which
+// document ID; events committed with a mutation wait in
+// <prefix>events-outbox (outbox.go). Revision checks run inside read-write transactions, which
 // Firestore serialises per document.
 package firestore
 
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/events"
 )
 
 // Collection names, after the prefix.
@@ -142,7 +144,20 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 	}
 	out := c.Clone()
 	out.Revision = newRevision()
-	if _, err := ref.Create(ctx, out); err != nil {
+	if events.Recording(ctx) {
+		// The event commits with the connector (a transaction of two
+		// creates), or neither does.
+		ev := events.New(events.ConnectorCreated, events.FromConnector(out), time.Now())
+		err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			if err := tx.Create(ref, out); err != nil {
+				return err
+			}
+			return s.recordEvent(ctx, tx, ev)
+		}, firestore.MaxAttempts(txAttempts))
+	} else {
+		_, err = ref.Create(ctx, out)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("firestore: create %q: %w", c.Name, mapErr(err))
 	}
 	return out, nil
@@ -190,6 +205,11 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 	out := c.Clone()
 	out.Revision = newRevision()
 	rename := c.Name != name
+	evData := events.FromConnector(out)
+	if rename {
+		evData.PreviousName = name
+	}
+	ev := events.New(events.ConnectorUpdated, evData, time.Now())
 	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		refs := []*firestore.DocumentRef{oldRef}
 		if rename {
@@ -204,6 +224,9 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 			return connector.ErrNotFound
 		}
 		if err := checkRevision(snaps[0], revision); err != nil {
+			return err
+		}
+		if err := s.recordEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		if !rename {
@@ -258,6 +281,15 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 		}
 		if err := checkRevision(snap, revision); err != nil {
 			return err
+		}
+		if events.Recording(ctx) {
+			old, err := decode(snap)
+			if err != nil {
+				return err
+			}
+			if err := s.recordEvent(ctx, tx, events.New(events.ConnectorDeleted, events.FromConnector(old), time.Now())); err != nil {
+				return err
+			}
 		}
 		return tx.Delete(ref)
 	}, firestore.MaxAttempts(txAttempts))
