@@ -30,7 +30,7 @@ type topic struct {
 	client *ps.Client
 }
 
-func newTopic(t *testing.T) *topic {
+func newTopic(t testing.TB) *topic {
 	t.Helper()
 	emulator.NeedPubSub(t)
 	ctx := context.Background()
@@ -52,7 +52,7 @@ func newTopic(t *testing.T) *topic {
 	return tp
 }
 
-func (tp *topic) publisher(t *testing.T) *pubsub.Publisher {
+func (tp *topic) publisher(t testing.TB) *pubsub.Publisher {
 	t.Helper()
 	p := &pubsub.Publisher{Project: testenv.Project, Topic: tp.id, Source: source}
 	t.Cleanup(func() { p.Close() })
