@@ -26,7 +26,9 @@ func TestAccessReadsAnOperatorSecret(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = raw.DeleteSecret(context.Background(), &secretmanagerpb.DeleteSecretRequest{Name: parent + "/secrets/" + id}) })
+	t.Cleanup(func() {
+		_ = raw.DeleteSecret(context.Background(), &secretmanagerpb.DeleteSecretRequest{Name: parent + "/secrets/" + id})
+	})
 	if _, err := raw.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: parent + "/secrets/" + id, Payload: &secretmanagerpb.SecretPayload{Data: []byte("whsec_value")}}); err != nil {
 		t.Fatal(err)
 	}
