@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -117,6 +118,59 @@ func setDefaultDB(p *plan, k, v string) {
 	for _, rc := range p.ResourceChanges {
 		if rc.Type == "google_firestore_database" && str(rc.Change.After, "name") == "(default)" {
 			rc.Change.After[k] = v
+		}
+	}
+}
+
+// TestPlanWebhook: with a webhook, exactly the publishing functions are
+// told its URL and its secret's version, and get secretAccessor on that
+// one secret; an http URL, or a URL without its secret, does not plan.
+func TestPlanWebhook(t *testing.T) {
+	for _, bad := range [][]string{
+		{"-var=webhook_url=http://hooks.example.com/c", "-var=webhook_secret=connectors-webhook"},
+		{"-var=webhook_url=https://hooks.example.com/c"},
+	} {
+		if out, ok := planWith(t, bad...); ok || !strings.Contains(string(out), "webhook_url must be an https URL") {
+			t.Errorf("%v planned (or without naming the rule):\n%s", bad, out)
+		}
+	}
+	out, ok := planWith(t, "-var=webhook_url=https://hooks.example.com/c", "-var=webhook_secret=connectors-webhook")
+	if !ok {
+		t.Fatalf("the webhook plan failed:\n%s", out)
+	}
+	var p plan
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	// The deployment's other rules hold with a webhook too.
+	for _, problem := range append(checkPlan(&p), checkEventsAndDataSafety(&p)...) {
+		t.Error(problem)
+	}
+	fns, _, _, grants, _, _ := p.scan()
+	accessors := map[string]bool{}
+	for _, g := range grants {
+		if g.scope == "secret" && g.target == "connectors-webhook" {
+			if g.role != "roles/secretmanager.secretAccessor" {
+				t.Errorf("%s: %s on the webhook secret", g.addr, g.role)
+			}
+			for name, f := range fns {
+				if slices.Contains(g.members, "serviceAccount:"+f.serviceAccount) {
+					accessors[name] = true
+				}
+			}
+		}
+	}
+	for name, f := range fns {
+		want := slices.Contains(writers, name)
+		if accessors[name] != want {
+			t.Errorf("%s: reads the webhook secret: %v, want %v", name, accessors[name], want)
+		}
+		url, secret := f.env["CONNECTORS_WEBHOOK_URL"], f.env["CONNECTORS_WEBHOOK_SECRET_NAME"]
+		if want && (url != "https://hooks.example.com/c" || secret != "projects/connectors-ci/secrets/connectors-webhook/versions/latest") {
+			t.Errorf("%s: CONNECTORS_WEBHOOK_URL=%q CONNECTORS_WEBHOOK_SECRET_NAME=%q", name, url, secret)
+		}
+		if !want && (url != "" || secret != "") {
+			t.Errorf("%s is told the webhook, and does not publish", name)
 		}
 	}
 }
