@@ -13,6 +13,12 @@ import (
 // mutations until a Relay has delivered them. Both connector stores
 // implement it, in the database that holds the connectors, so that an
 // event and its mutation commit together or not at all.
+//
+// A credential.* event is exactly once per transition the same way: the
+// store write that moves a connector's health state (conditional on the
+// state read, so that of several instances seeing the same failure one
+// wins) writes the event in its transaction (the stores' recordEvent),
+// and the relay delivers it.
 type Outbox interface {
 	// ClaimEvents leases up to limit pending events, oldest first, to
 	// owner until now+lease: no other claim gets them before then, and
