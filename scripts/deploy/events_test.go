@@ -22,7 +22,7 @@ func checkEventsAndDataSafety(p *plan) []string {
 		_ = json.Unmarshal(raw.Value, &topic)
 	}
 	if topic == "" {
-		return []string{"the ci plan has no events_topic"}
+		fail("the ci plan has no events_topic")
 	}
 	planned := false
 	var pitr, protected bool
