@@ -109,6 +109,7 @@ locals {
     "cloudresourcemanager.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "serviceusage.googleapis.com",
@@ -177,6 +178,9 @@ resource "google_firestore_database" "default" {
   location_id             = coalesce(var.firestore_location, var.region)
   type                    = "FIRESTORE_NATIVE"
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  # Reads of any minute of the last 7 days, for restores
+  # (docs/operations.md).
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
   # terraform destroy leaves the data alone.
   deletion_policy = "ABANDON"
 

@@ -108,7 +108,7 @@ func (p *plan) vars() (vars, error) {
 // grant is one IAM grant found in the plan.
 type grant struct {
 	addr      string
-	scope     string // "project", "secret", "service" (a function's Cloud Run service), "iap" (a backend service), "other"
+	scope     string // "project", "secret", "service" (a function's Cloud Run service), "iap" (a backend service), "topic" (Pub/Sub), "other"
 	target    string // the secret or service for those scopes
 	role      string
 	members   []string
@@ -237,6 +237,8 @@ func (p *plan) scan() (fns map[string]function, sas map[string]string, roles map
 			g.scope, g.target = "service", lastSegment(str(a, "cloud_function"))
 		case strings.HasPrefix(rc.Type, "google_iap_web_backend_service_iam_"):
 			g.scope, g.target = "iap", lastSegment(str(a, "web_backend_service"))
+		case strings.HasPrefix(rc.Type, "google_pubsub_topic_iam_"):
+			g.scope, g.target = "topic", lastSegment(str(a, "topic"))
 		}
 		grants = append(grants, g)
 	}

@@ -74,6 +74,8 @@ type Catalog struct {
 	Secrets secret.Store
 	Options connector.Options
 	Log     *slog.Logger
+	// Events, when set, turns events on (events.go); nil: no events.
+	Events Kicker
 	// Now and NewID are replaceable in tests.
 	Now   func() time.Time
 	NewID func() string
@@ -230,7 +232,8 @@ func (c *Catalog) Create(ctx context.Context, in *connector.Input, principal str
 		}
 		conn.SecretID, conn.SecretVersion = id, v
 	}
-	stored, err := c.Store.Create(ctx, conn)
+	stored, err := c.Store.Create(c.record(ctx), conn)
+	defer c.kick(ctx)
 	if conn.SecretID != "" {
 		c.settle(ctx, conn.Name, conn.SecretID, conn.SecretVersion, true, err)
 	}
@@ -307,7 +310,8 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 		}
 	}
 
-	stored, err := c.Store.Update(ctx, name, cur.Revision, next)
+	stored, err := c.Store.Update(c.record(ctx), name, cur.Revision, next)
+	defer c.kick(ctx)
 	if changes.TouchesSecrets() {
 		c.settle(ctx, next.Name, next.SecretID, next.SecretVersion, newSecret, err)
 	}
@@ -344,7 +348,8 @@ func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
 			return fmt.Errorf("catalog: delete %s: record its secret: %w", name, err)
 		}
 	}
-	if err := c.Store.Delete(ctx, name, revision); err != nil && !c.deleted(ctx, cur, err) {
+	defer c.kick(ctx)
+	if err := c.Store.Delete(c.record(ctx), name, revision); err != nil && !c.deleted(ctx, cur, err) {
 		return fmt.Errorf("catalog: delete %s: %w", name, err)
 	}
 	if cur.SecretID != "" {

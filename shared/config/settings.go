@@ -85,6 +85,11 @@ var Settings = []Setting{
 	{"CONNECTORS_OAUTH_REDIRECT_URL", "derived from the request", connectFlow, "The registered redirect URI, `oauth-callback`'s URL behind the console's load balancer (Terraform: `https://<console_domain>/oauth-callback`); unset, `http://HOST/oauth-callback` on loopback in the local run."},
 	{"CONNECTORS_CONSOLE_URL", "HOST/console", connectFlow, "The console page: where `oauth-callback` sends the admin back, and the only place a `returnTo` may lead (Terraform: `https://<console_domain>/console`)."},
 
+	// Events (docs/operations.md).
+	{"CONNECTORS_EVENTS_TOPIC", "", everyFunction, "Pub/Sub topic (an ID in the project, or `projects/P/topics/T`) receiving the connector events as CloudEvents; unset with no webhook: no events. Terraform sets it on the functions that change connectors (`events_topic`)."},
+	{"CONNECTORS_WEBHOOK_URL", "", everyFunction, "An https URL also receiving every event, signed per Standard Webhooks; needs `CONNECTORS_WEBHOOK_SECRET_NAME`. Terraform: `webhook_url`."},
+	{"CONNECTORS_WEBHOOK_SECRET_NAME", "", everyFunction, "The Secret Manager secret holding the webhook's signing secret (`whsec_` + base64 of 24 or more random bytes): its ID (latest version) or `projects/P/secrets/S/versions/V`. Terraform: `webhook_secret`."},
+
 	// The local run.
 	{"PORT", "8080", localRun, "The loopback port every function is served on."},
 	{"CONNECTORS_DATA_DIR", "./.connectors", localRun, "Where the embedded database, the encrypted secrets and their key live."},

@@ -6,7 +6,9 @@
 // "by_agent" is an index whose keys are agent + "\x00" + name, so listing by
 // agent is a cursor seek instead of a scan; bucket "orphans" maps secret ID to
 // the time of its record; bucket "catalog" holds the catalog version
-// (connector.Version), bumped in every mutation's transaction. Every write runs in one bbolt read-write transaction, so the
+// (connector.Version), bumped in every mutation's transaction; bucket
+// "events_outbox" holds the events committed with mutations until
+// delivered (outbox.go). Every write runs in one bbolt read-write transaction, so the
 // index never disagrees with the data and bbolt's single writer serialises
 // the revision checks.
 package boltstore
@@ -26,6 +28,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/events"
 )
 
 // openTimeout bounds the wait for bbolt's file lock, so a second process
@@ -83,7 +86,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{bucketConnectors, bucketByAgent, bucketOrphans, bucketCatalog} {
+		for _, b := range []string{bucketConnectors, bucketByAgent, bucketOrphans, bucketCatalog, bucketOutbox} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
@@ -194,11 +197,15 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 	}
 	r := toRecord(c)
 	r.Revision = newRevision()
+	ev := events.New(events.ConnectorCreated, events.FromConnector(&r.Connector), time.Now())
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
 			return connector.ErrExists
 		}
 		if err := bump(tx, r.Name); err != nil {
+			return err
+		}
+		if err := recordEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		return put(tx, &r)
@@ -294,6 +301,13 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 		if err := bump(tx, touched...); err != nil {
 			return err
 		}
+		d := events.FromConnector(&r.Connector)
+		if c.Name != name {
+			d.PreviousName = name
+		}
+		if err := recordEvent(ctx, tx, events.New(events.ConnectorUpdated, d, time.Now())); err != nil {
+			return err
+		}
 		// Removing first drops index entries of agents that c no longer
 		// has; put then adds the current ones.
 		if err := remove(tx, old); err != nil {
@@ -318,6 +332,9 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 			return err
 		}
 		if err := bump(tx, name); err != nil {
+			return err
+		}
+		if err := recordEvent(ctx, tx, events.New(events.ConnectorDeleted, events.FromConnector(&old.Connector), time.Now())); err != nil {
 			return err
 		}
 		return remove(tx, old)

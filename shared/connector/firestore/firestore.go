@@ -5,9 +5,10 @@
 // document ID, so name uniqueness is enforced by Firestore itself;
 // orphaned secret IDs live in <prefix>secret-orphans with the secret ID as
 // document ID; the catalog version (connector.Version) is the document
-// <prefix>catalog/version, added to by every mutation's transaction.
-// Revision checks run inside read-write transactions, which Firestore
-// serialises per document.
+// <prefix>catalog/version, added to by every mutation's transaction;
+// events committed with a mutation wait in <prefix>events-outbox
+// (outbox.go). Revision checks run inside read-write transactions, which
+// Firestore serialises per document.
 package firestore
 
 import (
@@ -26,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/events"
 )
 
 // Collection names, after the prefix.
@@ -185,11 +187,23 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 	}
 	out := c.Clone()
 	out.Revision = newRevision()
+	var ev *events.Event
+	if events.Recording(ctx) {
+		// The event commits with the connector, or neither does.
+		e := events.New(events.ConnectorCreated, events.FromConnector(out), time.Now())
+		ev = &e
+	}
 	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(ref, out); err != nil {
 			return err
 		}
-		return s.bump(tx, out.Name)
+		if err := s.bump(tx, out.Name); err != nil {
+			return err
+		}
+		if ev != nil {
+			return s.recordEvent(ctx, tx, *ev)
+		}
+		return nil
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
 		return nil, fmt.Errorf("firestore: create %q: %w", c.Name, mapErr(err))
@@ -239,6 +253,11 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 	out := c.Clone()
 	out.Revision = newRevision()
 	rename := c.Name != name
+	evData := events.FromConnector(out)
+	if rename {
+		evData.PreviousName = name
+	}
+	ev := events.New(events.ConnectorUpdated, evData, time.Now())
 	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		refs := []*firestore.DocumentRef{oldRef}
 		if rename {
@@ -253,6 +272,9 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 			return connector.ErrNotFound
 		}
 		if err := checkRevision(snaps[0], revision); err != nil {
+			return err
+		}
+		if err := s.recordEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		if !rename {
@@ -316,6 +338,15 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 		}
 		if err := s.bump(tx, name); err != nil {
 			return err
+		}
+		if events.Recording(ctx) {
+			old, err := decode(snap)
+			if err != nil {
+				return err
+			}
+			if err := s.recordEvent(ctx, tx, events.New(events.ConnectorDeleted, events.FromConnector(old), time.Now())); err != nil {
+				return err
+			}
 		}
 		return tx.Delete(ref)
 	}, firestore.MaxAttempts(txAttempts))

@@ -1,4 +1,5 @@
-// Package emulator starts the Firestore emulator for tests: the one named
+// Package emulator starts the Firestore emulator (and, for the events'
+// tests, the Pub/Sub one: pubsub.go) for tests: the one named
 // by FIRESTORE_EMULATOR_HOST, or one it runs on a free loopback port (from
 // the gcloud SDK) and stops afterwards. It imports nothing of the product,
 // so any package's tests can use it, the Firestore store's own included.
@@ -53,7 +54,7 @@ func Start() (hostPort string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("emulator: %w", err)
 	}
-	return startFirestore(gcloud)
+	return start(gcloud, FirestoreEnv, "emulators", "firestore", "start")
 }
 
 // NeedFirestore skips the test when no emulator is available, except under
@@ -71,20 +72,20 @@ func NeedFirestore(t testing.TB) {
 	t.Skip(msg)
 }
 
-// startFirestore runs the emulator on a free loopback port in its own
-// process group (gcloud starts a JVM child; killing the group stops both),
-// waits until it answers and sets FIRESTORE_EMULATOR_HOST.
-func startFirestore(gcloud string) (hostPort string, stop func(), err error) {
+// start runs the emulator gcloud args name on a free loopback port in its
+// own process group (gcloud starts a JVM child; killing the group stops
+// both), waits until it answers and sets env to its address.
+func start(gcloud, env string, args ...string) (hostPort string, stop func(), err error) {
 	port, err := FreePort()
 	if err != nil {
 		return "", nil, err
 	}
 	hostPort = fmt.Sprintf("127.0.0.1:%d", port)
-	logFile, err := os.CreateTemp("", "firestore-emulator-*.log")
+	logFile, err := os.CreateTemp("", "emulator-*.log")
 	if err != nil {
 		return "", nil, fmt.Errorf("emulator log: %w", err)
 	}
-	cmd := exec.Command(gcloud, "emulators", "firestore", "start", "--host-port="+hostPort)
+	cmd := exec.Command(gcloud, append(args, "--host-port="+hostPort)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -122,12 +123,12 @@ func startFirestore(gcloud string) (hostPort string, stop func(), err error) {
 		select {
 		case sig := <-sigs:
 			kill()
-			fmt.Fprintf(os.Stderr, "testenv: stopped Firestore emulator on %v\n", sig)
+			fmt.Fprintf(os.Stderr, "testenv: stopped the %s emulator on %v\n", env, sig)
 			os.Exit(1)
 		case <-done:
 		}
 	}()
-	if err := os.Setenv(FirestoreEnv, hostPort); err != nil {
+	if err := os.Setenv(env, hostPort); err != nil {
 		kill()
 		return "", nil, err
 	}
@@ -135,7 +136,7 @@ func startFirestore(gcloud string) (hostPort string, stop func(), err error) {
 		signal.Stop(sigs)
 		close(done)
 		kill()
-		_ = os.Unsetenv(FirestoreEnv)
+		_ = os.Unsetenv(env)
 	}, nil
 }
 

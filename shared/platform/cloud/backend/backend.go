@@ -1,5 +1,6 @@
 // Package backend connects a deployed function to the project's backends —
-// Firestore, Secret Manager, ID-token verification, Cloud Logging — from the
+// Firestore, Secret Manager, ID-token verification, Cloud Logging, and the
+// events' Pub/Sub topic and webhook when set (events.go) — from the
 // environment Terraform sets, and assembles the connector catalog over them.
 // It links no minting (no provider SDK): the admin functions that only read
 // and write connectors build on it alone, and shared/platform/cloud adds the
@@ -18,6 +19,7 @@ import (
 	"connectors.dev/connectors/shared/config"
 	"connectors.dev/connectors/shared/connector"
 	"connectors.dev/connectors/shared/connector/firestore"
+	"connectors.dev/connectors/shared/events"
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/platform"
 	"connectors.dev/connectors/shared/secret/secretmanager"
@@ -29,7 +31,11 @@ type Platform struct {
 	Auth    *auth.Authenticator
 	Store   *firestore.Store
 	Catalog *catalog.Catalog
-	Log     *slog.Logger
+	// Events delivers the connectors' outbox (nil: events off); the
+	// catalog kicks it after each mutation, and whatever drains on a
+	// schedule may call its Drain.
+	Events *events.Relay
+	Log    *slog.Logger
 }
 
 // FromEnv connects to the project's Firestore and Secret Manager. The gRPC
@@ -75,18 +81,22 @@ func fromEnv(ctx context.Context, getenv func(string) string, logs io.Writer) (*
 		return nil, err
 	}
 	secrets.Prefix = cfg.SecretPrefix
-	return &Platform{
-		Config: cfg,
-		Auth:   authn,
-		Store:  store,
-		Catalog: &catalog.Catalog{
-			Store:   store,
-			Secrets: secrets,
-			Options: connector.Options{AllowInsecureURLs: cfg.AllowInsecureURLs},
-			Log:     log,
-		},
-		Log: log,
-	}, nil
+	relay, err := eventsFromEnv(getenv, cfg, store, secrets, log)
+	if err != nil {
+		store.Close()
+		secrets.Close()
+		return nil, err
+	}
+	cat := &catalog.Catalog{
+		Store:   store,
+		Secrets: secrets,
+		Options: connector.Options{AllowInsecureURLs: cfg.AllowInsecureURLs},
+		Log:     log,
+	}
+	if relay != nil { // never a typed nil in the interface
+		cat.Events = relay
+	}
+	return &Platform{Config: cfg, Auth: authn, Store: store, Catalog: cat, Events: relay, Log: log}, nil
 }
 
 // Register registers the named functions (platform.Register), built from

@@ -1,0 +1,48 @@
+package secretmanager
+
+import (
+	"context"
+	"fmt"
+	"hash/crc32"
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+
+	"connectors.dev/connectors/shared/secret"
+)
+
+// versionNameRe is a full secret version name.
+var versionNameRe = regexp.MustCompile(`^projects/[A-Za-z0-9_.:-]+/secrets/[A-Za-z0-9_-]{1,255}/versions/([1-9][0-9]*|latest)$`)
+
+// VersionName resolves ref, a secret version's full name or a bare secret
+// ID (its latest version in project), for Access.
+func VersionName(project, ref string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if secretIDRe.MatchString(ref) {
+		ref = "projects/" + project + "/secrets/" + ref + "/versions/latest"
+	}
+	if !versionNameRe.MatchString(ref) {
+		return "", fmt.Errorf("secretmanager: %q is neither a secret ID nor projects/P/secrets/S/versions/V", ref)
+	}
+	return ref, nil
+}
+
+// Access returns the raw payload of the secret version called name (a
+// VersionName), outside the service's own prefix: a secret an operator
+// made, such as the webhook signing secret. Its errors name the version,
+// never the payload.
+func (s *Store) Access(ctx context.Context, name string) ([]byte, error) {
+	if !versionNameRe.MatchString(name) {
+		return nil, fmt.Errorf("secretmanager: access: invalid version name %q", name)
+	}
+	resp, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
+	if err != nil {
+		return nil, fmt.Errorf("secretmanager: access %s: %w", name, err)
+	}
+	p := resp.GetPayload()
+	if p.DataCrc32C != nil && *p.DataCrc32C != int64(crc32.Checksum(p.GetData(), crcTable)) {
+		return nil, fmt.Errorf("secretmanager: access %s: checksum mismatch: %w", name, secret.ErrCorrupt)
+	}
+	return p.GetData(), nil
+}
