@@ -208,7 +208,10 @@ func (s *Service) do(ctx context.Context, c *Call, a *audit) (*http.Response, er
 			limit.r = io.MultiReader(bytes.NewReader(kept), rest)
 			body = limit
 		case kept != nil:
-			limit.r, limit.n = bytes.NewReader(kept), 0
+			// A limiter per attempt: a replay's must not share the count
+			// of a refused attempt whose body may still be being sent.
+			limit = &limitReader{r: bytes.NewReader(kept), max: lim.MaxBody}
+			a.in = limit
 			body = limit
 		}
 		req, err := http.NewRequestWithContext(upCtx, c.Method, target.String(), body)
@@ -315,8 +318,10 @@ func keepSmall(r io.Reader, max int) (kept []byte, rest io.Reader, err error) {
 
 // limitReader fails a body past max bytes, and says so.
 type limitReader struct {
-	r    io.Reader
-	n    int64
+	r io.Reader
+	// n is read by the audit line, which may be written (the answer came
+	// and was closed) while the transport is still sending the body.
+	n    atomic.Int64
 	max  int64
 	over atomic.Bool
 }
@@ -325,8 +330,7 @@ var errBodyTooLarge = errors.New("proxy: request body too large")
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.n > l.max {
+	if l.n.Add(int64(n)) > l.max {
 		l.over.Store(true)
 		return 0, errBodyTooLarge
 	}
@@ -415,7 +419,7 @@ func (a *audit) write(status int, outcome string, bytesOut int64) {
 	}
 	var bytesIn int64
 	if a.in != nil {
-		bytesIn = a.in.n
+		bytesIn = a.in.n.Load()
 	}
 	var buf [15]slog.Attr // on the stack: logging.LogAttrs keeps none
 	attrs := append(buf[:0],
