@@ -39,7 +39,11 @@ func New(ctx context.Context, project, service string, interval time.Duration) (
 	if project == "" {
 		return nil, fmt.Errorf("metrics: gcm needs GOOGLE_CLOUD_PROJECT")
 	}
-	exp, err := mexporter.New(mexporter.WithProjectID(project), mexporter.WithContext(ctx))
+	// No resource attribute becomes a metric label: the instance is the
+	// resource's task_id already, and the metrics' labels are exactly the
+	// ones Terraform declares for the alerted descriptors (metrics.tf).
+	exp, err := mexporter.New(mexporter.WithProjectID(project), mexporter.WithContext(ctx),
+		mexporter.WithFilteredResourceAttributes(mexporter.NoAttributes))
 	if err != nil {
 		return nil, fmt.Errorf("metrics: cloud monitoring exporter: %w", err)
 	}
