@@ -49,7 +49,7 @@ func sums(t *testing.T, r *sdkmetric.ManualReader, name string) map[string]int64
 			for _, p := range points {
 				var kv []string
 				for _, a := range p.Attributes.ToSlice() {
-					kv = append(kv, fmt.Sprintf("%s=%s", a.Key, a.Value.Emit()))
+					kv = append(kv, fmt.Sprintf("%s=%s", a.Key, a.Value.String()))
 				}
 				out[strings.Join(kv, ",")] = p.Value
 			}

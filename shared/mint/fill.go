@@ -337,16 +337,8 @@ func (s *Service) fresh(c *Credential, now time.Time) bool {
 	return now.Before(c.Expiry.Add(-margin))
 }
 
-// localGetAt returns conn's credential kept in-process if it is for conn's
-// revision and fresh at now.
-func (s *Service) localGetAt(conn *connector.Connector, now time.Time) *Credential {
-	if e := s.localEntryAt(conn, now); e != nil {
-		return e.cred
-	}
-	return nil
-}
-
-// localEntryAt is localGetAt, returning the entry.
+// localEntryAt returns conn's credential kept in-process, with the series
+// its hits count in, if it is for conn's revision and fresh at now.
 func (s *Service) localEntryAt(conn *connector.Connector, now time.Time) *localEntry {
 	v, ok := s.local.Load(conn.Name)
 	if !ok {
