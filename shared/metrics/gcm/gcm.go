@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
+	"google.golang.org/api/option"
 
 	"connectors.dev/connectors/shared/metrics"
 )
@@ -34,8 +35,9 @@ type Provider struct {
 }
 
 // New makes the instruments over Cloud Monitoring's exporter for project;
-// service names the Cloud Run service (K_SERVICE).
-func New(ctx context.Context, project, service string, interval time.Duration) (*Provider, error) {
+// service names the Cloud Run service (K_SERVICE). client, for tests,
+// points the exporter's client elsewhere.
+func New(ctx context.Context, project, service string, interval time.Duration, client ...option.ClientOption) (*Provider, error) {
 	if project == "" {
 		return nil, fmt.Errorf("metrics: gcm needs GOOGLE_CLOUD_PROJECT")
 	}
@@ -43,7 +45,8 @@ func New(ctx context.Context, project, service string, interval time.Duration) (
 	// resource's task_id already, and the metrics' labels are exactly the
 	// ones Terraform declares for the alerted descriptors (metrics.tf).
 	exp, err := mexporter.New(mexporter.WithProjectID(project), mexporter.WithContext(ctx),
-		mexporter.WithFilteredResourceAttributes(mexporter.NoAttributes))
+		mexporter.WithFilteredResourceAttributes(mexporter.NoAttributes),
+		mexporter.WithMonitoringClientOptions(client...))
 	if err != nil {
 		return nil, fmt.Errorf("metrics: cloud monitoring exporter: %w", err)
 	}
