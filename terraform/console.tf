@@ -75,6 +75,8 @@ locals {
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},
         # The functions that change connectors publish their events (events.tf).
         contains(local.event_publishers, name) ? local.events_environment : {},
+        # They alone count mints, proxied and files calls (metrics.tf).
+        f.access == "mint" ? local.metrics_environment : {},
         # The connect flow: the registered redirect URI and the console it
         # returns to, both on the load balancer (connect.tf).
         f.group == "connect" && local.console_enabled ? local.connect_environment : {},

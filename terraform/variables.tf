@@ -278,3 +278,50 @@ variable "mcp_max_result_bytes" {
     error_message = "mcp_max_result_bytes must be from 1 to 67108864 (64 MiB)."
   }
 }
+
+# Metrics (terraform/metrics.tf, docs/metrics.md).
+
+variable "metrics_enabled" {
+  description = "Whether the minting functions export their metrics to Cloud Monitoring (CONNECTORS_METRICS=gcm) and the dashboard and alert policies are made; false sets CONNECTORS_METRICS=off and makes none."
+  type        = bool
+  default     = true
+}
+
+variable "metrics_interval_seconds" {
+  description = "How often each function instance sends its metrics to Cloud Monitoring (CONNECTORS_METRICS_INTERVAL); Cloud Monitoring takes a point per series every 5 s at most and bills by the point."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.metrics_interval_seconds >= 5 && floor(var.metrics_interval_seconds) == var.metrics_interval_seconds
+    error_message = "metrics_interval_seconds must be a whole number of seconds, at least 5 (Cloud Monitoring's limit per series)."
+  }
+}
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/ID) the alert policies notify; empty: the incidents are only shown in the console."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_mint_failure_ratio" {
+  description = "The mint failure alert fires when, for a connector, the share of mints refused for a reason other than the caller's (provider errors, timeouts, backends) stays above this over alert_mint_failure_minutes."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.alert_mint_failure_ratio > 0 && var.alert_mint_failure_ratio <= 1
+    error_message = "alert_mint_failure_ratio must be above 0 and at most 1."
+  }
+}
+
+variable "alert_mint_failure_minutes" {
+  description = "How long the mint failure ratio must stay above alert_mint_failure_ratio before the alert fires (the window it is computed over too)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alert_mint_failure_minutes >= 1 && var.alert_mint_failure_minutes <= 1440 && floor(var.alert_mint_failure_minutes) == var.alert_mint_failure_minutes
+    error_message = "alert_mint_failure_minutes must be a whole number of minutes from 1 to 1440."
+  }
+}

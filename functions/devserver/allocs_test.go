@@ -4,6 +4,8 @@ package main
 
 import (
 	"net/http"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -35,4 +37,15 @@ func TestTokenCacheHitAllocations(t *testing.T) {
 	if n > tokenHitAllocBudget {
 		t.Fatalf("a cache-hit token request makes %.1f heap allocations, over the budget of %d: profile it (go test -bench BenchmarkTokenCacheHit -memprofile) before raising the budget", n, tokenHitAllocBudget)
 	}
+	// The hits measured were counted (the local run's metrics are on by
+	// default): counting one costs no allocation.
+	m := localHits.FindStringSubmatch(serve(app, "/metrics", "").Body.String())
+	if m == nil {
+		t.Fatal("/metrics has no series of local hits")
+	}
+	if hits, _ := strconv.Atoi(m[1]); hits < 2100 {
+		t.Fatalf("/metrics counts %d local hits, want at least the 2,100 made", hits)
+	}
 }
+
+var localHits = regexp.MustCompile(`(?m)^connectors_mints_total\{connector="Bench",grant_type="client_credentials",layer="local",outcome="ok"\} (\d+)$`)

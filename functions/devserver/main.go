@@ -38,6 +38,8 @@ import (
 	"connectors.dev/connectors/shared/connector/boltstore"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/metrics"
+	"connectors.dev/connectors/shared/metrics/prom"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/proxy"
 	"connectors.dev/connectors/shared/secret/localfile"
@@ -136,6 +138,9 @@ type app struct {
 	// deployment.
 	timeout time.Duration
 	proxy   *proxyfn.Server
+	// metrics serves /metrics (CONNECTORS_METRICS=prometheus, the local
+	// run's default); nil when off.
+	metrics http.Handler
 }
 
 func newApp(dataDir string, log *slog.Logger) (*app, error) {
@@ -176,6 +181,10 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		DefaultTokenLifetime: config.DefaultDefaultTokenLifetime,
 	}
 	minter := mint.NewService(cat, store.TokenCache(), mint.KeyCreatedOnFirstUse, localConfig)
+	if minter.Metrics, a.metrics, err = localMetrics(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Discover: connectors.NewDiscoverer(localConfig)}
 	tester := &probe.Server{Tester: minter, Auth: authn, Log: log}
 	// The connect flow, its redirect URI and console derived from the
@@ -251,6 +260,9 @@ func (a *app) Handler() http.Handler {
 		exact["/"+name] = wrapped
 		mux.Handle("/"+name, wrapped)
 	}
+	if a.metrics != nil {
+		mux.Handle("/metrics", a.metrics)
+	}
 	if h, ok := a.handlers[console.FnConsole]; ok {
 		mux.Handle("/"+console.FnConsole+"/", httpx.WithDeadline(h, a.timeout)) // its config.json
 	}
@@ -278,6 +290,27 @@ func (a *app) Handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	}))
+}
+
+// localMetrics makes the local run's instruments and their /metrics page
+// (CONNECTORS_METRICS: prometheus by default, or off; Cloud Monitoring is
+// for deployments).
+func localMetrics() (*metrics.Metrics, http.Handler, error) {
+	set, err := metrics.SettingsFromEnv(os.Getenv, metrics.Prometheus)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch set.Mode {
+	case metrics.Off:
+		return nil, nil, nil
+	case metrics.GCM:
+		return nil, nil, fmt.Errorf("metrics: CONNECTORS_METRICS: the local run serves prometheus or off, not gcm")
+	}
+	p, err := prom.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.Metrics, p.Handler, nil
 }
 
 // Close releases the embedded databases.

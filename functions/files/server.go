@@ -144,7 +144,8 @@ func (s *Server) Files(w http.ResponseWriter, r *http.Request) {
 // do runs a decoded request for p: validate, authorize, pick the
 // credentials, call the storage, answer on w, audit. An error is returned
 // before anything is written.
-func (s *Server) do(ctx context.Context, w http.ResponseWriter, p auth.Principal, req *request, via string) error {
+func (s *Server) do(ctx context.Context, w http.ResponseWriter, p auth.Principal, req *request, via string) (err error) {
+	defer func() { s.count(ctx, req.Op, err) }()
 	u, err := s.validate(req)
 	if err != nil {
 		return err
@@ -186,6 +187,9 @@ func (s *Server) audit(p auth.Principal, req *request, u objects.URI, via string
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err error) {
+	if req == nil { // refused before do, which counts the others
+		s.count(r.Context(), "", err)
+	}
 	e := httpx.Map(err)
 	attrs := []any{"path", r.URL.Path, "status", e.Status, "code", e.Code}
 	if req != nil {

@@ -77,6 +77,10 @@ var Settings = []Setting{
 	{"CONNECTORS_MCP_MAX_RESULT_BYTES", "262144 (256 KiB)", mcpOnly, "Most body bytes `call_api` and `read_file` return; a longer body is cut there with `truncated: true` (a model's context is the limit, not memory)."},
 	{"CONNECTORS_MCP_MAX_REQUEST_BYTES", "4194304 (4 MiB)", mcpOnly, "Largest MCP request body (413 beyond): `call_api` and `write_file` bodies ride in it, base64 taking 4/3; larger uploads go through `sign_url`."},
 
+	// Metrics (docs/metrics.md).
+	{"CONNECTORS_METRICS", "off (the local run: `prometheus`)", minting + ", the local run", "Where the metrics go: `gcm` exports them to Cloud Monitoring (Terraform sets it on the minting functions unless `metrics_enabled` is false), `prometheus` serves them on the local run's `/metrics`, `off` counts nothing. A deployed function refuses `prometheus`, the local run `gcm`."},
+	{"CONNECTORS_METRICS_INTERVAL", "60s", minting, "How often an instance sends its metrics to Cloud Monitoring, at least `5s` (Terraform: `metrics_interval_seconds`); SIGTERM sends what is left."},
+
 	// console.
 	{"CONNECTORS_FUNCTION_BASE_URL", "the page's own origin", consoleOnly, "Function `NAME` is at `$CONNECTORS_FUNCTION_BASE_URL/NAME` (an https URL, http only to loopback, or a path such as `/admin`)."},
 	{"CONNECTORS_FUNCTION_URLS", "", consoleOnly, "Per-function URLs, overriding the base: `{\"connectors-list\": \"https://…\"}` or `connectors-list=https://…,connectors-get=…`."},

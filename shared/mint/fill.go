@@ -13,6 +13,7 @@ import (
 
 	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/metrics"
 	"connectors.dev/connectors/shared/mint/oauth"
 	"connectors.dev/connectors/shared/outbound"
 	"connectors.dev/connectors/shared/tokencache"
@@ -200,7 +201,9 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 	var learned outcome
 	start := s.now()
 	for attempt := 1; ; attempt++ {
+		asked := s.now()
 		conn, bundle, minted, learned, err = s.mintWith(ctx, minter, conn, bundle)
+		s.Metrics.Upstream(ctx, conn.Name, conn.GrantType, s.now().Sub(asked))
 		if err == nil {
 			break
 		}
@@ -336,21 +339,23 @@ func (s *Service) fresh(c *Credential, now time.Time) bool {
 	return now.Before(c.Expiry.Add(-margin))
 }
 
-// localGetAt returns conn's credential kept in-process if it is for conn's
-// revision and fresh at now.
-func (s *Service) localGetAt(conn *connector.Connector, now time.Time) *Credential {
+// localEntryAt returns conn's credential kept in-process, with the series
+// its hits count in, if it is for conn's revision and fresh at now.
+func (s *Service) localEntryAt(conn *connector.Connector, now time.Time) *localEntry {
 	v, ok := s.local.Load(conn.Name)
 	if !ok {
 		return nil
 	}
 	e := v.(*localEntry)
 	if e.revision == conn.Revision && s.fresh(e.cred, now) {
-		return e.cred
+		return e
 	}
 	return nil
 }
 
-// localPut keeps c as conn's credential, replacing one of another revision.
+// localPut keeps c as conn's credential, replacing one of another
+// revision, with the series its local hits count in.
 func (s *Service) localPut(conn *connector.Connector, c *Credential) {
-	s.local.Store(conn.Name, &localEntry{revision: conn.Revision, cred: c})
+	hits := s.Metrics.Mint(conn.Name, conn.GrantType, metrics.OK, LayerLocal.String())
+	s.local.Store(conn.Name, &localEntry{revision: conn.Revision, cred: c, hits: hits})
 }

@@ -33,6 +33,7 @@ import (
 
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/metrics"
 	"connectors.dev/connectors/shared/secret"
 	"connectors.dev/connectors/shared/tokencache"
 
@@ -110,6 +111,8 @@ type Service struct {
 	Instance string
 	// Log receives what a caller's error does not say (a recovered panic).
 	Log *slog.Logger
+	// Metrics counts mints and times the provider; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	Now          func() time.Time
 	MetadataTTL  time.Duration
@@ -138,6 +141,9 @@ type Service struct {
 type localEntry struct {
 	revision string
 	cred     *Credential
+	// hits is the series a local hit counts in, found once when the
+	// credential is kept: counting a hit is then one atomic add.
+	hits *metrics.Count
 }
 
 // metaEntry is a connector as read from the store. A versioned entry was
@@ -201,18 +207,44 @@ func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credenti
 	now := s.now() // once: reading the clock is not free on every machine
 	conn, err := s.connectorAt(ctx, name, cachedMeta, now)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, s.count(nil, 0, err)
 	}
 	if !conn.HasAgent(agent) {
-		return nil, 0, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed)
+		return nil, 0, s.count(conn, 0, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed))
 	}
 	if !conn.Active {
-		return nil, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive)
+		return nil, 0, s.count(conn, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive))
 	}
-	if c := s.localGetAt(conn, now); c != nil {
-		return c, LayerLocal, nil
+	if e := s.localEntryAt(conn, now); e != nil {
+		e.hits.Inc()
+		return e.cred, LayerLocal, nil
 	}
-	return s.shared(ctx, conn, reuse)
+	c, layer, err := s.shared(ctx, conn, reuse)
+	return c, layer, s.count(conn, layer, err)
+}
+
+// count counts a mint from conn (nil: no connector has the name asked
+// for) answered from layer, or refused with err, and returns err. An
+// invalid_grant marks the connector as needing a reconnect, a credential
+// from the shared cache or the provider clears that. The hit path does
+// not come here (localEntry.hits).
+func (s *Service) count(conn *connector.Connector, layer Layer, err error) error {
+	if s.Metrics == nil {
+		return err
+	}
+	var name, grant string
+	if conn != nil {
+		name, grant = conn.Name, conn.GrantType
+	}
+	outcome := metrics.Outcome(err)
+	s.Metrics.Mint(name, grant, outcome, layer.String()).Inc()
+	switch {
+	case outcome == "invalid_grant":
+		s.Metrics.NeedsReconnect(name, true)
+	case err == nil && layer != LayerLocal:
+		s.Metrics.NeedsReconnect(name, false)
+	}
+	return err
 }
 
 // Test mints from the connector called name at the provider, bypassing
@@ -221,13 +253,13 @@ func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credenti
 func (s *Service) Test(ctx context.Context, name string) (*Credential, error) {
 	conn, err := s.connector(ctx, name, storedMeta)
 	if err != nil {
-		return nil, err
+		return nil, s.count(nil, 0, err)
 	}
 	if !conn.Active {
-		return nil, fmt.Errorf("mint: %s: %w", name, ErrInactive)
+		return nil, s.count(conn, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive))
 	}
-	c, _, err := s.shared(ctx, conn, askProvider)
-	return c, err
+	c, layer, err := s.shared(ctx, conn, askProvider)
+	return c, s.count(conn, layer, err)
 }
 
 // metaRead is where connector metadata is read from.

@@ -15,18 +15,20 @@ import (
 func (s *Service) Renew(ctx context.Context, name, agent string, rejected *Credential) (*Credential, Layer, error) {
 	conn, err := s.connector(ctx, name, cachedMeta)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, s.count(nil, 0, err)
 	}
 	if !conn.HasAgent(agent) {
-		return nil, 0, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed)
+		return nil, 0, s.count(conn, 0, fmt.Errorf("mint: %s for agent %s: %w", name, agent, ErrAgentNotAllowed))
 	}
 	if !conn.Active {
-		return nil, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive)
+		return nil, 0, s.count(conn, 0, fmt.Errorf("mint: %s: %w", name, ErrInactive))
 	}
-	if c := s.localGetAt(conn, s.now()); c != nil && !c.same(rejected) {
-		return c, LayerLocal, nil // another caller renewed it already
+	if e := s.localEntryAt(conn, s.now()); e != nil && !e.cred.same(rejected) {
+		e.hits.Inc()
+		return e.cred, LayerLocal, nil // another caller renewed it already
 	}
-	return s.sharedFill(ctx, conn, replace, rejected)
+	c, layer, err := s.sharedFill(ctx, conn, replace, rejected)
+	return c, layer, s.count(conn, layer, err)
 }
 
 // identity is what tells two credentials apart: the access token, or the

@@ -28,6 +28,7 @@ import (
 	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
+	"connectors.dev/connectors/shared/metrics"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/outbound"
@@ -73,6 +74,8 @@ type Service struct {
 	Log    *slog.Logger
 	Limits Limits
 	Now    func() time.Time
+	// Metrics counts calls by connector and status; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Call is one API call an agent asks for.
@@ -163,6 +166,7 @@ func (s *Service) do(ctx context.Context, c *Call, a *audit) (*http.Response, er
 	if err != nil {
 		return nil, err
 	}
+	a.known = true // a connector has the name: it may label the call's metrics
 	if !conn.HasAgent(c.Agent) {
 		return nil, fmt.Errorf("proxy: %s for agent %s: %w", c.Connector, c.Agent, mint.ErrAgentNotAllowed)
 	}
@@ -365,6 +369,7 @@ type audit struct {
 	path    string
 	layer   mint.Layer
 	renewed bool
+	known   bool // the connector exists (else its name is a caller's word)
 	in      *limitReader
 	done    atomic.Bool
 }
@@ -417,6 +422,11 @@ func (a *audit) write(status int, outcome string, bytesOut int64) {
 	if op == "" {
 		op = "proxy"
 	}
+	labelled := ""
+	if a.known {
+		labelled = c.Connector
+	}
+	a.s.Metrics.ProxyCall(context.Background(), labelled, op, status)
 	var bytesIn int64
 	if a.in != nil {
 		bytesIn = a.in.n.Load()

@@ -7,10 +7,13 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 
 	"connectors.dev/connectors/shared/connector/firestore"
+	"connectors.dev/connectors/shared/metrics"
+	"connectors.dev/connectors/shared/metrics/gcm"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/platform"
 	"connectors.dev/connectors/shared/platform/cloud/backend"
@@ -23,6 +26,9 @@ type Platform struct {
 	// Cache is the shared token cache: in Config.TokenCacheDatabase when
 	// set, else beside the connectors in Store's database.
 	Cache tokencache.Cache
+	// Metrics is what the minting service counts in (CONNECTORS_METRICS:
+	// gcm exports to Cloud Monitoring; off, the default, is nil).
+	Metrics *metrics.Metrics
 }
 
 // FromEnv connects to the project's backends (backend.FromEnv) and its
@@ -44,13 +50,41 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Platform, error)
 		cs.CollectionPrefix = b.Config.CollectionPrefix
 		cache = cs.TokenCache()
 	}
-	return &Platform{Platform: b, Cache: cache}, nil
+	met, err := metricsFromEnv(ctx, getenv, b.Config.Project)
+	if err != nil {
+		b.Store.Close()
+		return nil, err
+	}
+	return &Platform{Platform: b, Cache: cache, Metrics: met}, nil
+}
+
+// metricsFromEnv makes the instruments CONNECTORS_METRICS asks for: none,
+// or Cloud Monitoring's exporter, flushed when Cloud Run's SIGTERM comes.
+func metricsFromEnv(ctx context.Context, getenv func(string) string, project string) (*metrics.Metrics, error) {
+	set, err := metrics.SettingsFromEnv(getenv, metrics.Off)
+	if err != nil {
+		return nil, err
+	}
+	switch set.Mode {
+	case metrics.Off:
+		return nil, nil
+	case metrics.Prometheus:
+		return nil, fmt.Errorf("metrics: CONNECTORS_METRICS: a deployed function exports to gcm (or off); prometheus is the local run's")
+	}
+	p, err := gcm.New(ctx, project, getenv("K_SERVICE"), set.Interval)
+	if err != nil {
+		return nil, err
+	}
+	gcm.FlushOnSignal(p)
+	return p.Metrics, nil
 }
 
 // Minter returns a minting service over the platform; the token-cache key
 // is provisioned by Terraform, never created here.
 func (p *Platform) Minter() *mint.Service {
-	return mint.NewService(p.Catalog, p.Cache, mint.KeyProvisioned, p.Config)
+	s := mint.NewService(p.Catalog, p.Cache, mint.KeyProvisioned, p.Config)
+	s.Metrics = p.Metrics
+	return s
 }
 
 // Register registers the named minting functions (platform.Register),
