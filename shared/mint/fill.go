@@ -228,7 +228,11 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 	if minted.RefreshToken != "" && minted.RefreshToken != bundle.RefreshToken {
 		// Before anyone sees the access token: the new refresh token is the
 		// only valid one now.
-		stored, err := s.Catalog.RotateRefreshToken(ctx, conn, bundle.RefreshToken, minted.RefreshToken)
+		// Storing it gets a budget of its own, not what is left of the
+		// fill's: given up, the only valid refresh token would be lost.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(s.LeaseTTL, DefaultLeaseTTL))
+		defer cancel()
+		stored, err := s.Catalog.RotateRefreshToken(rctx, conn, bundle.RefreshToken, minted.RefreshToken)
 		if err != nil {
 			return nil, fmt.Errorf("mint: %s: store rotated refresh token: %w", conn.Name, err)
 		}

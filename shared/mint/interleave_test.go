@@ -157,7 +157,7 @@ func TestInterleavedRotationAndAdminEdits(t *testing.T) {
 					edits.Add(1)
 					// About as often as the refreshes, so that most
 					// refreshes overlap an edit.
-					time.Sleep(time.Duration(2+n%7) * time.Millisecond)
+					time.Sleep(time.Duration(5+3*(n%7)) * time.Millisecond)
 				}
 			})
 		}
