@@ -55,7 +55,7 @@ func (c *Catalog) healthInterval() time.Duration {
 // Best effort: a failed write is logged and its outcomes carried to the
 // next one.
 func (c *Catalog) RecordMint(ctx context.Context, conn *connector.Connector, code string, reconnect bool) {
-	now := c.now()
+	now := c.now().Truncate(time.Millisecond) // what every store keeps as given
 	v, _ := c.health.LoadOrStore(conn.Name, &healthLocal{})
 	l := v.(*healthLocal)
 	l.mu.Lock()
