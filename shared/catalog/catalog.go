@@ -505,16 +505,9 @@ func (c *Catalog) sweepOrphans(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		inUse, err := c.Store.SecretInUse(ctx, id)
-		if err != nil {
+		if c.sweepOne(ctx, id) != nil {
 			return
 		}
-		if !inUse {
-			if err := c.Secrets.Delete(ctx, id); err != nil {
-				return
-			}
-		}
-		_ = c.Store.RemoveOrphan(ctx, id)
 	}
 }
 
