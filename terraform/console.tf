@@ -73,6 +73,7 @@ locals {
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},
+        name == "maintenance" ? { CONNECTORS_MAINTENANCE_IDLE_REFRESH = "${var.maintenance_idle_refresh_hours}h" } : {},
         # The connect flow: the registered redirect URI and the console it
         # returns to, both on the load balancer (connect.tf).
         f.group == "connect" && local.console_enabled ? local.connect_environment : {},
