@@ -153,7 +153,9 @@ resource "terraform_data" "apis_ready" {
 
 # Firestore in native mode. Collections: <prefix>connectors,
 # <prefix>secret-orphans, <prefix>token-cache, <prefix>catalog (one
-# document, the catalog version every connector mutation adds to).
+# document, the catalog version every connector mutation adds to),
+# <prefix>connector-health (one document per connector: its health, which
+# the minting functions write, except files, which only reads).
 #
 # Indexes: connectors-list queries <prefix>connectors with
 # `agents array-contains A` ordered by document ID ascending (and

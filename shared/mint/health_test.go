@@ -274,3 +274,26 @@ func TestHealthNoWriteOnCacheHit(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthSkipped: an instance told to record no health (files, whose
+// identity only reads the connectors' database) writes none.
+func TestHealthSkipped(t *testing.T) {
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		p := newProvider(t, "")
+		p.Status.Store(http.StatusUnauthorized)
+		createConnector(t, b, clientCredentials("Svc", p.URL))
+		wc := &writeCounter{Store: b.Store}
+		b.Store = wc
+		s := instance(t, b, clock.NewFake(), "files-1")
+		s.SkipHealth = true
+		if _, err := s.Token(context.Background(), "Svc", "agent-1"); err == nil {
+			t.Fatal("mint against a refusing provider succeeded")
+		}
+		if n := wc.writes.Load(); n != 0 {
+			t.Fatalf("%d store writes, want none", n)
+		}
+		if c := healthOf(t, s.Catalog, "Svc"); c.State != connector.HealthOK || c.ConsecutiveFailures != 0 {
+			t.Fatalf("health recorded: %+v", c.Health)
+		}
+	})
+}

@@ -110,6 +110,10 @@ type Service struct {
 	Instance string
 	// Log receives what a caller's error does not say (a recovered panic).
 	Log *slog.Logger
+	// SkipHealth: this instance records no connector health (health.go),
+	// for a deployment whose identity may not write the connectors'
+	// database (files).
+	SkipHealth bool
 
 	Now          func() time.Time
 	MetadataTTL  time.Duration

@@ -5,7 +5,9 @@
 // document ID, so name uniqueness is enforced by Firestore itself;
 // orphaned secret IDs live in <prefix>secret-orphans with the secret ID as
 // document ID; the catalog version (connector.Version) is the document
-// <prefix>catalog/version, added to by every mutation's transaction.
+// <prefix>catalog/version, added to by every mutation's transaction; each
+// connector's health (connector.HealthRecord) is the document
+// <prefix>connector-health/{name} (health.go), which no mutation touches.
 // Revision checks run inside read-write transactions, which Firestore
 // serialises per document.
 package firestore
