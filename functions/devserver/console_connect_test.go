@@ -81,8 +81,8 @@ func TestConsoleConnectInBrowser(t *testing.T) {
 	}
 	b.do("reload the console", chromedp.Reload())
 	b.waitFor("the needs-reconnect badge", `!!document.querySelector('`+row("Loopback")+` [data-badge="needs-reconnect"]')`)
-	if s := b.text(row("Loopback") + ` [data-health="needs_reconnect"]`); !strings.Contains(s, "❌") || !strings.Contains(s, "Needs reconnect") {
-		t.Errorf("health badge %q, want ❌ Needs reconnect", s)
+	if s := b.text(row("Loopback") + ` [data-health="needs_reconnect"]`); !strings.Contains(s, "❌") || !strings.Contains(s, "invalid_grant") {
+		t.Errorf("health badge %q, want ❌ invalid_grant", s)
 	}
 	b.click(row("Loopback") + " .row-toggle")
 	b.screenshot("needs-reconnect.png")

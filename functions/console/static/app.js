@@ -200,18 +200,20 @@
     return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   }
 
-  // health describes c's minting health: the state's mark, a short text
-  // (the provider's error code when failing) and since when.
+  // health describes c's minting health: the state's mark, a short label
+  // (the error code when not ok: the needs-reconnect badge already names
+  // that state), a sentence with since when; null before any mint.
   function health(c) {
+    if (c.state === 'ok' && !c.lastSuccessAt && !c.lastFailureAt) return null;
     const since = when(c.stateSince);
     switch (c.state) {
       case 'failing':
-        return { icon: '⚠️', label: 'Failing', cls: 'warn', text: 'Failing' + (c.lastErrorCode ? ': ' + c.lastErrorCode : '') +
+        return { icon: '⚠️', label: 'Failing' + (c.lastErrorCode ? ': ' + c.lastErrorCode : ''), cls: 'warn', text: 'Failing' + (c.lastErrorCode ? ': ' + c.lastErrorCode : '') +
           (since ? ' since ' + since : '') + (c.consecutiveFailures ? ' (' + c.consecutiveFailures + ' failed mints in a row)' : '') };
       case 'needs_reconnect':
-        return { icon: '❌', label: 'Needs reconnect', cls: 'bad', text: 'Needs reconnect' + (c.lastErrorCode ? ': ' + c.lastErrorCode : '') + (since ? ' since ' + since : '') };
+        return { icon: '❌', label: c.lastErrorCode || 'Refused', cls: 'bad', text: 'Needs reconnect' + (c.lastErrorCode ? ': ' + c.lastErrorCode : '') + (since ? ' since ' + since : '') };
       case 'ok':
-        return { icon: '✅', label: 'Healthy', cls: 'ok', text: c.lastSuccessAt ? 'Healthy: last mint ' + when(c.lastSuccessAt) : 'Healthy: no mint yet' };
+        return { icon: '✅', label: 'Healthy', cls: 'ok', text: 'Healthy: last mint ' + when(c.lastSuccessAt) };
     }
     return null;
   }
