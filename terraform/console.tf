@@ -73,10 +73,12 @@ locals {
         # Only the minting functions read the token-cache key (secrets.tf).
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_KEY_VERSIONS = local.token_cache_key_secret_versions } : {},
         f.access == "mint" ? { CONNECTORS_TOKEN_CACHE_DATABASE = var.token_cache_database } : {},
-        # The functions that change connectors publish their events (events.tf).
+        # The functions that change connectors or record their health
+        # publish their events (events.tf).
         contains(local.event_publishers, name) ? local.events_environment : {},
         # They alone count mints, proxied and files calls (metrics.tf).
         f.access == "mint" ? local.metrics_environment : {},
+        name == "maintenance" ? { CONNECTORS_MAINTENANCE_IDLE_REFRESH = "${var.maintenance_idle_refresh_hours}h" } : {},
         # The connect flow: the registered redirect URI and the console it
         # returns to, both on the load balancer (connect.tf).
         f.group == "connect" && local.console_enabled ? local.connect_environment : {},

@@ -38,7 +38,10 @@ variable "webhook_secret" {
 
 locals {
   # The functions whose catalog mutations record events, and so publish.
-  event_publishers = toset([for name, f in local.functions : name if f.access == "write"])
+  # The functions that change connectors publish connector.* events; the
+  # minting ones that record connector health (all but files, which only
+  # reads the connectors' database) publish credential.* events.
+  event_publishers = toset([for name, f in local.functions : name if f.access == "write" || (f.access == "mint" && name != "files")])
   events_environment = merge(
     var.events_topic != "" ? { CONNECTORS_EVENTS_TOPIC = var.events_topic } : {},
     var.webhook_url != "" ? {

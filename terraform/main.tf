@@ -36,6 +36,9 @@ locals {
     "files"                = { group = "files", access = "mint", invokers = "agents" }
     "mcp"                  = { group = "mcp", access = "mint", invokers = "agents" }
     "console"              = { group = "console", access = "none", invokers = "none" }
+    # Scheduled maintenance (maintenance.tf): it mints (refreshes idle
+    # refresh tokens, probes failing connectors) and sweeps orphan secrets.
+    "maintenance" = { group = "maintenance", access = "mint", invokers = "scheduler" }
   }
 
   groups = toset([for f in local.functions : f.group])
@@ -46,7 +49,7 @@ locals {
   # aws_iam credentials, which never rotate, so it only reads connectors.
   # proxy mints what token mints (oauth included), so it may rotate too, and
   # so does mcp's call_api.
-  rotating = ["token", "proxy", "connectors-test", "mcp"]
+  rotating = ["token", "proxy", "connectors-test", "mcp", "maintenance"]
 
   # How long an mcp call_api may take in all: the proxy's wait for the
   # API's first byte (CONNECTORS_PROXY_TIMEOUT, 60 s) and a capped read.
@@ -58,6 +61,8 @@ locals {
     agents = distinct(concat(var.agent_members, local.agents_bound))
     # Only through the load balancer, as the IAP service agent (console.tf).
     none = []
+    # Cloud Scheduler's service account alone (maintenance.tf).
+    scheduler = ["serviceAccount:${local.scheduler_sa}"]
   }
 
   # The deployment's configuration, read by shared/config and shared/auth
@@ -70,6 +75,7 @@ locals {
     CONNECTORS_ALLOW_PRIVATE_NETWORKS = tostring(var.allow_private_networks)
     CONNECTORS_ADMINS                 = join(",", var.admin_members)
     CONNECTORS_AGENT_PRINCIPALS       = join(",", var.agent_members)
+    CONNECTORS_SCHEDULER_PRINCIPALS   = "serviceAccount:${local.scheduler_sa}"
     CONNECTORS_AGENT_BINDINGS         = join(";", [for agent in sort(keys(var.agent_bindings)) : "${agent}=${join("|", var.agent_bindings[agent])}"])
     # The functions are private (no allUsers invoker): Cloud Run's front end
     # has checked every caller's ID token for roles/run.invoker.
@@ -107,6 +113,7 @@ locals {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "monitoring.googleapis.com",
@@ -148,7 +155,9 @@ resource "terraform_data" "apis_ready" {
 
 # Firestore in native mode. Collections: <prefix>connectors,
 # <prefix>secret-orphans, <prefix>token-cache, <prefix>catalog (one
-# document, the catalog version every connector mutation adds to).
+# document, the catalog version every connector mutation adds to),
+# <prefix>connector-health (one document per connector: its health, which
+# the minting functions write, except files, which only reads).
 #
 # Indexes: connectors-list queries <prefix>connectors with
 # `agents array-contains A` ordered by document ID ascending (and

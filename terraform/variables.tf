@@ -325,3 +325,20 @@ variable "alert_mint_failure_minutes" {
     error_message = "alert_mint_failure_minutes must be a whole number of minutes from 1 to 1440."
   }
 }
+
+variable "maintenance_schedule" {
+  description = "When Cloud Scheduler calls the maintenance function (unix-cron, UTC): it sweeps orphan secrets, refreshes idle refresh_token connectors and probes failing ones."
+  type        = string
+  default     = "17 * * * *"
+}
+
+variable "maintenance_idle_refresh_hours" {
+  description = "A refresh_token connector with no successful mint for this many hours is refreshed by maintenance (CONNECTORS_MAINTENANCE_IDLE_REFRESH), so providers that expire unused refresh tokens do not."
+  type        = number
+  default     = 168
+
+  validation {
+    condition     = var.maintenance_idle_refresh_hours >= 1 && floor(var.maintenance_idle_refresh_hours) == var.maintenance_idle_refresh_hours
+    error_message = "maintenance_idle_refresh_hours must be a whole number of hours, at least 1."
+  }
+}

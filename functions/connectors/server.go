@@ -61,6 +61,8 @@ type listRequest struct {
 	Agent     string `json:"agent"`
 	PageSize  int    `json:"pageSize"`
 	PageToken string `json:"pageToken"`
+	// State keeps only connectors in that health state.
+	State string `json:"state"`
 }
 
 type listResponse struct {
@@ -104,6 +106,7 @@ func (s *Server) Create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, p, "create", c.Name)
+	s.Catalog.AttachHealth(r.Context(), c)
 	httpx.WriteJSON(w, http.StatusCreated, view(c))
 }
 
@@ -114,12 +117,12 @@ func (s *Server) List(w http.ResponseWriter, r *http.Request) {
 	}
 	var req listRequest
 	if r.Method == http.MethodGet {
-		q, err := httpx.Query(r, "agent", "pageSize", "pageToken")
+		q, err := httpx.Query(r, "agent", "pageSize", "pageToken", "state")
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		req.Agent, req.PageToken = q.Get("agent"), q.Get("pageToken")
+		req.Agent, req.PageToken, req.State = q.Get("agent"), q.Get("pageToken"), q.Get("state")
 		if v := q.Get("pageSize"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -142,7 +145,12 @@ func (s *Server) List(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, httpx.FieldError("pageSize", "must be between 1 and %d (0 for the default, %d)", connector.MaxPageSize, connector.DefaultPageSize))
 		return
 	}
-	page, err := s.Catalog.List(r.Context(), connector.ListOptions{Agent: req.Agent, PageSize: req.PageSize, PageToken: req.PageToken})
+	state, err := connector.ParseHealthState(req.State)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := s.Catalog.ListHealth(r.Context(), connector.ListOptions{Agent: req.Agent, PageSize: req.PageSize, PageToken: req.PageToken}, state)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -176,6 +184,7 @@ func (s *Server) Get(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.Catalog.AttachHealth(r.Context(), c)
 	httpx.WriteJSON(w, http.StatusOK, view(c))
 }
 
@@ -207,6 +216,7 @@ func (s *Server) Update(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, p, "rename", req.Name, "newName", c.Name)
 	}
 	s.audit(r, p, "update", c.Name, "fields", req.Changes.Fields())
+	s.Catalog.AttachHealth(r.Context(), c)
 	httpx.WriteJSON(w, http.StatusOK, view(c))
 }
 

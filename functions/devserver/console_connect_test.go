@@ -81,9 +81,12 @@ func TestConsoleConnectInBrowser(t *testing.T) {
 	}
 	b.do("reload the console", chromedp.Reload())
 	b.waitFor("the needs-reconnect badge", `!!document.querySelector('`+row("Loopback")+` [data-badge="needs-reconnect"]')`)
+	if s := b.text(row("Loopback") + ` [data-health="needs_reconnect"]`); !strings.Contains(s, "❌") || !strings.Contains(s, "invalid_grant") {
+		t.Errorf("health badge %q, want ❌ invalid_grant", s)
+	}
 	b.click(row("Loopback") + " .row-toggle")
 	b.screenshot("needs-reconnect.png")
-	if s := b.text(row("Loopback") + " .details"); !strings.Contains(s, "Needs reconnect") || !strings.Contains(s, "press Reconnect") {
+	if s := b.text(row("Loopback") + " .details"); !strings.Contains(s, "Needs reconnect") || !strings.Contains(s, "press Reconnect") || !strings.Contains(s, "Needs reconnect: invalid_grant since") {
 		t.Errorf("details %q", s)
 	}
 	b.click(row("Loopback") + ` button[data-action="connect"]`)
@@ -92,6 +95,12 @@ func TestConsoleConnectInBrowser(t *testing.T) {
 	if code, out := post(t, srv.URL+"/token", `{"connector":"Loopback","agent":"mailer"}`); code != 200 || out["access_token"] == nil {
 		t.Fatalf("token after reconnecting: %d %v", code, out)
 	}
+	b.do("reload the console", chromedp.Reload())
+	b.waitFor("the healthy mark", `!!document.querySelector('`+row("Loopback")+` [data-health="ok"]')`)
+	if s := b.text(row("Loopback") + ` [data-health="ok"]`); !strings.Contains(s, "✅") {
+		t.Errorf("health badge after reconnecting %q, want ✅", s)
+	}
+	b.click(row("Loopback") + " .row-toggle")
 
 	// The provider's refusal is shown, not swallowed.
 	fosite.Refuse("access_denied")

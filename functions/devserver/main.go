@@ -27,6 +27,7 @@ import (
 	"connectors.dev/connectors/functions/connectors"
 	"connectors.dev/connectors/functions/console"
 	"connectors.dev/connectors/functions/files"
+	"connectors.dev/connectors/functions/maintenance"
 	"connectors.dev/connectors/functions/mcp"
 	"connectors.dev/connectors/functions/probe"
 	proxyfn "connectors.dev/connectors/functions/proxy"
@@ -187,6 +188,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 	}
 	admin := &connectors.Server{Catalog: cat, Auth: authn, Log: log, Discover: connectors.NewDiscoverer(localConfig)}
 	tester := &probe.Server{Tester: minter, Auth: authn, Log: log}
+	upkeep := &maintenance.Server{Catalog: cat, Tester: minter, Auth: authn, Log: log}
 	// The connect flow, its redirect URI and console derived from the
 	// loopback request (http://HOST/oauth-callback, http://HOST/console).
 	connecting := &connect.Server{Catalog: cat, States: store, OAuth: connect.NewClient(localConfig), Auth: authn, Log: log}
@@ -226,7 +228,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), connecting.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), upkeep.Handlers(), connecting.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}

@@ -14,6 +14,10 @@ func init() {
 		if err != nil {
 			return nil, fmt.Errorf("files: %w", err)
 		}
-		return (&Server{Mint: p.Minter(), Auth: p.Auth, Log: p.Log, Options: opts}).Handlers(), nil
+		m := p.Minter()
+		// Its service account only reads the connectors' database
+		// (terraform/main.tf): it records no health.
+		m.SkipHealth = true
+		return (&Server{Mint: m, Auth: p.Auth, Log: p.Log, Options: opts}).Handlers(), nil
 	})
 }

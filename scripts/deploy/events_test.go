@@ -8,9 +8,12 @@ import (
 	"testing"
 )
 
-// writers are the functions whose catalog mutations record events, and so
-// publish them.
-var writers = []string{"connectors-authorize", "connectors-create", "connectors-delete", "connectors-update", "oauth-callback"}
+// writers are the functions that record events, and so publish them:
+// those whose catalog mutations record connector.* events, and the minting
+// ones whose health writes record credential.* events (not files, which
+// records no health).
+var writers = []string{"connectors-authorize", "connectors-create", "connectors-delete", "connectors-update", "oauth-callback",
+	"connectors-test", "maintenance", "mcp", "proxy", "token"}
 
 // checkEventsAndDataSafety returns what is wrong with the plan's events
 // topic, its publishers, and the connectors' database protection.
@@ -76,7 +79,7 @@ func checkEventsAndDataSafety(p *plan) []string {
 	for name, f := range fns {
 		want := slices.Contains(writers, name)
 		if publishers[name] != want {
-			fail("%s: may publish events: %v, want %v (only the functions that change connectors)", name, publishers[name], want)
+			fail("%s: may publish events: %v, want %v (only the functions that change connectors or record their health)", name, publishers[name], want)
 		}
 		if got := f.env["CONNECTORS_EVENTS_TOPIC"]; (got == topic) != want || (!want && got != "") {
 			fail("%s: CONNECTORS_EVENTS_TOPIC=%q; want %q on exactly the functions that change connectors", name, got, topic)
@@ -97,14 +100,14 @@ func TestPlanEventsTopicAndDataSafety(t *testing.T) {
 	expectReported(t, p, checkEventsAndDataSafety, []breachCase{
 		{"no topic", func(p *plan) { dropType(p, "google_pubsub_topic") }, "no google_pubsub_topic"},
 		{"no publisher grant", func(p *plan) { dropType(p, "google_pubsub_topic_iam_member") }, "may publish events: false, want true"},
-		{"token may publish", func(p *plan) {
+		{"files may publish", func(p *plan) {
 			for _, rc := range p.ResourceChanges {
 				if rc.Type == "google_pubsub_topic_iam_member" {
-					rc.Change.After["member"] = "serviceAccount:fn-token@connectors-ci.iam.gserviceaccount.com"
+					rc.Change.After["member"] = "serviceAccount:fn-files@connectors-ci.iam.gserviceaccount.com"
 					break
 				}
 			}
-		}, "token: may publish events: true, want false"},
+		}, "files: may publish events: true, want false"},
 		{"no PITR", func(p *plan) { setDefaultDB(p, "point_in_time_recovery_enablement", "POINT_IN_TIME_RECOVERY_DISABLED") }, "point-in-time recovery"},
 		{"no delete protection", func(p *plan) { setDefaultDB(p, "delete_protection_state", "DELETE_PROTECTION_DISABLED") }, "delete protection"},
 	})

@@ -8,8 +8,9 @@ import (
 
 // rotating are the minting functions that store rotated refresh tokens,
 // which pin a new secret version in the connector's metadata (proxy and
-// mcp's call_api mint what token mints).
-var rotating = []string{"connectors-test", "mcp", "proxy", "token"}
+// mcp's call_api mint what token mints; maintenance refreshes idle ones
+// and deletes orphan records).
+var rotating = []string{"connectors-test", "maintenance", "mcp", "proxy", "token"}
 
 // TestTokenCacheHasItsOwnDatabase: the shared token cache lives in a
 // Firestore database of its own, which the minting functions are told to

@@ -48,7 +48,9 @@ var (
 	// readOnly functions must not reach Secret Manager at all.
 	readOnly = []string{"connectors-get", "connectors-list"}
 	// minting functions read the token-cache key.
-	minting = []string{"connectors-test", "files", "mcp", "proxy", "token"}
+	minting = []string{"connectors-test", "files", "maintenance", "mcp", "proxy", "token"}
+	// maintenance is called by Cloud Scheduler alone (maintenance_test.go).
+	maintenanceFunction = "maintenance"
 )
 
 // plan is the part of `terraform show -json` the checks read.
@@ -333,7 +335,7 @@ func checkPlan(p *plan) []string {
 	fns, sas, custom, grants, lb, problems := p.scan()
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	want := setOf(adminFunctions, agentFunctions, []string{console})
+	want := setOf(adminFunctions, agentFunctions, []string{console, maintenanceFunction})
 	var got []string
 	for name := range fns {
 		got = append(got, name)
@@ -530,6 +532,8 @@ func checkPlan(p *plan) []string {
 			want = []string{}
 		case name == console:
 			want = []string{iapAgent}
+		case name == maintenanceFunction:
+			want = []string{"serviceAccount:" + schedulerAccount(p)}
 		case v.ConsoleDomain != "":
 			want = setOf(v.Admins, []string{iapAgent})
 		}

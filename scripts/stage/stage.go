@@ -25,7 +25,7 @@ import (
 
 // DefaultGroups are the deployed function groups, each a package under
 // functions/ whose init registers its functions.
-var DefaultGroups = []string{"connectors", "probe", "connect", "token", "proxy", "files", "mcp", "console"}
+var DefaultGroups = []string{"connectors", "probe", "connect", "token", "proxy", "files", "mcp", "console", "maintenance"}
 
 // Target platform of Cloud Functions: package selection (build constraints)
 // follows it, whatever machine stages.

@@ -133,14 +133,15 @@ func TestRegisteredFunctionsAreFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"connectors": {"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-update"},
-		"probe":      {"connectors-test"},
-		"connect":    {"connectors-authorize", "oauth-callback"},
-		"token":      {"token"},
-		"proxy":      {"proxy"},
-		"files":      {"files"},
-		"mcp":        {"mcp"},
-		"console":    {"console"},
+		"connectors":  {"connectors-create", "connectors-delete", "connectors-get", "connectors-list", "connectors-update"},
+		"probe":       {"connectors-test"},
+		"connect":     {"connectors-authorize", "oauth-callback"},
+		"token":       {"token"},
+		"proxy":       {"proxy"},
+		"files":       {"files"},
+		"mcp":         {"mcp"},
+		"console":     {"console"},
+		"maintenance": {"maintenance"},
 	}
 	for g, fns := range want {
 		if m.Groups[g] == nil {

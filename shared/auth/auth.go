@@ -75,6 +75,9 @@ type Config struct {
 	Admins []string
 	// Agents are the principals with RoleAgent, in the same form.
 	Agents []string
+	// Schedulers are the principals with RoleScheduler, in the same form:
+	// the service account Cloud Scheduler calls the maintenance function as.
+	Schedulers []string
 	// AgentBindings maps an agent ID to the principals allowed to act for
 	// it. Every principal named here also gets RoleAgent, so it need not be
 	// repeated in Agents. When empty, any agent principal may act for any
@@ -108,6 +111,7 @@ type Authenticator struct {
 	trustCloudRun bool // Config.TrustCloudRunIAM
 	admins        map[string]bool
 	agents        map[string]bool
+	schedulers    map[string]bool
 	bindings      map[string]map[string]bool // agent ID -> principals
 	iapAudiences  map[string]bool            // Config.IAPAudiences; empty: IAP off
 	// validator is built on first use, not in New, so that constructing an
@@ -131,6 +135,7 @@ func New(cfg Config, keys *http.Client) (*Authenticator, error) {
 		trustCloudRun: cfg.TrustCloudRunIAM,
 		admins:        map[string]bool{},
 		agents:        map[string]bool{},
+		schedulers:    map[string]bool{},
 		bindings:      map[string]map[string]bool{},
 		iapAudiences:  map[string]bool{},
 	}
@@ -166,6 +171,9 @@ func New(cfg Config, keys *http.Client) (*Authenticator, error) {
 	}
 	if err := addMembers(a.agents, cfg.Agents); err != nil {
 		return nil, fmt.Errorf("auth: Config.Agents: %w", err)
+	}
+	if err := addMembers(a.schedulers, cfg.Schedulers); err != nil {
+		return nil, fmt.Errorf("auth: Config.Schedulers: %w", err)
 	}
 	for agent, members := range cfg.AgentBindings {
 		if err := checkAgentID(agent); err != nil {
@@ -272,7 +280,7 @@ func (a *Authenticator) Authenticate(r *http.Request, need Role) (Principal, err
 
 // localDevRoles are local-dev's roles, shared by every local request (a
 // Principal's Roles are only read).
-var localDevRoles = []Role{RoleAdmin, RoleAgent}
+var localDevRoles = []Role{RoleAdmin, RoleAgent, RoleScheduler}
 
 // identify picks the header that names the caller and returns the caller's
 // principal. Which header wins when, and why: "Identity headers in detail"

@@ -25,6 +25,8 @@ const (
 	EnvAdmins = "CONNECTORS_ADMINS"
 	// EnvAgentPrincipals is Config.Agents, comma-separated.
 	EnvAgentPrincipals = "CONNECTORS_AGENT_PRINCIPALS"
+	// EnvSchedulerPrincipals is Config.Schedulers, comma-separated.
+	EnvSchedulerPrincipals = "CONNECTORS_SCHEDULER_PRINCIPALS"
 	// EnvAgentBindings is Config.AgentBindings in the form
 	//
 	//	agentA=member1|member2;agentB=member3
@@ -72,6 +74,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.Agents, err = parseMemberList(getenv(EnvAgentPrincipals), ","); err != nil {
 		return Config{}, fmt.Errorf("auth: %s: %w", EnvAgentPrincipals, err)
+	}
+	if cfg.Schedulers, err = parseMemberList(getenv(EnvSchedulerPrincipals), ","); err != nil {
+		return Config{}, fmt.Errorf("auth: %s: %w", EnvSchedulerPrincipals, err)
 	}
 	if cfg.AgentBindings, err = parseBindings(getenv(EnvAgentBindings)); err != nil {
 		return Config{}, fmt.Errorf("auth: %s: %w", EnvAgentBindings, err)

@@ -13,6 +13,9 @@ type Role int
 const (
 	RoleAdmin Role = iota + 1 // manages connectors (connectors-* functions)
 	RoleAgent                 // mints credentials and uses files (token, files)
+	// RoleScheduler runs scheduled maintenance (the maintenance function):
+	// Cloud Scheduler's service account, and nobody else.
+	RoleScheduler
 )
 
 func (r Role) String() string {
@@ -21,6 +24,8 @@ func (r Role) String() string {
 		return "admin"
 	case RoleAgent:
 		return "agent"
+	case RoleScheduler:
+		return "scheduler"
 	}
 	return fmt.Sprintf("Role(%d)", int(r))
 }
@@ -60,6 +65,9 @@ func (a *Authenticator) principal(email string) Principal {
 	}
 	if a.agents[email] {
 		p.Roles = append(p.Roles, RoleAgent)
+	}
+	if a.schedulers[email] {
+		p.Roles = append(p.Roles, RoleScheduler)
 	}
 	return p
 }

@@ -42,10 +42,12 @@ import (
 // Store is what the catalog keeps connectors in: their metadata, and
 // beside it, in the same database (so that SecretInUse sees the
 // connectors as committed), its records of secrets that may have no
-// connector. Both connector stores (boltstore, firestore) implement it.
+// connector, and each connector's health (health.go). Both connector
+// stores (boltstore, firestore) implement it.
 type Store interface {
 	connector.Store
 	Orphans
+	connector.HealthStore
 }
 
 // Orphans records name secrets that may have no connector: one a create
@@ -80,8 +82,16 @@ type Catalog struct {
 	Now   func() time.Time
 	NewID func() string
 
+	// OnHealthTransition, when set, hears each change of a connector's
+	// health state exactly once across instances (health.go); set it
+	// before use. HealthInterval bounds how often an instance writes a
+	// connector's health otherwise (DefaultHealthInterval when 0).
+	OnHealthTransition HealthTransition
+	HealthInterval     time.Duration
+
 	watchMu  sync.Mutex
 	watchers []func(name string)
+	health   sync.Map // connector name → *healthLocal
 }
 
 // Watch registers f to hear the name of every connector a create, update
@@ -318,6 +328,9 @@ func (c *Catalog) updateOnce(ctx context.Context, name, revision string, changes
 	if err != nil {
 		return nil, fmt.Errorf("catalog: update %s: %w", name, err)
 	}
+	if stored.Name != name {
+		c.forgetHealth(ctx, name)
+	}
 	return stored, nil
 }
 
@@ -355,6 +368,7 @@ func (c *Catalog) Delete(ctx context.Context, name, revision string) error {
 	if cur.SecretID != "" {
 		c.discardSecret(ctx, cur.SecretID)
 	}
+	c.forgetHealth(ctx, name)
 	return nil
 }
 
@@ -496,16 +510,9 @@ func (c *Catalog) sweepOrphans(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		inUse, err := c.Store.SecretInUse(ctx, id)
-		if err != nil {
+		if c.sweepOne(ctx, id) != nil {
 			return
 		}
-		if !inUse {
-			if err := c.Secrets.Delete(ctx, id); err != nil {
-				return
-			}
-		}
-		_ = c.Store.RemoveOrphan(ctx, id)
 	}
 }
 

@@ -43,6 +43,8 @@ var Settings = []Setting{
 	// Callers.
 	{"CONNECTORS_ADMINS", "", everyFunction, "Comma-separated admin principals (`user:` / `serviceAccount:` / `group:` prefixes as Terraform writes them)."},
 	{"CONNECTORS_AGENT_PRINCIPALS", "", everyFunction, "Comma-separated principals with the agent role."},
+	{"CONNECTORS_SCHEDULER_PRINCIPALS", "", everyFunction, "Comma-separated principals with the scheduler role, the only callers of `maintenance` (Terraform: Cloud Scheduler's service account)."},
+	{"CONNECTORS_MAINTENANCE_IDLE_REFRESH", "168h", "`maintenance`", "A `refresh_token` connector with no successful mint for this long (a Go duration, at least `1h`) is refreshed by `maintenance`, so that providers that expire unused refresh tokens do not."},
 	{"CONNECTORS_AGENT_BINDINGS", "", everyFunction, "Which principals may act for which agent ID: `agentA=sa1@p.iam.gserviceaccount.com|sa2@…;agentB=…`. Empty is unbound mode (any agent principal for every agent ID), which Terraform allows only with `allow_unbound_agents`."},
 	{"CONNECTORS_AUDIENCE", "derived from the request", everyFunction, "Comma-separated: the function's own URLs, the accepted ID-token audiences (Terraform sets its cloudfunctions.net and run.app URLs; never the project's bare cloudfunctions.net origin)."},
 	{"CONNECTORS_CLIENT_IDS", "gcloud's client ID", everyFunction, "Comma-separated OAuth client IDs also accepted as audience (`none` for none), so `gcloud functions call` works."},
@@ -90,7 +92,7 @@ var Settings = []Setting{
 	{"CONNECTORS_CONSOLE_URL", "HOST/console", connectFlow, "The console page: where `oauth-callback` sends the admin back, and the only place a `returnTo` may lead (Terraform: `https://<console_domain>/console`)."},
 
 	// Events (docs/operations.md).
-	{"CONNECTORS_EVENTS_TOPIC", "", everyFunction, "Pub/Sub topic (an ID in the project, or `projects/P/topics/T`) receiving the connector events as CloudEvents; unset with no webhook: no events. Terraform sets it on the functions that change connectors (`events_topic`)."},
+	{"CONNECTORS_EVENTS_TOPIC", "", everyFunction, "Pub/Sub topic (an ID in the project, or `projects/P/topics/T`) receiving the connector events as CloudEvents; unset with no webhook: no events. Terraform sets it on the functions that change connectors or record their health (`events_topic`)."},
 	{"CONNECTORS_WEBHOOK_URL", "", everyFunction, "An https URL also receiving every event, signed per Standard Webhooks; needs `CONNECTORS_WEBHOOK_SECRET_NAME`. Terraform: `webhook_url`."},
 	{"CONNECTORS_WEBHOOK_SECRET_NAME", "", everyFunction, "The Secret Manager secret holding the webhook's signing secret (`whsec_` + base64 of 24 or more random bytes): its ID (latest version) or `projects/P/secrets/S/versions/V`. Terraform: `webhook_secret`."},
 

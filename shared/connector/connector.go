@@ -84,6 +84,9 @@ type Connector struct {
 	MaxTokenLifetime    int       `json:"maxTokenLifetime,omitempty" firestore:"maxTokenLifetime"`
 	NeedsReconnect      bool      `json:"needsReconnect" firestore:"needsReconnect"`
 	NeedsReconnectSince time.Time `json:"needsReconnectSince,omitzero" firestore:"needsReconnectSince"`
+	// Health is read-only and never stored with the connector: the
+	// catalog fills it on list and get from its own record (health.go).
+	Health `firestore:"-"`
 
 	// SecretID names the connector's secret bundle; it is opaque and survives
 	// renames. SecretVersion pins the bundle version that belongs to this

@@ -201,3 +201,29 @@ func (m Multi) Publish(ctx context.Context, e Event) error {
 	}
 	return errors.Join(errs...)
 }
+
+// HealthTransition is the event of a connector's health moving from one
+// state to another (ok, failing, needs_reconnect), as the store that
+// committed the move sees it: credential.failing, credential.recovered
+// (back to ok) or credential.needs_reconnect; false when the state did not
+// change.
+func HealthTransition(name, from, to, code string, now time.Time) (Event, bool) {
+	var typ string
+	switch {
+	case from == to:
+		return Event{}, false
+	case to == "failing":
+		typ = CredentialFailing
+	case to == "ok":
+		typ = CredentialRecovered
+	case to == "needs_reconnect":
+		typ = CredentialNeedsReconnect
+	default:
+		return Event{}, false
+	}
+	d := Data{Name: name, State: to}
+	if to != "ok" {
+		d.Code = code
+	}
+	return New(typ, d, now), true
+}

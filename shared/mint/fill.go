@@ -209,6 +209,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		}
 		// Stay well inside the lease: past it another instance may mint.
 		if attempt >= mintAttempts || !retryable(conn, err) || s.now().Sub(start) > orDefault(s.LeaseTTL, DefaultLeaseTTL)/3 {
+			s.recordMint(ctx, conn, err)
 			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
 		if conn.GrantType == connector.GrantRefreshToken {
@@ -225,6 +226,7 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
 	}
+	s.recordMint(ctx, conn, nil)
 	if minted.RefreshToken != "" && minted.RefreshToken != bundle.RefreshToken {
 		// Before anyone sees the access token: the new refresh token is the
 		// only valid one now.

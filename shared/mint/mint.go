@@ -113,6 +113,10 @@ type Service struct {
 	Log *slog.Logger
 	// Metrics counts mints and times the provider; nil counts nothing.
 	Metrics *metrics.Metrics
+	// SkipHealth: this instance records no connector health (health.go),
+	// for a deployment whose identity may not write the connectors'
+	// database (files).
+	SkipHealth bool
 
 	Now          func() time.Time
 	MetadataTTL  time.Duration

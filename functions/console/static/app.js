@@ -200,6 +200,24 @@
     return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   }
 
+  // health describes c's minting health: the state's mark, a short label
+  // (the error code when not ok: the needs-reconnect badge already names
+  // that state), a sentence with since when; null before any mint.
+  function health(c) {
+    if (c.state === 'ok' && !c.lastSuccessAt && !c.lastFailureAt) return null;
+    const since = when(c.stateSince);
+    switch (c.state) {
+      case 'failing':
+        return { icon: '⚠️', label: 'Failing' + (c.lastErrorCode ? ': ' + c.lastErrorCode : ''), cls: 'warn', text: 'Failing' + (c.lastErrorCode ? ': ' + c.lastErrorCode : '') +
+          (since ? ' since ' + since : '') + (c.consecutiveFailures ? ' (' + c.consecutiveFailures + ' failed mints in a row)' : '') };
+      case 'needs_reconnect':
+        return { icon: '❌', label: c.lastErrorCode || 'Refused', cls: 'bad', text: 'Needs reconnect' + (c.lastErrorCode ? ': ' + c.lastErrorCode : '') + (since ? ' since ' + since : '') };
+      case 'ok':
+        return { icon: '✅', label: 'Healthy', cls: 'ok', text: 'Healthy: last mint ' + when(c.lastSuccessAt) };
+    }
+    return null;
+  }
+
   function renderRow(c) {
     const open = state.expanded.has(c.name);
     const bodyId = 'row-' + c.name;
@@ -213,6 +231,8 @@
       ...(c.needsReconnect ? [el('span', { class: 'badge warn', 'data-badge': 'needs-reconnect',
         title: 'The provider refused the stored refresh token' + (when(c.needsReconnectSince) ? ' since ' + when(c.needsReconnectSince) : ''),
         text: 'Needs reconnect' })] : []),
+      ...((h) => h ? [el('span', { class: 'badge health ' + h.cls, 'data-health': c.state, title: h.text },
+        el('span', { 'aria-hidden': 'true', text: h.icon }), el('span', { text: ' ' + h.label }))] : [])(health(c)),
       el('span', { class: 'chips' }, ...(agents.length
         ? agents.map((a) => el('span', { class: 'chip', text: a }))
         : [el('span', { class: 'chip none', text: 'no agents' })])),
@@ -247,6 +267,7 @@
         ...(c.needsReconnect ? detail('Needs reconnect', 'The provider refused the stored refresh token (invalid_grant)' +
           (when(c.needsReconnectSince) ? ' since ' + when(c.needsReconnectSince) : '') +
           (c.authorizationUrl ? ': press Reconnect.' : ': enter a new refresh token with Edit.'), true) : []),
+        ...(health(c) ? detail('Health', health(c).text, true) : []),
         ...(c.maxTokenLifetime ? detail('Maximum token lifetime', duration(c.maxTokenLifetime), true) : []),
         ...(c.clientAuthMethod ? detail('Client authentication', c.clientAuthMethod, true) : []),
         ...(c.apiBaseUrl ? detail('API base URL', c.apiBaseUrl) : []),

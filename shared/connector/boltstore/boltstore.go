@@ -65,7 +65,9 @@ type record struct {
 }
 
 func toRecord(c *connector.Connector) record {
-	return record{Connector: *c.Clone(), SecretID: c.SecretID, SecretVersion: c.SecretVersion}
+	r := record{Connector: *c.Clone(), SecretID: c.SecretID, SecretVersion: c.SecretVersion}
+	r.Health = connector.Health{} // kept in its own bucket (health.go), never here
+	return r
 }
 
 func (r *record) connector() *connector.Connector {

@@ -7,7 +7,9 @@
 // document ID; the catalog version (connector.Version) is the document
 // <prefix>catalog/version, added to by every mutation's transaction;
 // events committed with a mutation wait in <prefix>events-outbox
-// (outbox.go). Revision checks run inside read-write transactions, which
+// (outbox.go); each connector's health (connector.HealthRecord) is the
+// document <prefix>connector-health/{name} (health.go), which no mutation
+// touches. Revision checks run inside read-write transactions, which
 // Firestore serialises per document.
 package firestore
 

@@ -69,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 	}{
 		{"Orphans", testOrphans},
 		{"SecretInUse", testSecretInUse},
+		{"Health/RecordsWithoutRevisionOrVersion", testHealthRecords},
+		{"Health/ConcurrentWritersOneTransition", testHealthConcurrentTransition},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t, newStore)) })

@@ -21,6 +21,35 @@ type memStore struct {
 	connectors map[string]*connector.Connector
 	orphans    map[string]time.Time
 	version    connector.Version
+	health     map[string]connector.HealthRecord
+}
+
+func (m *memStore) RecordHealth(_ context.Context, name string, d connector.HealthDelta) (before, after connector.HealthRecord, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	before = m.health[name]
+	after = before.Apply(d)
+	m.health[name] = after
+	return before, after, nil
+}
+
+func (m *memStore) Health(_ context.Context, names []string) (map[string]connector.HealthRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]connector.HealthRecord{}
+	for _, n := range names {
+		if r, ok := m.health[n]; ok {
+			out[n] = r
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) DeleteHealth(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.health, name)
+	return nil
 }
 
 func (m *memStore) Version(context.Context) (*connector.Version, error) {
@@ -31,7 +60,7 @@ func (m *memStore) Version(context.Context) (*connector.Version, error) {
 }
 
 func newMemStore(*testing.T) catalog.Store {
-	return &memStore{connectors: map[string]*connector.Connector{}, orphans: map[string]time.Time{}}
+	return &memStore{connectors: map[string]*connector.Connector{}, orphans: map[string]time.Time{}, health: map[string]connector.HealthRecord{}}
 }
 
 func (m *memStore) Create(_ context.Context, c *connector.Connector) (*connector.Connector, error) {
