@@ -61,11 +61,17 @@ func Start() (hostPort string, stop func(), err error) {
 // CI=true, where a missing server must fail rather than pass silently.
 func NeedFirestore(t testing.TB) {
 	t.Helper()
-	if os.Getenv(FirestoreEnv) != "" {
+	need(t, FirestoreEnv, "no Firestore emulator: FIRESTORE_EMULATOR_HOST is unset and gcloud is not on PATH "+
+		"(install the Google Cloud SDK's cloud-firestore-emulator component and Java)")
+}
+
+// need skips the test when env names no server, except under CI=true,
+// where a missing server must fail rather than pass silently.
+func need(t testing.TB, env, msg string) {
+	t.Helper()
+	if os.Getenv(env) != "" {
 		return
 	}
-	const msg = "no Firestore emulator: FIRESTORE_EMULATOR_HOST is unset and gcloud is not on PATH " +
-		"(install the Google Cloud SDK's cloud-firestore-emulator component and Java)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
