@@ -124,6 +124,7 @@ func (s *Server) Files(w http.ResponseWriter, r *http.Request) {
 			// connection. Bounded by the request limit and deadline.
 			_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, s.requestLimit()))
 			w.Header().Set("Retry-After", retryAfter)
+			s.count(r.Context(), "", err)
 			httpx.WriteError(w, httpx.Map(err))
 			return
 		}

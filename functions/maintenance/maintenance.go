@@ -134,6 +134,10 @@ func (s *Server) mints(ctx context.Context, rep *Report) error {
 	if limit <= 0 {
 		limit = DefaultMaxMints
 	}
+	// Probes take at most half the mints: failing connectors stay failing
+	// after a failed probe, and would otherwise take the whole budget of
+	// every run from the idle refreshes behind them in name order.
+	probeLimit := max(1, limit/2)
 	opts := connector.ListOptions{PageSize: connector.MaxPageSize}
 	for {
 		page, err := s.Catalog.ListHealth(ctx, opts, "")
@@ -153,7 +157,7 @@ func (s *Server) mints(ctx context.Context, rep *Report) error {
 			if into == nil {
 				continue
 			}
-			if len(rep.Refreshed)+len(rep.Probed) >= limit || !s.timeLeft(ctx) {
+			if len(rep.Refreshed)+len(rep.Probed) >= limit || (into == &rep.Probed && len(rep.Probed) >= probeLimit) || !s.timeLeft(ctx) {
 				rep.Deferred++
 				continue
 			}

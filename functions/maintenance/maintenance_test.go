@@ -244,3 +244,32 @@ func TestIdleRefreshFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintenanceBudget: with room for two mints, two failing connectors
+// ahead of an idle one in name order take one probe between them, the idle
+// refresh still runs, and what waits is counted as deferred.
+func TestMaintenanceBudget(t *testing.T) {
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		ctx := context.Background()
+		e := newEnv(t, b, maintenance.Server{IdleRefresh: 7 * 24 * time.Hour, MaxMints: 2})
+		failing := oauthtest.NewProvider(t, "")
+		idle := oauthtest.NewProvider(t, "idle-r0")
+		e.create(t, &connector.Input{Name: ptr("A_fail1"), URL: ptr(failing.URL), GrantType: ptr("client_credentials")})
+		e.create(t, &connector.Input{Name: ptr("A_fail2"), URL: ptr(failing.URL), GrantType: ptr("client_credentials")})
+		e.create(t, &connector.Input{Name: ptr("Z_idle"), URL: ptr(idle.URL), GrantType: ptr("refresh_token"), RefreshToken: ptr("idle-r0")})
+		failing.Status.Store(http.StatusUnauthorized)
+		for _, name := range []string{"A_fail1", "A_fail2"} {
+			if _, err := e.svc.Token(ctx, name, "agent-1"); err == nil {
+				t.Fatalf("%s: mint from a refusing provider succeeded", name)
+			}
+		}
+		e.clk.Advance(8 * 24 * time.Hour)
+		code, rep := e.run(t, "")
+		if code != http.StatusOK {
+			t.Fatalf("run: %d", code)
+		}
+		if len(rep.Probed) != 1 || outcomes(rep.Refreshed) != "Z_idle:ok" || rep.Deferred != 1 {
+			t.Fatalf("report %+v: want one probe, Z_idle refreshed, one deferred", rep)
+		}
+	})
+}

@@ -24,7 +24,7 @@ import (
 // split around expires_in, and each request writes head + seconds + tail.
 
 // renderedToken is one credential's response body around expires_in, and
-// the attributes of the last audit line written for it: a served line's
+// the attributes of the audit line of its first local hit: a served line's
 // attributes depend on the caller, the agent and the cache layer besides
 // the credential, and repeat from one request of a caller to the next.
 type renderedToken struct {
@@ -35,7 +35,6 @@ type renderedToken struct {
 
 type renderedAudit struct {
 	principal, agent string
-	layer            mint.Layer
 	attrs            *logging.Rendered
 }
 
@@ -50,13 +49,20 @@ func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *reques
 		r = renderToken(s.wire(c), c)
 		s.rendered.Store(req.Connector, r)
 	}
+	// The line of a local hit is rendered once, for the first caller; any
+	// other line (another caller, another layer) is built on the stack, as
+	// re-rendering for callers that take turns would allocate every time.
 	a := r.audit.Load()
-	if a == nil || a.principal != p.Name() || a.agent != req.Agent || a.layer != layer {
-		a = &renderedAudit{principal: p.Name(), agent: req.Agent, layer: layer,
+	if a == nil && layer == mint.LayerLocal {
+		a = &renderedAudit{principal: p.Name(), agent: req.Agent,
 			attrs: logging.Render(auditAttrs(nil, p, req, "ok", layer, c.Expiry)...)}
 		r.audit.Store(a)
 	}
-	logging.LogRendered(context.Background(), s.Log, slog.LevelInfo, "token ok", a.attrs)
+	if a != nil && layer == mint.LayerLocal && a.principal == p.Name() && a.agent == req.Agent {
+		logging.LogRendered(context.Background(), s.Log, slog.LevelInfo, "token ok", a.attrs)
+	} else {
+		s.audit(p, req, "ok", layer, c.Expiry)
+	}
 	bp := bodyPool.Get().(*[]byte)
 	b := append((*bp)[:0], r.head...)
 	b = strconv.AppendInt(b, expiresIn(c, s.now()), 10)

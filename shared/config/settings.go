@@ -21,7 +21,7 @@ type Setting struct {
 // Who reads a setting.
 const (
 	everyFunction = "every function but the console"
-	minting       = "`token`, `files`, `proxy`, `mcp`, `connectors-test`"
+	minting       = "`token`, `files`, `proxy`, `mcp`, `connectors-test`, `maintenance`"
 	filesOnly     = "`files`, `mcp`"
 	proxyOnly     = "`proxy`, `mcp`"
 	mcpOnly       = "`mcp`"
@@ -81,7 +81,7 @@ var Settings = []Setting{
 
 	// Metrics (docs/metrics.md).
 	{"CONNECTORS_METRICS", "off (the local run: `prometheus`)", minting + ", the local run", "Where the metrics go: `gcm` exports them to Cloud Monitoring (Terraform sets it on the minting functions unless `metrics_enabled` is false), `prometheus` serves them on the local run's `/metrics`, `off` counts nothing. A deployed function refuses `prometheus`, the local run `gcm`."},
-	{"CONNECTORS_METRICS_INTERVAL", "60s", minting, "How often an instance sends its metrics to Cloud Monitoring, at least `5s` (Terraform: `metrics_interval_seconds`); SIGTERM sends what is left."},
+	{"CONNECTORS_METRICS_INTERVAL", "60s", minting + ", " + localRun, "How often an instance sends its metrics to Cloud Monitoring, at least `5s` (Terraform: `metrics_interval_seconds`); SIGTERM sends what is left."},
 
 	// console.
 	{"CONNECTORS_FUNCTION_BASE_URL", "the page's own origin", consoleOnly, "Function `NAME` is at `$CONNECTORS_FUNCTION_BASE_URL/NAME` (an https URL, http only to loopback, or a path such as `/admin`)."},

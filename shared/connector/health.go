@@ -90,9 +90,6 @@ type HealthDelta struct {
 	Reconnect bool
 }
 
-// Empty reports whether d holds no outcome.
-func (d HealthDelta) Empty() bool { return d.SuccessAt.IsZero() && d.Failures == 0 }
-
 // Add adds one mint's outcome at at: a success when code is "".
 func (d *HealthDelta) Add(at time.Time, code string, reconnect bool) {
 	if code == "" {
@@ -101,19 +98,6 @@ func (d *HealthDelta) Add(at time.Time, code string, reconnect bool) {
 	}
 	d.Failures++
 	d.FailureAt, d.Code, d.Reconnect = at, code, reconnect
-}
-
-// Merge adds a later delta to d (an unwritten one put back).
-func (d *HealthDelta) Merge(later HealthDelta) {
-	if !later.SuccessAt.IsZero() {
-		*d = later
-		return
-	}
-	if later.Failures > 0 {
-		d.Failures += later.Failures
-		d.FailureAt, d.Code, d.Reconnect = later.FailureAt, later.Code, later.Reconnect
-	}
-	d.At = later.At
 }
 
 // Apply returns r after d. Instances write in any order, so an outcome

@@ -5,9 +5,10 @@
 // meter (New) and injected where something is counted (mint.Service,
 // proxy.Service, through the minting service the files function); a nil
 // *Metrics counts nothing, at the cost of a nil check. Exporting is the
-// business of the provider the meter comes from: shared/metrics/export
-// makes one for Cloud Monitoring (deployed) or a Prometheus-format
-// /metrics page (the local run), per CONNECTORS_METRICS.
+// business of the provider the meter comes from: shared/metrics/gcm for
+// Cloud Monitoring (deployed, made in shared/platform/cloud) or
+// shared/metrics/prom for a Prometheus-format /metrics page (the local
+// run), per CONNECTORS_METRICS.
 //
 // The cache-hit token request must cost no more than before: a mint is
 // counted in a Count, an atomic integer made once per series (its

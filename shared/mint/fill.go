@@ -226,7 +226,6 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 			return nil, fmt.Errorf("mint: %s: %w", conn.Name, err)
 		}
 	}
-	s.recordMint(ctx, conn, nil)
 	if minted.RefreshToken != "" && minted.RefreshToken != bundle.RefreshToken {
 		// Before anyone sees the access token: the new refresh token is the
 		// only valid one now.
@@ -241,6 +240,9 @@ func (s *Service) mintLeased(ctx context.Context, conn *connector.Connector, hol
 		conn = stored
 		s.putMeta(conn, nil, s.now(), false) // its own rotation moved the catalog version: held for the TTL
 	}
+	// Recorded once the rotated refresh token is stored: a health write is
+	// a store transaction, and until then the only valid token is in memory.
+	s.recordMint(ctx, conn, nil)
 	cred := minted.Credential
 	conn = s.settleMint(ctx, conn, bundle, learned, &cred)
 	if cred.IssuedAt.IsZero() {

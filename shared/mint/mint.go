@@ -90,6 +90,10 @@ func (f MinterFunc) Mint(ctx context.Context, c *connector.Connector, b secret.B
 }
 
 // Defaults for Service's durations.
+// maxAbsent bounds the names a Service caches as not found (after it,
+// each such request reads the store, as before absent names were cached).
+const maxAbsent = 1024
+
 const (
 	DefaultMetadataTTL  = 5 * time.Second
 	DefaultLeaseTTL     = 30 * time.Second // longer than the token request timeout
@@ -136,6 +140,8 @@ type Service struct {
 	local sync.Map
 	// ver is the catalog version last read, and when (see version.go).
 	ver atomic.Pointer[verState]
+	// absent counts the names cached as not found, up to maxAbsent.
+	absent atomic.Int64
 	// bundles caches secrets by secretID@version. A version never changes,
 	// so entries never go stale; the bound keeps memory flat.
 	bundlesMu sync.Mutex
@@ -242,8 +248,9 @@ func (s *Service) count(conn *connector.Connector, layer Layer, err error) error
 	}
 	outcome := metrics.Outcome(err)
 	s.Metrics.Mint(name, grant, outcome, layer.String()).Inc()
+	var dead *ReconnectError
 	switch {
-	case outcome == "invalid_grant":
+	case errors.As(err, &dead): // what marks the connector, not any invalid_grant
 		s.Metrics.NeedsReconnect(name, true)
 	case err == nil && layer != LayerLocal:
 		s.Metrics.NeedsReconnect(name, false)
@@ -332,9 +339,10 @@ func (s *Service) connectorAt(ctx context.Context, name string, read metaRead, n
 	}
 	c, err := s.Catalog.Get(ctx, name)
 	if err != nil {
-		if errors.Is(err, connector.ErrNotFound) {
+		if errors.Is(err, connector.ErrNotFound) && s.absent.Add(1) <= maxAbsent {
 			// Absent is cached too, by the same rules: a create names it
-			// in the catalog version (and Forget drops it here).
+			// in the catalog version (and Forget drops it here). Only so
+			// many: any agent can ask for names that do not exist.
 			s.putMeta(&connector.Connector{Name: name}, st, now, true)
 		}
 		return nil, fmt.Errorf("mint: %w", err)

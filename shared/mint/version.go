@@ -47,7 +47,11 @@ func (s *Service) version(ctx context.Context, now time.Time) *verState {
 		if st := s.ver.Load(); st != nil && s.now().Sub(st.at) < ttl {
 			return st, nil // a poll that finished just before this one
 		}
-		return s.poll(ctx), nil
+		// Detached from the caller that started it: its hanging up would
+		// fail the poll for every caller and hold that for a TTL.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
+		defer cancel()
+		return s.poll(pctx), nil
 	})
 	st, _ := v.(*verState)
 	return usable(st)

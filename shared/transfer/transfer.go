@@ -134,9 +134,11 @@ func entry(ctx context.Context, cat *catalog.Catalog, c *connector.Connector) (E
 		if !errors.Is(err, secret.ErrNotFound) || attempt == readAttempts {
 			return Entry{}, fmt.Errorf("transfer: export %s: %w", c.Name, err)
 		}
-		if c, err = cat.Get(ctx, c.Name); err != nil {
+		fresh, err := cat.Get(ctx, c.Name)
+		if err != nil {
 			return Entry{}, fmt.Errorf("transfer: export %s: %w", c.Name, err)
 		}
+		c = fresh
 	}
 }
 

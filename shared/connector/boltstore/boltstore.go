@@ -199,7 +199,6 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 	}
 	r := toRecord(c)
 	r.Revision = newRevision()
-	ev := events.New(events.ConnectorCreated, events.FromConnector(&r.Connector), time.Now())
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketConnectors)).Get([]byte(c.Name)) != nil {
 			return connector.ErrExists
@@ -207,8 +206,10 @@ func (s *Store) Create(ctx context.Context, c *connector.Connector) (*connector.
 		if err := bump(tx, r.Name); err != nil {
 			return err
 		}
-		if err := recordEvent(ctx, tx, ev); err != nil {
-			return err
+		if events.Recording(ctx) { // built only when asked for: a fresh ID is not free
+			if err := recordEvent(ctx, tx, events.New(events.ConnectorCreated, events.FromConnector(&r.Connector), time.Now())); err != nil {
+				return err
+			}
 		}
 		return put(tx, &r)
 	})
@@ -303,12 +304,14 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 		if err := bump(tx, touched...); err != nil {
 			return err
 		}
-		d := events.FromConnector(&r.Connector)
-		if c.Name != name {
-			d.PreviousName = name
-		}
-		if err := recordEvent(ctx, tx, events.New(events.ConnectorUpdated, d, time.Now())); err != nil {
-			return err
+		if events.Recording(ctx) {
+			d := events.FromConnector(&r.Connector)
+			if c.Name != name {
+				d.PreviousName = name
+			}
+			if err := recordEvent(ctx, tx, events.New(events.ConnectorUpdated, d, time.Now())); err != nil {
+				return err
+			}
 		}
 		// Removing first drops index entries of agents that c no longer
 		// has; put then adds the current ones.
@@ -336,8 +339,10 @@ func (s *Store) Delete(ctx context.Context, name, revision string) error {
 		if err := bump(tx, name); err != nil {
 			return err
 		}
-		if err := recordEvent(ctx, tx, events.New(events.ConnectorDeleted, events.FromConnector(&old.Connector), time.Now())); err != nil {
-			return err
+		if events.Recording(ctx) {
+			if err := recordEvent(ctx, tx, events.New(events.ConnectorDeleted, events.FromConnector(&old.Connector), time.Now())); err != nil {
+				return err
+			}
 		}
 		return remove(tx, old)
 	})

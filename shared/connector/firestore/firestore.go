@@ -255,11 +255,15 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 	out := c.Clone()
 	out.Revision = newRevision()
 	rename := c.Name != name
-	evData := events.FromConnector(out)
-	if rename {
-		evData.PreviousName = name
+	var ev *events.Event
+	if events.Recording(ctx) { // built only when asked for: a fresh ID is not free
+		d := events.FromConnector(out)
+		if rename {
+			d.PreviousName = name
+		}
+		e := events.New(events.ConnectorUpdated, d, time.Now())
+		ev = &e
 	}
-	ev := events.New(events.ConnectorUpdated, evData, time.Now())
 	err = s.client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		refs := []*firestore.DocumentRef{oldRef}
 		if rename {
@@ -276,8 +280,10 @@ func (s *Store) Update(ctx context.Context, name, revision string, c *connector.
 		if err := checkRevision(snaps[0], revision); err != nil {
 			return err
 		}
-		if err := s.recordEvent(ctx, tx, ev); err != nil {
-			return err
+		if ev != nil {
+			if err := s.recordEvent(ctx, tx, *ev); err != nil {
+				return err
+			}
 		}
 		if !rename {
 			if err := s.bump(tx, name); err != nil {

@@ -198,6 +198,11 @@ type Verifier struct {
 // signature that matches (compared in constant time), and an ID not seen
 // within the window. A delivery that fails is not remembered.
 func (v *Verifier) Verify(h http.Header, body []byte) error {
+	if len(v.Key) < minKeyBytes {
+		// An empty or short key is one anyone can sign with: a receiver
+		// that failed to load its secret must refuse, not accept.
+		return fmt.Errorf("%w (%d bytes)", ErrKey, len(v.Key))
+	}
 	tol := v.Tolerance
 	if tol <= 0 {
 		tol = DefaultTolerance

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -197,5 +198,22 @@ func TestWebhookSenderRefusesMetadataAddress(t *testing.T) {
 	err := s.Publish(t.Context(), event("github"))
 	if !errors.Is(err, netguard.ErrForbidden) {
 		t.Fatalf("publish to the metadata server: %v", err)
+	}
+}
+
+// TestVerifierRefusesWithoutKey: a receiver whose key did not load (empty
+// or short) refuses even a delivery signed with that same empty key, which
+// anyone can make.
+func TestVerifierRefusesWithoutKey(t *testing.T) {
+	body := []byte(`{"type":"connector.deleted"}`)
+	now := time.Now()
+	for _, key := range [][]byte{nil, []byte("short")} {
+		h := http.Header{}
+		h.Set(webhook.HeaderID, "msg_forged")
+		h.Set(webhook.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+		h.Set(webhook.HeaderSignature, webhook.Sign(key, "msg_forged", now.Unix(), body))
+		if err := (&webhook.Verifier{Key: key}).Verify(h, body); !errors.Is(err, webhook.ErrKey) {
+			t.Errorf("key of %d bytes: Verify = %v, want ErrKey", len(key), err)
+		}
 	}
 }
