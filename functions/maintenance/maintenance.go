@@ -63,6 +63,12 @@ type Server struct {
 	// when 0.
 	IdleRefresh time.Duration
 	MaxMints    int
+	// Outbox, when events are on, is drained on every run: an event a
+	// mutation's own delivery left behind (a failed publish, an instance
+	// stopped first) would otherwise wait for the next change.
+	Outbox interface {
+		Drain(ctx context.Context) (int, error)
+	}
 }
 
 // Handlers maps the function name to its handler.
@@ -118,6 +124,11 @@ func (s *Server) Run(w http.ResponseWriter, r *http.Request) {
 	if err := s.mints(ctx, &rep); err != nil {
 		g.Fail(w, r, err)
 		return
+	}
+	if s.Outbox != nil {
+		if n, err := s.Outbox.Drain(ctx); err != nil {
+			s.Log.Warn("maintenance: delivering pending events stopped; they stay in the outbox", "delivered", n, "error", err.Error())
+		}
 	}
 	s.Log.Info("maintenance run", "audit", true, "principal", p.Name(), "function", r.URL.Path,
 		"swept", rep.Swept, "refreshed", len(rep.Refreshed), "probed", len(rep.Probed), "deferred", rep.Deferred)

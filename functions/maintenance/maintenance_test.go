@@ -17,6 +17,7 @@ import (
 	"connectors.dev/connectors/shared/catalog"
 	"connectors.dev/connectors/shared/clock"
 	"connectors.dev/connectors/shared/connector"
+	"connectors.dev/connectors/shared/events"
 	"connectors.dev/connectors/shared/logging"
 	"connectors.dev/connectors/shared/logging/logtest"
 	"connectors.dev/connectors/shared/mint"
@@ -270,6 +271,46 @@ func TestMaintenanceBudget(t *testing.T) {
 		}
 		if len(rep.Probed) != 1 || outcomes(rep.Refreshed) != "Z_idle:ok" || rep.Deferred != 1 {
 			t.Fatalf("report %+v: want one probe, Z_idle refreshed, one deferred", rep)
+		}
+	})
+}
+
+// sink is the destination of TestMaintenanceDrainsOutbox's relay: the
+// events it was handed.
+type sink struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *sink) Publish(_ context.Context, e events.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, e.Type+" "+e.Data.Name)
+	return nil
+}
+
+// stalled is a relay kick that delivers nothing: the mutation's own
+// delivery lost (its instance stopped first).
+type stalled struct{}
+
+func (stalled) Kick(context.Context) {}
+
+// TestMaintenanceDrainsOutbox: an event that no mutation's delivery sent
+// goes out with the next maintenance run.
+func TestMaintenanceDrainsOutbox(t *testing.T) {
+	testenv.OnEach(t, func(t *testing.T, b testenv.Backends) {
+		out := &sink{}
+		e := newEnv(t, b, maintenance.Server{Outbox: &events.Relay{Outbox: b.Store.(events.Outbox), Publisher: out}})
+		e.cat.Events = stalled{}
+		provider := oauthtest.NewProvider(t, "")
+		e.create(t, &connector.Input{Name: ptr("Left"), URL: ptr(provider.URL), GrantType: ptr("client_credentials")})
+		if code, _ := e.run(t, ""); code != http.StatusOK {
+			t.Fatalf("run: %d", code)
+		}
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		if strings.Join(out.got, ",") != events.ConnectorCreated+" Left" {
+			t.Fatalf("delivered %q, want the create of Left", out.got)
 		}
 	})
 }

@@ -21,7 +21,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return (&Server{Catalog: p.Catalog, Tester: p.Minter(), Auth: p.Auth, Log: p.Log, IdleRefresh: idle}).Handlers(), nil
+		s := &Server{Catalog: p.Catalog, Tester: p.Minter(), Auth: p.Auth, Log: p.Log, IdleRefresh: idle}
+		if p.Events != nil { // a nil *events.Relay in the interface would not be nil
+			s.Outbox = p.Events
+		}
+		return s.Handlers(), nil
 	})
 }
 

@@ -42,7 +42,6 @@ const (
 	specVersion              = "1.0"
 	dataContentType          = "application/json"
 	ContentType              = "application/cloudevents+json"
-	maxCodeLen               = 64
 	unrecognizedCode         = "unrecognized"
 )
 
@@ -57,7 +56,6 @@ func Types() []string {
 }
 
 // Connector health states an event may carry.
-var knownStates = map[string]bool{"": true, "ok": true, "failing": true, "needs_reconnect": true}
 
 // codePattern is what an error code looks like (invalid_grant,
 // upstream_timeout, http_503): a provider's free text, which may echo a
@@ -140,7 +138,7 @@ func Check(e *Event) error {
 		return fmt.Errorf("%w: id must be 1 to 128 characters", ErrInvalid)
 	case e.Data.Name == "":
 		return fmt.Errorf("%w: data.name (the subject) is empty", ErrInvalid)
-	case !knownStates[e.Data.State]:
+	case !validState(e.Data.State):
 		return fmt.Errorf("%w: data.state %q is not ok, failing or needs_reconnect", ErrInvalid, e.Data.State)
 	}
 	if e.Data.Code != "" && !codePattern.MatchString(e.Data.Code) {
@@ -212,18 +210,24 @@ func HealthTransition(name, from, to, code string, now time.Time) (Event, bool) 
 	switch {
 	case from == to:
 		return Event{}, false
-	case to == "failing":
+	case to == string(connector.HealthFailing):
 		typ = CredentialFailing
-	case to == "ok":
+	case to == string(connector.HealthOK):
 		typ = CredentialRecovered
-	case to == "needs_reconnect":
+	case to == string(connector.HealthNeedsReconnect):
 		typ = CredentialNeedsReconnect
 	default:
 		return Event{}, false
 	}
 	d := Data{Name: name, State: to}
-	if to != "ok" {
+	if to != string(connector.HealthOK) {
 		d.Code = code
 	}
 	return New(typ, d, now), true
+}
+
+// validState reports whether s is a health state or none.
+func validState(s string) bool {
+	_, err := connector.ParseHealthState(s)
+	return err == nil
 }
