@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"connectors.dev/connectors/shared/secret"
 )
@@ -36,13 +38,32 @@ func (s *Store) Access(ctx context.Context, name string) ([]byte, error) {
 	if !versionNameRe.MatchString(name) {
 		return nil, fmt.Errorf("secretmanager: access: invalid version name %q", name)
 	}
-	resp, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
+	data, err := s.access(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("secretmanager: access %s: %w", name, err)
 	}
+	return data, nil
+}
+
+// access reads the payload of the version called name, its checksum
+// required and checked; a missing or disabled version is
+// secret.ErrNotFound. Get and Access both read through it.
+func (s *Store) access(ctx context.Context, name string) ([]byte, error) {
+	resp, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
+	if err != nil {
+		if c := status.Code(err); c == codes.NotFound || c == codes.FailedPrecondition {
+			return nil, fmt.Errorf("%w (%w)", secret.ErrNotFound, err)
+		}
+		return nil, err
+	}
 	p := resp.GetPayload()
-	if p.DataCrc32C != nil && *p.DataCrc32C != int64(crc32.Checksum(p.GetData(), crcTable)) {
-		return nil, fmt.Errorf("secretmanager: access %s: checksum mismatch: %w", name, secret.ErrCorrupt)
+	if p.DataCrc32C == nil {
+		clear(p.GetData())
+		return nil, fmt.Errorf("no checksum in response: %w", secret.ErrCorrupt)
+	}
+	if *p.DataCrc32C != int64(crc32.Checksum(p.GetData(), crcTable)) {
+		clear(p.GetData())
+		return nil, fmt.Errorf("checksum mismatch: %w", secret.ErrCorrupt)
 	}
 	return p.GetData(), nil
 }

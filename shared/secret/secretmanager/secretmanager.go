@@ -168,24 +168,12 @@ func (s *Store) Get(ctx context.Context, id, version string) (secret.Bundle, err
 	case !versionNumber(version):
 		return secret.Bundle{}, fmt.Errorf("secretmanager: get %s version %q: %w", id, version, secret.ErrNotFound)
 	}
-	resp, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{
-		Name: name + "/versions/" + version,
-	})
+	data, err := s.access(ctx, name+"/versions/"+version)
 	if err != nil {
-		if c := status.Code(err); c == codes.NotFound || c == codes.FailedPrecondition {
-			return secret.Bundle{}, fmt.Errorf("secretmanager: get %s version %s: %w (%w)", id, version, secret.ErrNotFound, err)
-		}
 		return secret.Bundle{}, fmt.Errorf("secretmanager: get %s version %s: %w", id, version, err)
 	}
-	p := resp.GetPayload()
-	defer clear(p.GetData())
-	if p.DataCrc32C == nil {
-		return secret.Bundle{}, fmt.Errorf("secretmanager: get %s version %s: no checksum in response: %w", id, version, secret.ErrCorrupt)
-	}
-	if *p.DataCrc32C != int64(crc32.Checksum(p.GetData(), crcTable)) {
-		return secret.Bundle{}, fmt.Errorf("secretmanager: get %s version %s: checksum mismatch: %w", id, version, secret.ErrCorrupt)
-	}
-	b, err := secret.UnmarshalBundle(p.GetData())
+	defer clear(data)
+	b, err := secret.UnmarshalBundle(data)
 	if err != nil {
 		return secret.Bundle{}, fmt.Errorf("secretmanager: get %s version %s: %w", id, version, err)
 	}
