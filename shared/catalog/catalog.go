@@ -85,9 +85,12 @@ type Catalog struct {
 	// OnHealthTransition, when set, hears each change of a connector's
 	// health state exactly once across instances (health.go); set it
 	// before use. HealthInterval bounds how often an instance writes a
-	// connector's health otherwise (DefaultHealthInterval when 0).
+	// connector's health otherwise (DefaultHealthInterval when 0), and
+	// HealthTimeout each write (DefaultHealthTimeout when 0: minting's
+	// answer waits for it).
 	OnHealthTransition HealthTransition
 	HealthInterval     time.Duration
+	HealthTimeout      time.Duration
 
 	watchMu  sync.Mutex
 	watchers []func(name string)

@@ -23,8 +23,8 @@ import (
 // connector's health when its state does not change.
 const DefaultHealthInterval = time.Minute
 
-// healthTimeout bounds a health write: minting's answer waits for it.
-const healthTimeout = 2 * time.Second
+// DefaultHealthTimeout bounds a health write: minting's answer waits for it.
+const DefaultHealthTimeout = 2 * time.Second
 
 // HealthTransition hears a connector's health change state. It is called
 // by the one instance whose write changed the stored state (the store's
@@ -73,7 +73,11 @@ func (c *Catalog) RecordMint(ctx context.Context, conn *connector.Connector, cod
 	}
 	d := l.pending
 	d.At = now
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthTimeout)
+	timeout := c.HealthTimeout
+	if timeout <= 0 {
+		timeout = DefaultHealthTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	before, after, err := c.Store.RecordHealth(c.record(ctx), conn.Name, d)
 	if err != nil {

@@ -182,6 +182,10 @@ func TestHealthOneTransitionAcrossInstances(t *testing.T) {
 		instances := fourInstances(t, b, clk)
 		for _, s := range instances {
 			s.Catalog.OnHealthTransition = tr.hook
+			// Four transactions on one record at once: the emulator
+			// serialises them slowly on a loaded machine, and a write
+			// past its bound is carried, not retried (no later mint).
+			s.Catalog.HealthTimeout = 30 * time.Second
 		}
 		start := make(chan struct{})
 		var wg sync.WaitGroup

@@ -2,14 +2,16 @@ package pubsub_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"connectors.dev/connectors/shared/events"
 	"connectors.dev/connectors/shared/testenv"
 )
 
 // TestHealthTransitionsOneEventEach: four instances see the same provider
-// refusal, then the same recovery, then a dead grant; the
+// refusal at once, then the same recovery, then a dead grant; the
 // subscription gets exactly one credential.failing, one
 // credential.recovered and one credential.needs_reconnect, each with the
 // code and no provider text, and nothing for outcomes that moved no state.
@@ -25,16 +27,25 @@ func TestHealthTransitionsOneEventEach(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Each instance reports the outcome as new (none has written it
-		// yet), so each writes; only the write that moves the stored state
-		// records an event. (Four at once on one record are the health
-		// tests' case, shared/mint; the emulator serialises such
-		// transactions too slowly for their 2 s bound once the outbox's
-		// claims run beside them.)
+		// Each instance reports the outcome at once, as new (none has
+		// written it yet), so each writes; only the write that moves the
+		// stored state records an event. The emulator serialises four
+		// transactions on one record slowly beside the outbox's claims:
+		// a bound well past the default's 2 s.
+		for i := range ins {
+			ins[i].cat.HealthTimeout = time.Minute
+		}
 		all := func(code string, reconnect bool) {
+			var wg sync.WaitGroup
+			start := make(chan struct{})
 			for i := range ins {
-				ins[i].cat.RecordMint(ctx, conn, code, reconnect)
+				wg.Go(func() {
+					<-start
+					ins[i].cat.RecordMint(ctx, conn, code, reconnect)
+				})
 			}
+			close(start)
+			wg.Wait()
 		}
 		all("invalid_client", false) // ok → failing, seen by four
 		all("invalid_client", false) // still failing: no transition
