@@ -56,5 +56,5 @@ func NewService(m *mint.Service, cfg config.Config, l Limits, log *slog.Logger) 
 		Timeout:        l.Timeout,
 		Streaming:      true,
 	})
-	return &Service{Mint: m, Client: hc, Log: log, Limits: l, Metrics: m.Metrics}
+	return &Service{Mint: m, Client: hc, Log: log, Limits: l}
 }

@@ -28,7 +28,6 @@ import (
 	"connectors.dev/connectors/shared/errkind"
 	"connectors.dev/connectors/shared/httpx"
 	"connectors.dev/connectors/shared/logging"
-	"connectors.dev/connectors/shared/metrics"
 	"connectors.dev/connectors/shared/mint"
 	"connectors.dev/connectors/shared/netguard"
 	"connectors.dev/connectors/shared/outbound"
@@ -74,8 +73,6 @@ type Service struct {
 	Log    *slog.Logger
 	Limits Limits
 	Now    func() time.Time
-	// Metrics counts calls by connector and status; nil counts nothing.
-	Metrics *metrics.Metrics
 }
 
 // Call is one API call an agent asks for.
@@ -426,7 +423,7 @@ func (a *audit) write(status int, outcome string, bytesOut int64) {
 	if a.known {
 		labelled = c.Connector
 	}
-	a.s.Metrics.ProxyCall(context.Background(), labelled, op, status)
+	a.s.Mint.Metrics.ProxyCall(context.Background(), labelled, op, status) // the minting service's: one place to set them
 	var bytesIn int64
 	if a.in != nil {
 		bytesIn = a.in.n.Load()
