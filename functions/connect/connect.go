@@ -60,8 +60,8 @@ type Server struct {
 }
 
 // Handlers maps each function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnAuthorize: s.Authorize, FnCallback: s.Callback}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnAuthorize: http.HandlerFunc(s.Authorize), FnCallback: http.HandlerFunc(s.Callback)}
 }
 
 type authorizeRequest struct {

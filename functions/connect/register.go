@@ -19,7 +19,7 @@ import (
 func init() {
 	// The catalog and the pending states; no minting service (the code
 	// exchange is one oauth.Client request), so no provider SDK is linked.
-	platform.Register([]string{FnAuthorize, FnCallback}, func() (map[string]http.HandlerFunc, error) {
+	platform.Register([]string{FnAuthorize, FnCallback}, func() (map[string]http.Handler, error) {
 		redirect, console, err := URLsFromEnv(os.Getenv)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,7 @@ import (
 
 func init() {
 	// The catalog alone: this group never mints (functions/probe does).
-	backend.Register([]string{FnCreate, FnList, FnGet, FnUpdate, FnDelete}, func(p *backend.Platform) map[string]http.HandlerFunc {
+	backend.Register([]string{FnCreate, FnList, FnGet, FnUpdate, FnDelete}, func(p *backend.Platform) map[string]http.Handler {
 		return (&Server{Catalog: p.Catalog, Auth: p.Auth, Log: p.Log, Discover: NewDiscoverer(p.Config)}).Handlers()
 	})
 }

@@ -43,13 +43,13 @@ type Server struct {
 }
 
 // Handlers maps each function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{
-		FnCreate: s.Create,
-		FnList:   s.List,
-		FnGet:    s.Get,
-		FnUpdate: s.Update,
-		FnDelete: s.Delete,
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		FnCreate: http.HandlerFunc(s.Create),
+		FnList:   http.HandlerFunc(s.List),
+		FnGet:    http.HandlerFunc(s.Get),
+		FnUpdate: http.HandlerFunc(s.Update),
+		FnDelete: http.HandlerFunc(s.Delete),
 	}
 }
 

@@ -269,8 +269,8 @@ func hashSource(s string) string {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnConsole: s.ServeHTTP}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnConsole: http.HandlerFunc(s.ServeHTTP)}
 }
 
 // ServeHTTP serves the page at the function's root (/, /console,

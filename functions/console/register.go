@@ -13,7 +13,7 @@ func init() {
 	// API calls go, with the admin's credentials, to the admin functions
 	// named by the environment. So it builds from its settings alone, and
 	// links no storage or secret client.
-	platform.Register([]string{FnConsole}, func() (map[string]http.HandlerFunc, error) {
+	platform.Register([]string{FnConsole}, func() (map[string]http.Handler, error) {
 		cfg, err := ConfigFromEnv(os.Getenv)
 		if err != nil {
 			return nil, fmt.Errorf("console: %w (%s, %s)", err, EnvBaseURL, EnvFunctionURLs)

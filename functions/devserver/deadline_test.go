@@ -18,14 +18,14 @@ func TestRequestDeadline(t *testing.T) {
 	}
 	defer a.Close()
 	left := make(chan time.Duration, 1)
-	a.handlers["probe"] = func(w http.ResponseWriter, r *http.Request) {
+	a.handlers["probe"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := r.Context().Deadline()
 		if !ok {
 			left <- 0
 			return
 		}
 		left <- time.Until(d)
-	}
+	})
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/probe")

@@ -133,7 +133,7 @@ func run(addr, dataDir string, log *slog.Logger) error {
 
 // app is every function over the embedded backends.
 type app struct {
-	handlers map[string]http.HandlerFunc
+	handlers map[string]http.Handler
 	closers  []func() error
 	// timeout bounds each request (CONNECTORS_REQUEST_TIMEOUT), as in a
 	// deployment.
@@ -173,7 +173,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		Options: connector.Options{AllowInsecureURLs: true},
 		Log:     log,
 	}
-	a := &app{handlers: map[string]http.HandlerFunc{}, closers: []func() error{store.Close, secrets.Close}, timeout: timeout}
+	a := &app{handlers: map[string]http.Handler{}, closers: []func() error{store.Close, secrets.Close}, timeout: timeout}
 	localConfig := config.Config{
 		AllowInsecureURLs:    true,
 		AllowPrivateNetworks: true,
@@ -228,7 +228,7 @@ func newApp(dataDir string, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
-	for _, hs := range []map[string]http.HandlerFunc{admin.Handlers(), tester.Handlers(), upkeep.Handlers(), connecting.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
+	for _, hs := range []map[string]http.Handler{admin.Handlers(), tester.Handlers(), upkeep.Handlers(), connecting.Handlers(), agents.Handlers(), storage.Handlers(), a.proxy.Handlers(), tools.Handlers(), web.Handlers()} {
 		for name, h := range hs {
 			a.handlers[name] = h
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	cloud.Register([]string{FnFiles}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
+	cloud.Register([]string{FnFiles}, func(p *cloud.Platform) (map[string]http.Handler, error) {
 		opts, err := OptionsFromEnv(os.Getenv)
 		if err != nil {
 			return nil, fmt.Errorf("files: %w", err)

@@ -94,8 +94,8 @@ type Server struct {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnFiles: s.Files}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnFiles: http.HandlerFunc(s.Files)}
 }
 
 func (s *Server) now() time.Time {

@@ -144,9 +144,9 @@ func newEnv(t *testing.T, kind string, o envOptions) *env {
 	opts.GCSEndpoint, opts.S3Endpoint, opts.GCSProject = gcsURL, s3URL, "default-project"
 	opts.MaxWriteBytes, opts.ReadTimeout = o.maxWrite, o.readTimeout
 	srv := &files.Server{Mint: svc, Auth: authn, Log: log, Options: opts}
-	var wrap func(http.HandlerFunc) http.HandlerFunc
+	var wrap func(http.Handler) http.Handler
 	if o.requestTimeout > 0 {
-		wrap = func(h http.HandlerFunc) http.HandlerFunc { return httpx.WithDeadline(h, o.requestTimeout) }
+		wrap = func(h http.Handler) http.Handler { return httpx.WithDeadline(h, o.requestTimeout) }
 	}
 	e.client = functest.Serve(t, wrap, srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers())
 	e.url = e.client.URL

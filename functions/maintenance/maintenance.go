@@ -72,8 +72,8 @@ type Server struct {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnMaintenance: s.Run}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnMaintenance: http.HandlerFunc(s.Run)}
 }
 
 // Outcome is what one mint of a run gave: ok, or the wire error code.

@@ -16,7 +16,7 @@ const EnvIdleRefresh = "CONNECTORS_MAINTENANCE_IDLE_REFRESH"
 func init() {
 	// It mints (refreshes and probes) and sweeps secrets: its deployment
 	// is granted what the token function has, and the sweep's deletes.
-	cloud.Register([]string{FnMaintenance}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
+	cloud.Register([]string{FnMaintenance}, func(p *cloud.Platform) (map[string]http.Handler, error) {
 		idle, err := IdleRefreshFromEnv(os.Getenv)
 		if err != nil {
 			return nil, err

@@ -144,9 +144,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.api = apitest.New(t)
 	e.api.Active = e.fosite.Active
 	e.srv.Proxy = proxy.NewService(svc, config.Config{AllowInsecureURLs: true, AllowPrivateNetworks: true, TokenConnectTimeout: time.Second}, proxy.Limits{}, log)
-	var wrap func(http.HandlerFunc) http.HandlerFunc
+	var wrap func(http.Handler) http.Handler
 	if o.requestTimeout > 0 {
-		wrap = func(h http.HandlerFunc) http.HandlerFunc { return httpx.WithDeadline(h, o.requestTimeout) }
+		wrap = func(h http.Handler) http.Handler { return httpx.WithDeadline(h, o.requestTimeout) }
 	}
 	e.admin = functest.Serve(t, wrap, e.srv.Handlers(), (&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers())
 	e.url = e.admin.URL + "/" + mcp.FnMCP

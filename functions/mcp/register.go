@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	cloud.Register([]string{FnMCP}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
+	cloud.Register([]string{FnMCP}, func(p *cloud.Platform) (map[string]http.Handler, error) {
 		opts, err := OptionsFromEnv(os.Getenv)
 		if err != nil {
 			return nil, err

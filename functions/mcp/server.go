@@ -67,8 +67,8 @@ type Server struct {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnMCP: s.MCP}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnMCP: http.HandlerFunc(s.MCP)}
 }
 
 // caller is who a request acts as, settled before the SDK sees it, and

@@ -37,8 +37,8 @@ type Server struct {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnTest: s.Test}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnTest: http.HandlerFunc(s.Test)}
 }
 
 type testRequest struct {

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	cloud.Register([]string{FnProxy}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
+	cloud.Register([]string{FnProxy}, func(p *cloud.Platform) (map[string]http.Handler, error) {
 		limits, err := proxy.LimitsFromEnv(os.Getenv)
 		if err != nil {
 			return nil, err

@@ -46,8 +46,8 @@ type Server struct {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnProxy: s.Serve}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnProxy: http.HandlerFunc(s.Serve)}
 }
 
 // Serve is the proxy function. The request's path is /{connector}/{path}:

@@ -79,7 +79,7 @@ func (e *faultEnv) instance() string {
 	// A fill outlives its request by LeaseTTL + 5 s; keep that short here.
 	svc.LeaseTTL = 3 * time.Second
 	mux := http.NewServeMux()
-	for _, hs := range []map[string]http.HandlerFunc{
+	for _, hs := range []map[string]http.Handler{
 		(&token.Server{Mint: svc, Auth: authn, Log: log}).Handlers(),
 		(&connectors.Server{Catalog: cat, Auth: authn, Log: log}).Handlers(),
 		(&probe.Server{Tester: svc, Auth: authn, Log: log}).Handlers(),

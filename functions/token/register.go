@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	cloud.Register([]string{FnToken}, func(p *cloud.Platform) (map[string]http.HandlerFunc, error) {
+	cloud.Register([]string{FnToken}, func(p *cloud.Platform) (map[string]http.Handler, error) {
 		return (&Server{Mint: p.Minter(), Auth: p.Auth, Log: p.Log}).Handlers(), nil
 	})
 }

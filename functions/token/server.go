@@ -64,19 +64,22 @@ type AWSCredentials struct {
 }
 
 // Handlers maps the function name to its handler.
-func (s *Server) Handlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{FnToken: s.Token}
+func (s *Server) Handlers() map[string]http.Handler {
+	return map[string]http.Handler{FnToken: httpx.BoundedFunc(s.Token)}
 }
 
-func (s *Server) now() time.Time {
+// started is the time a request whose context is ctx is served at: the
+// clock reading its deadline counts from (httpx.Started), read once for
+// the mint, the body's expires_in and the audit line.
+func (s *Server) started(ctx context.Context) time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
-	return time.Now()
+	return httpx.Started(ctx)
 }
 
-// Token is the token function.
-func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
+// Token is the token function; ctx is the request's (bounded) context.
+func (s *Server) Token(ctx context.Context, w http.ResponseWriter, r *http.Request) {
 	p, err := s.Auth.Authenticate(r, auth.RoleAgent)
 	if err != nil {
 		s.fail(w, r, err)
@@ -107,18 +110,19 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, p, &req, httpx.Errorf(http.StatusForbidden, httpx.CodePermissionDenied, "%s may not act for agent %s", p.Name(), req.Agent))
 		return
 	}
-	c, layer, err := s.Mint.TokenLayer(r.Context(), req.Connector, req.Agent)
+	now := s.started(ctx)
+	c, layer, err := s.Mint.TokenLayerAt(ctx, req.Connector, req.Agent, now)
 	if err != nil {
 		s.refuse(w, r, p, &req, err)
 		return
 	}
 	if c.AWS != nil {
 		s.audit(p, &req, "ok", layer, c.Expiry)
-		resp := s.wire(c)
+		resp := s.wire(c, now)
 		httpx.WriteJSON(w, http.StatusOK, &resp) // a pointer: no copy into the interface
 		return
 	}
-	s.serveToken(w, p, &req, layer, c) // its audit line too
+	s.serveToken(w, p, &req, layer, c, now) // its audit line too
 }
 
 // audit writes the one line every mint request leaves once its caller is
@@ -145,7 +149,7 @@ func auditAttrs(attrs []slog.Attr, p auth.Principal, req *request, outcome strin
 
 // wire renders c; expires_in counts from now, not from when the credential
 // was minted, since it may come from a cache.
-func (s *Server) wire(c *mint.Credential) Response {
+func (s *Server) wire(c *mint.Credential, now time.Time) Response {
 	if c.AWS != nil {
 		return Response{Credentials: &AWSCredentials{
 			AccessKeyID:     c.AWS.AccessKeyID,
@@ -157,7 +161,7 @@ func (s *Server) wire(c *mint.Credential) Response {
 	return Response{
 		AccessToken: c.AccessToken,
 		TokenType:   c.TokenType,
-		ExpiresIn:   expiresIn(c, s.now()),
+		ExpiresIn:   expiresIn(c, now),
 		ExpiresAt:   c.Expiry.UTC().Format(time.RFC3339),
 		Scope:       c.Scope,
 	}

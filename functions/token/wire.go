@@ -35,18 +35,18 @@ type renderedToken struct {
 
 type renderedAudit struct {
 	principal, agent string
-	attrs            *logging.Rendered
+	line             *logging.Rendered
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // serveToken writes the audit line of a served OAuth credential c and
 // answers it.
-func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *request, layer mint.Layer, c *mint.Credential) {
+func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *request, layer mint.Layer, c *mint.Credential, now time.Time) {
 	rt, _ := s.rendered.Load(req.Connector)
 	r, ok := rt.(*renderedToken)
 	if !ok || r.cred != c {
-		r = renderToken(s.wire(c), c)
+		r = renderToken(s.wire(c, now), c)
 		s.rendered.Store(req.Connector, r)
 	}
 	// The line of a local hit is rendered once, for the first caller; any
@@ -55,17 +55,17 @@ func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *reques
 	a := r.audit.Load()
 	if a == nil && layer == mint.LayerLocal {
 		a = &renderedAudit{principal: p.Name(), agent: req.Agent,
-			attrs: logging.Render(auditAttrs(nil, p, req, "ok", layer, c.Expiry)...)}
+			line: logging.Render(slog.LevelInfo, "token ok", auditAttrs(nil, p, req, "ok", layer, c.Expiry)...)}
 		r.audit.Store(a)
 	}
 	if a != nil && layer == mint.LayerLocal && a.principal == p.Name() && a.agent == req.Agent {
-		logging.LogRendered(context.Background(), s.Log, slog.LevelInfo, "token ok", a.attrs)
+		logging.LogRendered(context.Background(), s.Log, now, a.line)
 	} else {
 		s.audit(p, req, "ok", layer, c.Expiry)
 	}
 	bp := bodyPool.Get().(*[]byte)
 	b := append((*bp)[:0], r.head...)
-	b = strconv.AppendInt(b, expiresIn(c, s.now()), 10)
+	b = strconv.AppendInt(b, expiresIn(c, now), 10)
 	b = append(b, r.tail...)
 	httpx.WriteJSONBytes(w, http.StatusOK, b)
 	if cap(b) <= 64<<10 {

@@ -154,3 +154,51 @@ func TestClientCancelIsNotAFailure(t *testing.T) {
 		t.Fatal("the handler did not see the cancellation")
 	}
 }
+
+// A BoundedFunc is handed the bounded context as its argument and the
+// request as it came (not a copy); Started is the clock reading the
+// deadline counts from. Served on its own, it gets the request's context.
+func TestWithDeadlineBoundedFunc(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/token", nil)
+	var (
+		got      *http.Request
+		deadline time.Time
+		bounded  bool
+		started  time.Time
+		ended    error
+		ctxSeen  context.Context
+	)
+	before := time.Now()
+	WithDeadline(BoundedFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+		got, ctxSeen = r, ctx
+		deadline, bounded = ctx.Deadline()
+		started = Started(ctx)
+		<-ctx.Done() // a backend call waiting out the deadline
+		ended = ctx.Err()
+	}), 50*time.Millisecond).ServeHTTP(httptest.NewRecorder(), r)
+	after := time.Now()
+	if got != r {
+		t.Error("the handler got a copy of the request")
+	}
+	if !bounded || !deadline.Equal(started.Add(50*time.Millisecond)) {
+		t.Errorf("deadline %v (set %v), want Started + 50ms = %v", deadline, bounded, started.Add(50*time.Millisecond))
+	}
+	if started.Before(before) || started.After(after) {
+		t.Errorf("Started %v, not within the request (%v to %v)", started, before, after)
+	}
+	if !errors.Is(ended, context.DeadlineExceeded) {
+		t.Errorf("context ended with %v, want the deadline", ended)
+	}
+	if ctxSeen.Value(unboundedKey{}) != r.Context() {
+		t.Error("StreamContext cannot find the request's own context")
+	}
+
+	BoundedFunc(func(ctx context.Context, w http.ResponseWriter, _ *http.Request) {
+		if ctx != r.Context() {
+			t.Error("served on its own, a BoundedFunc did not get the request's context")
+		}
+		if s := Started(ctx); s.Before(after) {
+			t.Errorf("Started of a context WithDeadline did not make is %v, not now", s)
+		}
+	}).ServeHTTP(httptest.NewRecorder(), r)
+}

@@ -48,19 +48,38 @@ func (b *Buffered) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	prev := b.err // a timed write's failure, reported once; p is kept
+	return len(p), b.heldLocked()
+}
+
+// writeRendered holds the line of a Rendered at t, formatted straight into
+// the batch: no line buffer of its own, no copy (the token function's
+// audit line, one per request).
+func (b *Buffered) writeRendered(h *handler, t time.Time, r *Rendered) error {
+	b.mu.Lock()
+	b.buf = h.appendRenderedLine(b.buf, t, r)
+	err := b.heldLocked()
+	b.mu.Unlock()
+	return err
+}
+
+// heldLocked follows a line appended to the batch: it writes the batch
+// when it is full (or the process is ending), else makes sure a timer
+// will. It returns the error a write reports: its own, or a timed
+// write's, reported once (the line is kept).
+func (b *Buffered) heldLocked() error {
+	prev := b.err
 	b.err = nil
 	if len(b.buf) >= flushSize || b.direct {
 		if err := b.flushLocked(); err != nil {
-			return len(p), err
+			return err
 		}
-		return len(p), prev
+		return prev
 	}
 	if !b.armed {
 		b.armed = true
 		time.AfterFunc(b.delay, b.timed)
 	}
-	return len(p), prev
+	return prev
 }
 
 func (b *Buffered) timed() {

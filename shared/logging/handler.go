@@ -71,7 +71,10 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 // (the same bytes); through any other handler, as slog.Logger writes it.
 // The token function's audit line, one per request, goes through here.
 func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
-	now := time.Now()
+	logAttrsAt(ctx, l, time.Now(), level, msg, attrs)
+}
+
+func logAttrsAt(ctx context.Context, l *slog.Logger, now time.Time, level slog.Level, msg string, attrs []slog.Attr) {
 	if h, ok := l.Handler().(*handler); ok {
 		h.direct(ctx, now, level, msg, attrs)
 		return
@@ -115,6 +118,11 @@ func putBuf(bp *[]byte) {
 func (h *handler) appendHead(b []byte, t time.Time, level slog.Level, msg string) []byte {
 	b = append(b, `{"time":"`...)
 	b = h.appendRecordTime(b, t)
+	return h.appendHeadAfterTime(b, level, msg)
+}
+
+// appendHeadAfterTime appends what follows the time in the opening.
+func (h *handler) appendHeadAfterTime(b []byte, level slog.Level, msg string) []byte {
 	b = append(b, `","severity":"`...)
 	b = append(b, severity(level)...)
 	b = append(b, `","message":"`...)
@@ -182,31 +190,36 @@ func (h *handler) appendTime(b []byte, t time.Time) []byte {
 // seconds, and the zone, which RFC3339Nano puts after the fraction.
 type stamp struct {
 	sec        int64
+	loc        *time.Location
 	head, zone string
 }
 
 // appendRecordTime appends t as time.RFC3339Nano does, formatting the
 // date and zone once per second.
 func (h *handler) appendRecordTime(b []byte, t time.Time) []byte {
-	t = t.Round(0)
 	sec := t.Unix()
 	s := h.last.Load()
-	if s == nil || s.sec != sec {
+	if s == nil || s.sec != sec || s.loc != t.Location() {
+		t = t.Round(0)
 		if y := t.Year(); y < 0 || y >= 10000 {
 			return t.AppendFormat(b, time.RFC3339Nano)
 		}
 		full := t.Truncate(time.Second).Format(time.RFC3339)
 		// "2006-01-02T15:04:05" then "Z" or "±hh:mm".
-		s = &stamp{sec: sec, head: full[:19], zone: full[19:]}
+		s = &stamp{sec: sec, loc: t.Location(), head: full[:19], zone: full[19:]}
 		h.last.Store(s)
 	}
 	b = append(b, s.head...)
-	if ns := t.Nanosecond(); ns != 0 {
+	if ns := uint32(t.Nanosecond()); ns != 0 {
+		// Nine digits, two at a time, then the trailing zeros dropped.
 		var frac [10]byte
 		frac[0] = '.'
-		for i := 9; i >= 1; i-- {
-			frac[i] = byte('0' + ns%10)
-			ns /= 10
+		frac[9] = byte('0' + ns%10)
+		ns /= 10
+		for i := 7; i >= 1; i -= 2 {
+			d := ns % 100 * 2
+			frac[i], frac[i+1] = digitPairs[d], digitPairs[d+1]
+			ns /= 100
 		}
 		n := 10
 		for frac[n-1] == '0' {
@@ -216,6 +229,18 @@ func (h *handler) appendRecordTime(b []byte, t time.Time) []byte {
 	}
 	return append(b, s.zone...)
 }
+
+// digitPairs is "00" to "99", two bytes each.
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 func appendInt(b []byte, v int64) []byte {
 	if v < 0 {
@@ -288,45 +313,57 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s[start:]...)
 }
 
-// Rendered is a run of attributes rendered once, for a line that repeats
-// them (the token function's audit line of one caller, agent and
-// credential): New's handler then writes only the time and the message
-// per line.
+// Rendered is a line rendered once but for its time, for a line that
+// repeats (the token function's audit line of one caller, agent and
+// credential): New's handler then formats only the time per line.
 type Rendered struct {
+	level slog.Level
+	msg   string
 	attrs []slog.Attr
-	json  []byte // nil: an attribute New's handler leaves to slog's
+	tail  []byte // the line after the time; nil: an attribute New's handler leaves to slog's
 }
 
-// Render renders attrs (copied) for LogRendered.
-func Render(attrs ...slog.Attr) *Rendered {
-	r := &Rendered{attrs: append([]slog.Attr(nil), attrs...)}
+// Render renders a line of level, msg and attrs (copied) for LogRendered.
+func Render(level slog.Level, msg string, attrs ...slog.Attr) *Rendered {
+	r := &Rendered{level: level, msg: msg, attrs: append([]slog.Attr(nil), attrs...)}
 	var h handler
-	var b []byte
+	b := h.appendHeadAfterTime(nil, level, msg)
 	for _, a := range attrs {
 		var ok bool
 		if b, ok = h.appendAttr(b, a); !ok {
 			return r
 		}
 	}
-	r.json = append(b, '}', '\n')
+	r.tail = append(b, '}', '\n')
 	return r
 }
 
-// LogRendered writes the line LogAttrs(ctx, l, level, msg, the attributes
-// of r...) writes, the same bytes through New's handler.
-func LogRendered(ctx context.Context, l *slog.Logger, level slog.Level, msg string, r *Rendered) {
+// LogRendered writes the line LogAttrs(ctx, l, r's level, message and
+// attributes...) writes at time t (the caller's reading of the clock), the
+// same bytes through New's handler.
+func LogRendered(ctx context.Context, l *slog.Logger, t time.Time, r *Rendered) {
 	h, ok := l.Handler().(*handler)
-	if !ok || r.json == nil {
-		LogAttrs(ctx, l, level, msg, r.attrs...)
+	if !ok || r.tail == nil {
+		logAttrsAt(ctx, l, t, r.level, r.msg, r.attrs)
 		return
 	}
-	if level >= slog.LevelWarn {
+	if r.level >= slog.LevelWarn {
 		defer h.w.flush()
+	}
+	if bw, ok := h.w.w.(*Buffered); ok {
+		// Buffered's own lock keeps lines whole.
+		_ = bw.writeRendered(h, t, r)
+		return
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer putBuf(bp)
-	b := h.appendHead((*bp)[:0], time.Now(), level, msg)
-	b = append(b, r.json...)
-	*bp = b
-	_, _ = h.w.Write(b)
+	*bp = h.appendRenderedLine((*bp)[:0], t, r)
+	_, _ = h.w.Write(*bp)
+}
+
+// appendRenderedLine appends r's line at t.
+func (h *handler) appendRenderedLine(b []byte, t time.Time, r *Rendered) []byte {
+	b = append(b, `{"time":"`...)
+	b = h.appendRecordTime(b, t)
+	return append(b, r.tail...)
 }

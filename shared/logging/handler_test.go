@@ -16,7 +16,7 @@ func TestFastPathMatchesSlog(t *testing.T) {
 	at := time.Date(2026, 11, 30, 23, 59, 59, 120_000_000, time.UTC)
 	zones := []*time.Location{time.UTC, time.FixedZone("x", -(3*3600 + 30*60))}
 	for _, loc := range zones {
-		for _, ns := range []int{0, 1, 120_000_000, 999_999_999} {
+		for _, ns := range []int{0, 1, 10, 100_000, 120_000_000, 123_456_789, 987_654_320, 999_999_999} {
 			when := at.Add(time.Duration(ns - 120_000_000)).In(loc)
 			rec := slog.NewRecord(when, slog.LevelInfo, "token ok \"quoted\" \u2028 \xff <&>", 0)
 			rec.AddAttrs(slog.Bool("audit", true), slog.String("principal", "a\nb\t\x01\\"), slog.Int("n", -42),
@@ -118,10 +118,38 @@ func TestLogRenderedMatchesLogAttrs(t *testing.T) {
 		{slog.String("p", "x"), slog.Duration("d", time.Second)},
 	} {
 		var a, b bytes.Buffer
-		LogRendered(context.Background(), New(&a), slog.LevelInfo, "m", Render(attrs...))
+		LogRendered(context.Background(), New(&a), time.Now(), Render(slog.LevelInfo, "m", attrs...))
 		LogAttrs(context.Background(), New(&b), slog.LevelInfo, "m", attrs...)
 		if strip(a.String()) != strip(b.String()) || a.Len() == 0 {
 			t.Errorf("LogRendered:\n%s\nLogAttrs:\n%s", a.String(), b.String())
 		}
+	}
+}
+
+// A rendered line written straight into a Buffered is the line slog's
+// JSON handler writes at the same time, whatever its zone or fraction.
+func TestLogRenderedIntoBuffered(t *testing.T) {
+	attrs := []slog.Attr{slog.Bool("audit", true), slog.String("principal", "local-dev"), slog.Time("expiresAt", time.Unix(2e9, 0).UTC())}
+	r := Render(slog.LevelInfo, "token ok", attrs...)
+	base := time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)
+	var got, want bytes.Buffer
+	gotLog, std := New(NewBuffered(&got)), standard(&want)
+	for _, at := range []time.Time{
+		base, base.Add(1), base.Add(123_456_789), base.Add(time.Second + 5_000), // a new second
+		base.Add(time.Second + 7).In(time.FixedZone("y", 5*3600+45*60)), // same second, another zone
+		time.Now(), // with a monotonic reading
+	} {
+		LogRendered(context.Background(), gotLog, at, r)
+		rec := slog.NewRecord(at, slog.LevelInfo, "token ok", 0)
+		rec.AddAttrs(attrs...)
+		if err := std.Handle(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gotLog.Handler().(*handler).w.w.(*Buffered).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() || got.Len() == 0 {
+		t.Errorf("rendered into a Buffered:\n%s\nslog:\n%s", got.String(), want.String())
 	}
 }

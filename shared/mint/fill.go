@@ -340,11 +340,17 @@ func (s *Service) usable(ctx context.Context, conn *connector.Connector, e *toke
 // Margin and a quarter of its lifetime, so short-lived tokens are still
 // reused.
 func (s *Service) fresh(c *Credential, now time.Time) bool {
+	return now.Before(s.freshUntil(c))
+}
+
+// freshUntil is when c stops being fresh: its expiry less the margin (a
+// quarter of its life, if that is shorter).
+func (s *Service) freshUntil(c *Credential) time.Time {
 	margin := orDefault(s.Margin, DefaultMargin)
 	if life := c.Expiry.Sub(c.IssuedAt); life > 0 && life/4 < margin {
 		margin = life / 4
 	}
-	return now.Before(c.Expiry.Add(-margin))
+	return c.Expiry.Add(-margin)
 }
 
 // localEntryAt returns conn's credential kept in-process, with the series
@@ -355,7 +361,7 @@ func (s *Service) localEntryAt(conn *connector.Connector, now time.Time) *localE
 		return nil
 	}
 	e := v.(*localEntry)
-	if e.revision == conn.Revision && s.fresh(e.cred, now) {
+	if e.revision == conn.Revision && now.Before(e.freshUntil) {
 		return e
 	}
 	return nil
@@ -365,5 +371,5 @@ func (s *Service) localEntryAt(conn *connector.Connector, now time.Time) *localE
 // revision, with the series its local hits count in.
 func (s *Service) localPut(conn *connector.Connector, c *Credential) {
 	hits := s.Metrics.Mint(conn.Name, conn.GrantType, metrics.OK, LayerLocal.String())
-	s.local.Store(conn.Name, &localEntry{revision: conn.Revision, cred: c, hits: hits})
+	s.local.Store(conn.Name, &localEntry{revision: conn.Revision, cred: c, freshUntil: s.freshUntil(c), hits: hits})
 }

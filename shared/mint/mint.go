@@ -151,6 +151,9 @@ type Service struct {
 type localEntry struct {
 	revision string
 	cred     *Credential
+	// freshUntil is when cred stops being fresh (Service.fresh), worked
+	// out once when it is kept rather than on every hit.
+	freshUntil time.Time
 	// hits is the series a local hit counts in, found once when the
 	// credential is kept: counting a hit is then one atomic add.
 	hits *metrics.Count
@@ -214,7 +217,16 @@ func (s *Service) Token(ctx context.Context, name, agent string) (*Credential, e
 
 // TokenLayer is Token, also telling which layer answered.
 func (s *Service) TokenLayer(ctx context.Context, name, agent string) (*Credential, Layer, error) {
-	now := s.now() // once: reading the clock is not free on every machine
+	return s.TokenLayerAt(ctx, name, agent, s.now())
+}
+
+// TokenLayerAt is TokenLayer for a caller that has read the clock already
+// (the token function, once per request: reading it is not free on every
+// machine). A Service with a clock of its own (Now) reads that instead.
+func (s *Service) TokenLayerAt(ctx context.Context, name, agent string, now time.Time) (*Credential, Layer, error) {
+	if s.Now != nil {
+		now = s.Now()
+	}
 	conn, err := s.connectorAt(ctx, name, cachedMeta, now)
 	if err != nil {
 		return nil, 0, s.count(nil, 0, err)

@@ -22,8 +22,8 @@ import (
 // under the configured request deadline (httpx.WithDeadline). A build that
 // fails (a bad setting, an unreachable backend) is logged and answered 503
 // on every request, and tried again on none: the instance is misconfigured.
-func Register(names []string, build func() (map[string]http.HandlerFunc, error)) {
-	handlers := sync.OnceValues(func() (map[string]http.HandlerFunc, error) {
+func Register(names []string, build func() (map[string]http.Handler, error)) {
+	handlers := sync.OnceValues(func() (map[string]http.Handler, error) {
 		timeout, err := config.RequestTimeoutFromEnv(os.Getenv)
 		if err != nil {
 			return nil, err
@@ -47,7 +47,7 @@ func Register(names []string, build func() (map[string]http.HandlerFunc, error))
 				httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, httpx.CodeUnavailable, "the function is misconfigured or its backends are unreachable; see its logs"))
 				return
 			}
-			hs[name](w, r)
+			hs[name].ServeHTTP(w, r)
 		})
 	}
 }

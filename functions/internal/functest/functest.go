@@ -79,14 +79,14 @@ func (c *Client) Bodies() string {
 // Serve serves the handlers of each map at /NAME on a loopback test server,
 // as the local run does, each wrapped by wrap when it is given, and
 // returns a Client for them. The server stops when t ends.
-func Serve(t testing.TB, wrap func(http.HandlerFunc) http.HandlerFunc, handlers ...map[string]http.HandlerFunc) *Client {
+func Serve(t testing.TB, wrap func(http.Handler) http.Handler, handlers ...map[string]http.Handler) *Client {
 	mux := http.NewServeMux()
 	for _, hs := range handlers {
 		for name, h := range hs {
 			if wrap != nil {
 				h = wrap(h)
 			}
-			mux.HandleFunc("/"+name, h)
+			mux.Handle("/"+name, h)
 		}
 	}
 	srv := httptest.NewServer(mux)

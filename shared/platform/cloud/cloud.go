@@ -91,8 +91,8 @@ func (p *Platform) Minter() *mint.Service {
 // built from the platform FromEnv makes on the first request. A build
 // error (a function's own bad setting) is answered as platform.Register
 // answers any.
-func Register(names []string, build func(p *Platform) (map[string]http.HandlerFunc, error)) {
-	platform.Register(names, func() (map[string]http.HandlerFunc, error) {
+func Register(names []string, build func(p *Platform) (map[string]http.Handler, error)) {
+	platform.Register(names, func() (map[string]http.Handler, error) {
 		p, err := FromEnv(context.Background(), os.Getenv)
 		if err != nil {
 			return nil, err

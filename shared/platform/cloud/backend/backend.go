@@ -101,8 +101,8 @@ func fromEnv(ctx context.Context, getenv func(string) string, logs io.Writer) (*
 
 // Register registers the named functions (platform.Register), built from
 // the backends FromEnv makes on the first request.
-func Register(names []string, build func(p *Platform) map[string]http.HandlerFunc) {
-	platform.Register(names, func() (map[string]http.HandlerFunc, error) {
+func Register(names []string, build func(p *Platform) map[string]http.Handler) {
+	platform.Register(names, func() (map[string]http.Handler, error) {
 		p, err := FromEnv(context.Background(), os.Getenv)
 		if err != nil {
 			return nil, err
