@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectors.dev/connectors/shared/auth"
@@ -37,6 +38,8 @@ type Server struct {
 	// rendered holds, by connector name, the last credential answered and
 	// its response body around expires_in (see writeToken).
 	rendered sync.Map
+	// lastBody is the last request body read directly (decodeRequest).
+	lastBody atomic.Pointer[parsedBody]
 }
 
 type request struct {
@@ -86,7 +89,7 @@ func (s *Server) Token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	var req request
-	if err := decodeRequest(w, r, &req); err != nil {
+	if err := s.decodeRequest(w, r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}

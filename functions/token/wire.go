@@ -41,27 +41,19 @@ type renderedAudit struct {
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // serveToken writes the audit line of a served OAuth credential c and
-// answers it.
+// answers it. What a repeated hit does not need (rendering, another
+// caller's line) is in functions of their own, which keeps this one's
+// stack frame small.
 func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *request, layer mint.Layer, c *mint.Credential, now time.Time) {
 	rt, _ := s.rendered.Load(req.Connector)
 	r, ok := rt.(*renderedToken)
 	if !ok || r.cred != c {
-		r = renderToken(s.wire(c, now), c)
-		s.rendered.Store(req.Connector, r)
+		r = s.render(req.Connector, c, now)
 	}
-	// The line of a local hit is rendered once, for the first caller; any
-	// other line (another caller, another layer) is built on the stack, as
-	// re-rendering for callers that take turns would allocate every time.
-	a := r.audit.Load()
-	if a == nil && layer == mint.LayerLocal {
-		a = &renderedAudit{principal: p.Name(), agent: req.Agent,
-			line: logging.Render(slog.LevelInfo, "token ok", auditAttrs(nil, p, req, "ok", layer, c.Expiry)...)}
-		r.audit.Store(a)
-	}
-	if a != nil && layer == mint.LayerLocal && a.principal == p.Name() && a.agent == req.Agent {
+	if a := r.audit.Load(); a != nil && layer == mint.LayerLocal && a.principal == p.Name() && a.agent == req.Agent {
 		logging.LogRendered(context.Background(), s.Log, now, a.line)
 	} else {
-		s.audit(p, req, "ok", layer, c.Expiry)
+		s.auditServed(r, p, req, layer, c, now)
 	}
 	bp := bodyPool.Get().(*[]byte)
 	b := append((*bp)[:0], r.head...)
@@ -72,6 +64,30 @@ func (s *Server) serveToken(w http.ResponseWriter, p auth.Principal, req *reques
 		*bp = b
 		bodyPool.Put(bp)
 	}
+}
+
+// render renders c's response body and keeps it for the connector.
+func (s *Server) render(connector string, c *mint.Credential, now time.Time) *renderedToken {
+	r := renderToken(s.wire(c, now), c)
+	s.rendered.Store(connector, r)
+	return r
+}
+
+// auditServed writes the audit line of a served credential whose line is
+// not rendered for this caller. The line of a local hit is rendered once,
+// for the first caller, and written at once; any other line (another
+// caller, another layer) is built on the stack, as re-rendering for
+// callers that take turns would allocate every time.
+func (s *Server) auditServed(r *renderedToken, p auth.Principal, req *request, layer mint.Layer, c *mint.Credential, now time.Time) {
+	if layer == mint.LayerLocal && r.audit.Load() == nil {
+		a := &renderedAudit{principal: p.Name(), agent: req.Agent,
+			line: logging.Render(slog.LevelInfo, "token ok", auditAttrs(nil, p, req, "ok", layer, c.Expiry)...)}
+		if r.audit.CompareAndSwap(nil, a) {
+			logging.LogRendered(context.Background(), s.Log, now, a.line)
+			return
+		}
+	}
+	s.audit(p, req, "ok", layer, c.Expiry)
 }
 
 // expiresInKey ends what precedes the number. Inside a JSON string every
@@ -111,17 +127,40 @@ func expiresIn(c *mint.Credential, now time.Time) int64 {
 // whitespace, escapes or bytes outside printable ASCII, is read directly;
 // every other body goes through httpx.DecodeBytes with its strict rules,
 // which give the same result for the shape read directly.
-func decodeRequest(w http.ResponseWriter, r *http.Request, req *request) error {
-	body, err := httpx.ReadJSON(w, r, httpx.MaxBodyBytes)
+//
+// An agent repeats its request, so the last body read directly is kept
+// with its request: the same bytes again are that request, without
+// parsing or allocating its strings.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, req *request) error {
+	bp := readPool.Get().(*[]byte)
+	defer readPool.Put(bp)
+	body, err := httpx.ReadJSONInto(w, r, httpx.MaxBodyBytes, *bp)
 	if err != nil {
 		return err
 	}
+	if cap(body) == cap(*bp) {
+		*bp = body[:0] // a larger body's buffer is not kept
+	}
+	if last := s.lastBody.Load(); last != nil && string(last.body) == string(body) {
+		*req = last.req
+		return nil
+	}
 	if parseSimple(body, req) {
+		s.lastBody.Store(&parsedBody{body: bytes.Clone(body), req: *req})
 		return nil
 	}
 	*req = request{}
 	return httpx.DecodeBytes(body, req)
 }
+
+// parsedBody is a request body read directly and the request it is.
+type parsedBody struct {
+	body []byte
+	req  request
+}
+
+// readPool holds the buffers request bodies are read into.
+var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // parseSimple reads {"k1":"v1","k2":"v2"} where {k1, k2} is {connector,
 // agent} and the values are plain printable ASCII; false for anything else.

@@ -149,6 +149,13 @@ func DecodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64)
 // faster decoder of its own for the shapes it expects most, which must
 // hand every other body to DecodeBytes.
 func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	return ReadJSONInto(w, r, limit, nil)
+}
+
+// ReadJSONInto is ReadJSON reading into buf (from its length, none of
+// which is kept) when the body fits in its capacity, for a caller that
+// reuses buffers; a larger body gets a buffer of its own.
+func ReadJSONInto(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, error) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return nil, Errorf(http.StatusMethodNotAllowed, CodeInvalidArgument, "method %s is not allowed; use POST with a JSON body", r.Method)
@@ -171,7 +178,7 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength < 0 {
 		body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	b, err := readBody(body, r.ContentLength, limit)
+	b, err := readBody(body, r.ContentLength, limit, buf[:0])
 	if err != nil {
 		return nil, decodeError(err, limit)
 	}
@@ -211,7 +218,7 @@ func decodeBody(body []byte, v any, limit int64) error {
 // last growth so a large body is not over-allocated, but the first
 // allocation stays small: a client that declares 20 MiB and sends nothing
 // holds only what it sent.
-func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+func readBody(r io.Reader, contentLength, limit int64, buf []byte) ([]byte, error) {
 	const first = 64 << 10
 	want := int64(-1) // the exact size to end at, when declared
 	if contentLength >= 0 {
@@ -221,7 +228,9 @@ func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
 	if want > 0 && want < size {
 		size = want
 	}
-	buf := make([]byte, 0, size)
+	if int64(cap(buf)) < size {
+		buf = make([]byte, 0, size)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			next := 2 * int64(cap(buf))
