@@ -44,4 +44,12 @@ func TestDecodeRequestMemo(t *testing.T) {
 	if last := s.lastBody.Load(); last == nil || last.req != (request{"A", "a1"}) {
 		t.Errorf("memo holds %+v, want the last body read directly", last)
 	}
+	// A long body is read directly but not kept.
+	long := `{"connector":"` + strings.Repeat("L", maxMemoBody) + `","agent":"a1"}`
+	if got, err := decode(long, "application/json"); err != nil || got.Connector != strings.Repeat("L", maxMemoBody) {
+		t.Errorf("long body: %v", err)
+	}
+	if last := s.lastBody.Load(); last.req != (request{"A", "a1"}) {
+		t.Errorf("a body over %d bytes replaced the memo: %.40s", maxMemoBody, last.body)
+	}
 }

@@ -138,20 +138,24 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, req *requ
 	if err != nil {
 		return err
 	}
-	if cap(body) == cap(*bp) {
-		*bp = body[:0] // a larger body's buffer is not kept
-	}
 	if last := s.lastBody.Load(); last != nil && string(last.body) == string(body) {
 		*req = last.req
 		return nil
 	}
 	if parseSimple(body, req) {
-		s.lastBody.Store(&parsedBody{body: bytes.Clone(body), req: *req})
+		if len(body) <= maxMemoBody {
+			s.lastBody.Store(&parsedBody{body: bytes.Clone(body), req: *req})
+		}
 		return nil
 	}
 	*req = request{}
 	return httpx.DecodeBytes(body, req)
 }
+
+// maxMemoBody bounds the body decodeRequest keeps: an agent's request is a
+// few dozen bytes, and a caller sending 64 KiB names (refused after
+// decoding) should not make each request copy them again.
+const maxMemoBody = 256
 
 // parsedBody is a request body read directly and the request it is.
 type parsedBody struct {

@@ -17,24 +17,9 @@ for tool in valgrind callgrind_control wrk curl; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing (apt-get install valgrind wrk curl)" >&2; exit 1; }
 done
 root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-taken=" "
-free_port() { # sets PORT to a port nothing listens on, not handed out before
-	local p
-	for p in $(seq 47800 47999); do
-		case "$taken" in *" $p "*) continue ;; esac
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then taken="$taken$p "; PORT=$p; return; fi
-	done
-	echo "run.sh: no free port in 47800-47999" >&2; exit 1
-}
+PORTS_FROM=47800
+# shellcheck source=../lib/loopback.sh
+. "$root/scripts/lib/loopback.sh"
 
 (cd "$root" && go build -o "$work/devserver" ./functions/devserver && go build -o "$work/baseline" ./scripts/bench/baseline)
 body='{"connector":"Bench","agent":"bench"}'
@@ -42,10 +27,6 @@ printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "appli
 
 # The provider is a baseline process too: it answers any POST /token with
 # a token response the devserver's client_credentials connector accepts.
-wait_up() { # url
-	for _ in $(seq 300); do curl -s -o /dev/null -XPOST "$1" && return; sleep 0.1; done
-	echo "run.sh: $1 did not answer" >&2; exit 1
-}
 
 free_port; pport=$PORT
 "$work/baseline" -addr "127.0.0.1:$pport" & pids+=($!)

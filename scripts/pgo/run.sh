@@ -16,28 +16,9 @@ for tool in wrk curl; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing (apt-get install wrk curl)" >&2; exit 1; }
 done
 root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-taken=" "
-free_port() { # sets PORT to a port nothing listens on, not handed out before
-	local p
-	for p in $(seq 47600 47799); do
-		case "$taken" in *" $p "*) continue ;; esac
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then taken="$taken$p "; PORT=$p; return; fi
-	done
-	echo "run.sh: no free port in 47600-47799" >&2; exit 1
-}
-wait_up() { # url
-	for _ in $(seq 300); do curl -s -o /dev/null -XPOST "$1" && return; sleep 0.1; done
-	echo "run.sh: $1 did not answer" >&2; exit 1
-}
+PORTS_FROM=47600
+# shellcheck source=../lib/loopback.sh
+. "$root/scripts/lib/loopback.sh"
 
 (cd "$root" && go build -pgo=off -o "$work/devserver" ./functions/devserver && go build -o "$work/baseline" ./scripts/bench/baseline)
 

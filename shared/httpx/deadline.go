@@ -38,18 +38,22 @@ func WithDeadline(h http.Handler, d time.Duration) http.Handler {
 	}
 	if b, ok := h.(BoundedFunc); ok {
 		return BoundedFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-			now := time.Now()
-			dc := &deadlineCtx{parent: ctx, began: now, deadline: now.Add(d)}
+			dc := newDeadlineCtx(ctx, d)
 			defer dc.stop()
 			b(dc, w, r)
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now()
-		dc := &deadlineCtx{parent: r.Context(), began: now, deadline: now.Add(d)}
+		dc := newDeadlineCtx(r.Context(), d)
 		defer dc.stop()
 		h.ServeHTTP(w, r.WithContext(dc))
 	})
+}
+
+// newDeadlineCtx bounds parent by d from now.
+func newDeadlineCtx(parent context.Context, d time.Duration) *deadlineCtx {
+	now := time.Now()
+	return &deadlineCtx{parent: parent, began: now, deadline: now.Add(d)}
 }
 
 // BoundedFunc is a handler that takes its request's context as an
