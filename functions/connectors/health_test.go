@@ -117,7 +117,10 @@ func TestHealthFieldsAndStateFilter(t *testing.T) {
 
 		// Deleted: a connector created again under the name starts afresh.
 		e.mustCall(connectors.FnDelete, map[string]any{"name": "B1"}, http.StatusOK)
-		again := e.mustCall(connectors.FnCreate, clientCreds("B1", "billing"), http.StatusCreated)
+		e.mustCall(connectors.FnCreate, clientCreds("B1", "billing"), http.StatusCreated)
+		// Read back, not the create's answer: that is always a fresh
+		// record, whatever the store holds under the name.
+		again := e.mustCall(connectors.FnGet, map[string]any{"name": "B1"}, http.StatusOK)
 		if again["state"] != "ok" || again["lastErrorCode"] != nil {
 			t.Fatalf("a connector created under a deleted one's name inherits its health: %v", again)
 		}

@@ -89,11 +89,12 @@ func (f MinterFunc) Mint(ctx context.Context, c *connector.Connector, b secret.B
 	return f(ctx, c, b)
 }
 
-// Defaults for Service's durations.
-// maxAbsent bounds the names a Service caches as not found (after it,
-// each such request reads the store, as before absent names were cached).
+// maxAbsent bounds the names a Service holds cached as not found at once
+// (past it, each such request reads the store, as before absent names were
+// cached).
 const maxAbsent = 1024
 
+// Defaults for Service's durations.
 const (
 	DefaultMetadataTTL  = 5 * time.Second
 	DefaultLeaseTTL     = 30 * time.Second // longer than the token request timeout
@@ -140,7 +141,8 @@ type Service struct {
 	local sync.Map
 	// ver is the catalog version last read, and when (see version.go).
 	ver atomic.Pointer[verState]
-	// absent counts the names cached as not found, up to maxAbsent.
+	// absent counts the entries of meta that cache a name as not found:
+	// putMeta, Forget and a version poll's drops keep it exact.
 	absent atomic.Int64
 	// bundles caches secrets by secretID@version. A version never changes,
 	// so entries never go stale; the bound keeps memory flat.
@@ -351,7 +353,7 @@ func (s *Service) connectorAt(ctx context.Context, name string, read metaRead, n
 	}
 	c, err := s.Catalog.Get(ctx, name)
 	if err != nil {
-		if errors.Is(err, connector.ErrNotFound) && s.absent.Add(1) <= maxAbsent {
+		if errors.Is(err, connector.ErrNotFound) && s.absent.Load() < maxAbsent {
 			// Absent is cached too, by the same rules: a create names it
 			// in the catalog version (and Forget drops it here). Only so
 			// many: any agent can ask for names that do not exist.
@@ -368,8 +370,17 @@ func (s *Service) connectorAt(ctx context.Context, name string, read metaRead, n
 // registers it with the catalog (Catalog.Watch), so that an update or
 // delete served by this instance applies to its own mints at once.
 func (s *Service) Forget(name string) {
-	s.meta.Delete(name)
+	if v, ok := s.meta.LoadAndDelete(name); ok && v.(*metaEntry).conn == nil {
+		s.absent.Add(-1)
+	}
 	s.local.Delete(name)
+}
+
+// dropMeta drops m, the entry of key, unless it was replaced meanwhile.
+func (s *Service) dropMeta(key any, m *metaEntry) {
+	if s.meta.CompareAndDelete(key, m) && m.conn == nil {
+		s.absent.Add(-1)
+	}
 }
 
 // putMeta keeps c (only its name when absent: none is stored), read at now while the catalog version held was st (nil:
@@ -388,7 +399,13 @@ func (s *Service) putMeta(c *connector.Connector, st *verState, now time.Time, a
 	if e.versioned {
 		e.slot = connector.VersionSlot(c.Name)
 	}
-	s.meta.Store(c.Name, e)
+	prev, replaced := s.meta.Swap(c.Name, e)
+	if absent {
+		s.absent.Add(1)
+	}
+	if replaced && prev.(*metaEntry).conn == nil {
+		s.absent.Add(-1)
+	}
 }
 
 // bundle reads the connector's pinned secret version once per process.

@@ -96,7 +96,7 @@ func (s *Service) poll(ctx context.Context) *verState {
 	}
 	s.meta.Range(func(k, e any) bool {
 		if m := e.(*metaEntry); m.versioned && (!known || changed[m.slot]) {
-			s.meta.Delete(k)
+			s.dropMeta(k, m)
 		}
 		return true
 	})
