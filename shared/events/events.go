@@ -55,8 +55,6 @@ func Types() []string {
 	return []string{ConnectorCreated, ConnectorUpdated, ConnectorDeleted, CredentialFailing, CredentialRecovered, CredentialNeedsReconnect}
 }
 
-// Connector health states an event may carry.
-
 // codePattern is what an error code looks like (invalid_grant,
 // upstream_timeout, http_503): a provider's free text, which may echo a
 // request and so a secret, is never one.
